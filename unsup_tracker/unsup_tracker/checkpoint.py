@@ -1,0 +1,93 @@
+"""Checkpoint format: weights plus the metadata needed to trust and reproduce them.
+
+A checkpoint is a ``torch.save``-d dict of tensors and plain Python values only, so it loads with
+``torch.load(..., weights_only=True)`` and never unpickles code::
+
+    {"format": "unsup_tracker/1", "method": "udt", "model_config": {...},
+     "state_dict": {name: tensor}, "meta": {"training_command": ..., "data_manifest": [...],
+     "code_version": ..., "created": ..., ...}}
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import pickle
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "unsup_tracker/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or made for another method."""
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    method: str
+    model_config: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    path: str | None = None
+
+
+def code_version() -> str:
+    """Git commit of the source tree when available, else the package version."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+        if out.returncode == 0 and out.stdout.strip():
+            dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from . import __version__
+    return __version__
+
+
+def save_checkpoint(path: str | os.PathLike, method: str, model: torch.nn.Module,
+                    model_config: dict[str, Any], meta: dict[str, Any] | None = None) -> Path:
+    """Write atomically (temp file then rename) so an interrupted save never leaves a torn file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(meta or {})
+    meta.setdefault("code_version", code_version())
+    meta.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    payload = {
+        "format": FORMAT,
+        "method": method,
+        "model_config": dict(model_config),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "meta": meta,
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, expected_method: str | None = None) -> Checkpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not in format {FORMAT!r}")
+    for key, kind in (("method", str), ("model_config", dict), ("state_dict", dict), ("meta", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise CheckpointError(f"checkpoint {path} lacks a valid {key!r} entry")
+    if expected_method is not None and payload["method"] != expected_method:
+        raise CheckpointError(
+            f"checkpoint {path} holds a {payload['method']!r} model, not {expected_method!r}")
+    return Checkpoint(method=payload["method"], model_config=payload["model_config"],
+                      state_dict=payload["state_dict"], meta=payload["meta"], path=str(path))

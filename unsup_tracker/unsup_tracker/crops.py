@@ -1,0 +1,72 @@
+"""Image crops, scale pyramids and cosine windows: the one implementation every method uses.
+
+A crop is described by its centre and its side lengths in source-image pixels and is resampled
+to ``out_size`` pixels. Parts outside the image are filled with a constant (the image's mean
+colour by default), as SiamFC and DCFNet do.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+
+def crop_and_resize(image: np.ndarray, center: Sequence[float], size: Sequence[float] | float,
+                    out_size: Sequence[int] | int, fill=None,
+                    interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Crop a region centred at ``center=(cx, cy)`` of ``size=(w, h)`` source pixels into
+    an ``out_size=(W, H)`` patch.
+
+    Implemented as one affine warp, so any scale (up or down) and any position, including
+    regions entirely outside the image, cost the same and never allocate a padded copy.
+    ``fill`` defaults to the per-channel mean of ``image``.
+    """
+    if np.isscalar(size):
+        size = (float(size), float(size))
+    if np.isscalar(out_size):
+        out_size = (int(out_size), int(out_size))
+    out_w, out_h = int(out_size[0]), int(out_size[1])
+    sw, sh = max(float(size[0]), 1e-3), max(float(size[1]), 1e-3)
+    sx, sy = out_w / sw, out_h / sh
+    cx, cy = float(center[0]), float(center[1])
+    # Map source continuous coordinates to output ones: out = (src - (c - size/2)) * scale.
+    # OpenCV samples pixel centres, hence the half-pixel terms.
+    matrix = np.array([
+        [sx, 0.0, -(cx - sw / 2.0) * sx + 0.5 * sx - 0.5],
+        [0.0, sy, -(cy - sh / 2.0) * sy + 0.5 * sy - 0.5],
+    ])
+    if fill is None:
+        fill = image.reshape(-1, image.shape[2]).mean(axis=0) if image.ndim == 3 else float(image.mean())
+    border_value = tuple(float(v) for v in np.atleast_1d(fill))
+    return cv2.warpAffine(image, matrix, (out_w, out_h), flags=interpolation,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+
+
+def scale_pyramid_crops(image: np.ndarray, center: Sequence[float], base_size: Sequence[float] | float,
+                        scales: Sequence[float], out_size: Sequence[int] | int, fill=None) -> np.ndarray:
+    """Crops of ``base_size * s`` for each scale ``s``, stacked as (S, H, W, C)."""
+    if np.isscalar(base_size):
+        base_size = (float(base_size), float(base_size))
+    if fill is None:
+        fill = image.reshape(-1, image.shape[2]).mean(axis=0) if image.ndim == 3 else float(image.mean())
+    return np.stack([
+        crop_and_resize(image, center, (base_size[0] * s, base_size[1] * s), out_size, fill)
+        for s in scales])
+
+
+def scale_factors(num_scales: int, step: float) -> np.ndarray:
+    """Symmetric geometric scale factors ``step ** k`` for k in -(n//2)..n//2."""
+    half = (num_scales - 1) / 2.0
+    return step ** (np.arange(num_scales) - half)
+
+
+def cosine_window(height: int, width: int | None = None) -> np.ndarray:
+    """2-D Hann window (outer product of two periodic-free Hann vectors), float32."""
+    width = height if width is None else width
+    return np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
+
+
+def image_to_tensor_layout(patches: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) uint8/float patches to (N, C, H, W) float32."""
+    return np.ascontiguousarray(patches.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -1,0 +1,1 @@
+"""OTB-style one-pass evaluation and the development benchmark generator."""

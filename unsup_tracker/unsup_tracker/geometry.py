@@ -1,0 +1,99 @@
+"""Box geometry shared by every tracker, the evaluation and the ROS adapters.
+
+Conventions: an ``xywh`` box is ``(x, y, w, h)`` with ``(x, y)`` the top-left corner in 0-based pixel
+coordinates, as OpenCV uses them; a ``cxcywh`` box is ``(cx, cy, w, h)`` with the centre at
+``x + w / 2`` (continuous coordinates: pixel ``i`` covers ``[i, i + 1)``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+
+class InvalidBoxError(ValueError):
+    """A box that cannot be tracked (non-finite, non-positive size, or outside the image)."""
+
+
+def xywh_to_cxcywh(box: Sequence[float]) -> np.ndarray:
+    x, y, w, h = (float(v) for v in box)
+    return np.array([x + w / 2.0, y + h / 2.0, w, h])
+
+
+def cxcywh_to_xywh(box: Sequence[float]) -> np.ndarray:
+    cx, cy, w, h = (float(v) for v in box)
+    return np.array([cx - w / 2.0, cy - h / 2.0, w, h])
+
+
+def xywh_to_xyxy(box: Sequence[float]) -> np.ndarray:
+    x, y, w, h = (float(v) for v in box)
+    return np.array([x, y, x + w, y + h])
+
+
+def xyxy_to_xywh(box: Sequence[float]) -> np.ndarray:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
+def iou_xywh(a, b) -> np.ndarray:
+    """IoU of boxes (N, 4) vs (N, 4) (or single boxes) in xywh; zero-area pairs give 0."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ix1 = np.maximum(a[:, 0], b[:, 0])
+    iy1 = np.maximum(a[:, 1], b[:, 1])
+    ix2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
+    iy2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return iou
+
+
+def clip_box_xywh(box: Sequence[float], image_size: tuple[int, int], min_size: float = 1.0) -> np.ndarray:
+    """Clip an xywh box to an image of ``image_size = (width, height)``, keeping at least ``min_size``."""
+    width, height = image_size
+    x1, y1, x2, y2 = xywh_to_xyxy(box)
+    x1 = min(max(x1, 0.0), width - min_size)
+    y1 = min(max(y1, 0.0), height - min_size)
+    x2 = min(max(x2, x1 + min_size), float(width))
+    y2 = min(max(y2, y1 + min_size), float(height))
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
+def validate_init_box(box: Sequence[float], image_size: tuple[int, int], min_size: float = 2.0) -> np.ndarray:
+    """Check an initial box and return it clipped to the image.
+
+    Raises :class:`InvalidBoxError` with a reason a user can act on: wrong length, NaN/inf,
+    width or height below ``min_size`` pixels, or no overlap with the image.
+    """
+    try:
+        values = [float(v) for v in box]
+    except (TypeError, ValueError) as exc:
+        raise InvalidBoxError(f"box must be 4 numbers (x, y, w, h), got {box!r}") from exc
+    if len(values) != 4:
+        raise InvalidBoxError(f"box must be 4 numbers (x, y, w, h), got {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise InvalidBoxError(f"box has a non-finite value: {values}")
+    x, y, w, h = values
+    if w < min_size or h < min_size:
+        raise InvalidBoxError(f"box is {w:g}x{h:g} px; width and height must be at least {min_size:g} px")
+    width, height = image_size
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise InvalidBoxError(
+            f"box {values} lies outside the {width}x{height} image")
+    clipped = clip_box_xywh(values, image_size)
+    if clipped[2] < min_size or clipped[3] < min_size:
+        raise InvalidBoxError(
+            f"box {values} overlaps the {width}x{height} image by less than {min_size:g} px")
+    return clipped
+
+
+def center_distance(a, b) -> np.ndarray:
+    """Euclidean distance between the centres of xywh boxes (N, 4) vs (N, 4)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ca = a[:, :2] + a[:, 2:] / 2.0
+    cb = b[:, :2] + b[:, 2:] / 2.0
+    return np.linalg.norm(ca - cb, axis=1)

@@ -1,0 +1,1 @@
+"""Network parts shared by several methods (backbones, heads, correlation, DCF)."""

@@ -1,0 +1,116 @@
+"""Hyper-parameters: every component declares its defaults in one dataclass and refuses unknown keys.
+
+A method's tracker parameters are a dataclass deriving from :class:`TrackerParams`; models and
+training recipes use :class:`Params` the same way. ``from_overrides`` is the only way parameters
+enter from outside (Python keyword arguments, YAML files, ROS parameters), so a typo such as
+``scale_stpe`` is an error that names the valid keys instead of a silently ignored setting.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping, TypeVar
+
+P = TypeVar("P", bound="Params")
+
+
+class UnknownParameterError(KeyError):
+    """An override names a key that the component does not declare."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
+
+
+@dataclasses.dataclass
+class Params:
+    """Base of all hyper-parameter sets."""
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_overrides(cls: type[P], overrides: Mapping[str, Any] | None = None, **kwargs) -> P:
+        merged = dict(overrides or {})
+        merged.update(kwargs)
+        valid = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(merged) - set(valid))
+        if unknown:
+            raise UnknownParameterError(
+                f"{cls.__name__} has no parameter(s) {unknown}; valid keys: {sorted(valid)}")
+        values = {}
+        for name, value in merged.items():
+            values[name] = _coerce(name, value, valid[name], cls)
+        params = cls(**values)
+        params.validate()
+        return params
+
+    def replace(self: P, **kwargs) -> P:
+        return type(self).from_overrides({**self.to_dict(), **kwargs})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """Subclasses raise ValueError for values outside their meaningful range."""
+
+
+def _coerce(name: str, value: Any, field: dataclasses.Field, cls: type) -> Any:
+    default = field.default if field.default is not dataclasses.MISSING else None
+    if default is None and field.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        default = field.default_factory()  # type: ignore[misc]
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes", "on"):
+                    return True
+                if value.lower() in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(value)
+            if isinstance(value, (bool, int)) and value in (0, 1, True, False):
+                return bool(value)
+            raise ValueError(value)
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            result = float(value)
+            if not math.isfinite(result):
+                raise ValueError(value)
+            return result
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value
+        if kind in (tuple, list):
+            return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{cls.__name__}.{name} expects a {kind.__name__}, got {value!r}") from exc
+    return value
+
+
+@dataclasses.dataclass
+class TrackerParams(Params):
+    """Parameters every tracker has, whatever the method."""
+
+    #: A result whose confidence is below this is reported as lost (the box is still given).
+    lost_score_threshold: float = 0.15
+    #: Self-supervised fine-tuning on the first frame before tracking starts.
+    finetune: bool = False
+    #: Wall-clock budget of that fine-tuning, seconds.
+    finetune_seconds: float = 0.5
+    #: Upper bound on its gradient steps.
+    finetune_steps: int = 10
+    #: Its learning rate.
+    finetune_lr: float = 1e-3
+
+    def validate(self) -> None:
+        if self.finetune_seconds < 0 or self.finetune_steps < 0:
+            raise ValueError("finetune_seconds and finetune_steps must be >= 0")
+        if self.finetune_lr <= 0:
+            raise ValueError("finetune_lr must be > 0")

@@ -1,0 +1,53 @@
+"""Training-recipe interface: how a method turns unlabeled frames into a loss.
+
+A recipe lives in its method's folder next to the model and tracker. It knows nothing about
+files, bags or command lines: the training module (``unsup_tracker_training``) hands it a
+:class:`FrameSource` and runs the optimisation loop, checkpoints and logging.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .params import Params
+
+
+class FrameSource(Protocol):
+    """Unlabeled frames, as the training module's sampler provides them (BGR uint8 arrays)."""
+
+    def sample_window(self, length: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """``length`` consecutive frames of one video (shorter videos give fewer)."""
+
+    def sample_image(self, rng: np.random.Generator) -> np.ndarray:
+        """One still image or video frame."""
+
+
+class TrainingRecipe(abc.ABC):
+    """Sampling, loss and schedule of one method."""
+
+    #: Parameter dataclass of this recipe (batch size, learning rates, sampling, loss weights).
+    params_cls: type[Params] = Params
+    #: "video" when the recipe needs temporal windows, "images" when single stills suffice.
+    data_kind: str = "video"
+
+    def __init__(self, params: Params, model_config: dict[str, Any]):
+        self.params = params
+        self.model_config = model_config
+
+    @abc.abstractmethod
+    def sample_batch(self, source: FrameSource, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """One mini-batch of inputs, built from unlabeled frames only."""
+
+    @abc.abstractmethod
+    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Scalar loss and named figures to log."""
+
+    @abc.abstractmethod
+    def make_optimizer(self, model: torch.nn.Module, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+        """Optimizer and a per-step LR scheduler (or None) for ``total_steps`` steps."""
+
+    def prepare(self, model: torch.nn.Module, source: FrameSource, rng: np.random.Generator) -> None:
+        """Optional stage before the main loop (e.g. PUL's background model and mining)."""

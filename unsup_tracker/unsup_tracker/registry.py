@@ -1,0 +1,112 @@
+"""Method registry: ``build_tracker(name, checkpoint=None, device="auto", **overrides)``.
+
+Each method is a folder under ``unsup_tracker/methods/`` whose ``__init__`` calls
+:func:`register_method`; the folders are discovered, so adding a method adds no line here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from .device import resolve_device
+from .params import TrackerParams
+from .tracker_base import Tracker
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+#: Pass as ``checkpoint`` to get freshly initialised weights (tests, training from scratch).
+UNTRAINED = "untrained"
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    params_cls: type[TrackerParams]
+    #: Builds the network from a plain-dict model config (stored in checkpoints).
+    build_model: Callable[[dict[str, Any]], torch.nn.Module]
+    #: ``tracker_cls(model, params, device)``.
+    tracker_cls: type[Tracker]
+    default_model_config: dict[str, Any]
+    #: The method's :class:`~unsup_tracker.recipe.TrainingRecipe` subclass (None: not trainable).
+    recipe_cls: type | None = None
+    description: str = ""
+
+    @property
+    def shipped_checkpoint(self) -> Path:
+        return WEIGHTS_DIR / f"{self.name}.pt"
+
+
+_METHODS: dict[str, MethodSpec] = {}
+_discovered = False
+
+
+def register_method(spec: MethodSpec) -> MethodSpec:
+    if spec.name in _METHODS and _METHODS[spec.name] is not spec:
+        raise ValueError(f"method {spec.name!r} registered twice")
+    spec.tracker_cls.method = spec.name
+    _METHODS[spec.name] = spec
+    return spec
+
+
+def _discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    from . import methods
+    for info in pkgutil.iter_modules(methods.__path__):
+        if info.ispkg:
+            importlib.import_module(f"{methods.__name__}.{info.name}")
+    _discovered = True
+
+
+def list_methods() -> list[str]:
+    _discover()
+    return sorted(_METHODS)
+
+
+def get_method(name: str) -> MethodSpec:
+    _discover()
+    if name not in _METHODS:
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(sorted(_METHODS))}")
+    return _METHODS[name]
+
+
+def build_model(method: str, checkpoint: str | Path | Checkpoint | None = None,
+                device: str | torch.device = "cpu") -> tuple[torch.nn.Module, Checkpoint | None]:
+    """The method's network with weights from ``checkpoint`` (None = shipped, UNTRAINED = fresh)."""
+    spec = get_method(method)
+    dev = resolve_device(device)
+    if isinstance(checkpoint, str) and checkpoint == UNTRAINED:
+        model = spec.build_model(dict(spec.default_model_config))
+        return model.to(dev).eval(), None
+    if checkpoint is None:
+        if not spec.shipped_checkpoint.is_file():
+            raise CheckpointError(
+                f"no shipped checkpoint for {method!r} ({spec.shipped_checkpoint}); "
+                f"train one with `unsup-tracker-train --method {method}` and pass checkpoint=PATH")
+        checkpoint = spec.shipped_checkpoint
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, method)
+    if ckpt.method != method:
+        raise CheckpointError(f"checkpoint holds a {ckpt.method!r} model, not {method!r}")
+    config = {**spec.default_model_config, **ckpt.model_config}
+    model = spec.build_model(config)
+    try:
+        model.load_state_dict(ckpt.state_dict, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {ckpt.path} does not fit the {method!r} model: {exc}") from exc
+    return model.to(dev).eval(), ckpt
+
+
+def build_tracker(method: str, checkpoint: str | Path | Checkpoint | None = None,
+                  device: str | torch.device = "auto", **overrides) -> Tracker:
+    """A ready tracker. ``overrides`` are the method's hyper-parameters; unknown keys are refused."""
+    spec = get_method(method)
+    params = spec.params_cls.from_overrides(overrides)
+    model, _ = build_model(method, checkpoint, device)
+    return spec.tracker_cls(model, params, resolve_device(device))

@@ -1,0 +1,79 @@
+"""The one tracker interface: ``init(image_bgr, box_xywh)`` then ``track(image_bgr) -> TrackResult``."""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from .geometry import validate_init_box
+from .params import TrackerParams
+
+
+class InvalidImageError(ValueError):
+    """The image cannot be tracked on (wrong shape, dtype or empty)."""
+
+
+@dataclasses.dataclass
+class TrackResult:
+    #: (x, y, w, h), 0-based pixel coordinates as OpenCV uses them.
+    box: np.ndarray
+    #: Confidence in [0, 1]-ish; comparable within a method, not across methods.
+    score: float
+    #: Optional uint8 mask of the image's size (255 = target).
+    mask: Optional[np.ndarray] = None
+    #: True when the score fell below the method's lost threshold.
+    lost: bool = False
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """Validate an HxWx3 uint8 BGR image (a HxW mono image is expanded to 3 channels)."""
+    if not isinstance(image, np.ndarray):
+        raise InvalidImageError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidImageError(f"image must be HxWx3 BGR, got shape {image.shape}")
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise InvalidImageError(f"image is empty or too small: {image.shape}")
+    if image.dtype != np.uint8:
+        raise InvalidImageError(f"image must be uint8, got {image.dtype}")
+    return image
+
+
+class Tracker(abc.ABC):
+    """Single-object tracker. Subclasses implement ``_init`` and ``_track``.
+
+    The base class validates inputs, so every method rejects the same bad images and boxes
+    with the same errors (:class:`InvalidImageError`, :class:`~.geometry.InvalidBoxError`).
+    """
+
+    #: Registry name, set by :func:`unsup_tracker.registry.register_method`.
+    method: str = ""
+
+    def __init__(self, params: TrackerParams):
+        self.params = params
+        self.initialized = False
+
+    def init(self, image_bgr: np.ndarray, box_xywh) -> None:
+        image = check_image(image_bgr)
+        box = validate_init_box(box_xywh, (image.shape[1], image.shape[0]))
+        self._init(image, box)
+        self.initialized = True
+
+    def track(self, image_bgr: np.ndarray) -> TrackResult:
+        if not self.initialized:
+            raise RuntimeError("track() called before init()")
+        image = check_image(image_bgr)
+        result = self._track(image)
+        result.lost = bool(result.lost or result.score < self.params.lost_score_threshold)
+        return result
+
+    @abc.abstractmethod
+    def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
+        """Start on ``image`` with a validated, clipped box."""
+
+    @abc.abstractmethod
+    def _track(self, image: np.ndarray) -> TrackResult:
+        """Locate the target in the next frame."""
