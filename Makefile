@@ -1,0 +1,63 @@
+# unsup_tracker: `make demo`, `make test`. See README.md ("Set-up details") for what setup does.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ARGS   ?=
+PYTEST_ARGS ?=
+# `make test`/`make demo` re-run setup only when one of its inputs changed (setup itself is
+# idempotent and also skips unchanged steps by hashed stamps).
+SETUP_INPUTS := tools/setup.sh tools/requirements.txt tools/ros-requirements.txt \
+	tools/fix_ros_prefix.py tools/install_layout.py \
+	unsup_tracker/setup.py unsup_tracker/setup.cfg unsup_tracker/package.xml \
+	$(wildcard ros_deps/vision_msgs/* ros_deps/vision_msgs/msg/*.msg) \
+	$(wildcard unsup_tracker_interfaces/* unsup_tracker_interfaces/srv/*.srv)
+SETUP_DONE := $(VENV)/.stamps/setup-done
+LINT_PATHS := unsup_tracker tools
+FLAKE8_ARGS := --max-line-length=99 --extend-exclude=build,install,log,.venv,__pycache__
+
+.PHONY: help setup demo test bench lint clean distclean
+
+help:
+	@echo "make setup      create .venv with torch, OpenCV, ROS 2 (rclpy) and our interfaces"
+	@echo "make demo       run the demo (pass options with ARGS='...')"
+	@echo "make test       run every test (extra pytest options with PYTEST_ARGS='...')"
+	@echo "make bench      run the benchmarks (ARGS='...')"
+	@echo "make lint       flake8 (ament style, max line length 99)"
+	@echo "make clean      remove build dirs and caches (keeps .venv); distclean also removes .venv"
+
+setup:
+	@bash tools/setup.sh
+	@touch $(SETUP_DONE)
+
+$(SETUP_DONE): $(SETUP_INPUTS)
+	@bash tools/setup.sh
+	@touch $@
+
+demo: $(SETUP_DONE)
+	$(VENV)/bin/demo $(ARGS)
+
+# Tests: loopback-only ROS discovery, a random domain per run, ROS logs in a temp dir.
+test: $(SETUP_DONE)
+	@tmp=$$(mktemp -d -t unsup_tracker_test.XXXXXX); \
+	domain=$$(( RANDOM % 101 + 1 )); \
+	echo "ROS_DOMAIN_ID=$$domain ROS_LOG_DIR=$$tmp/ros_log"; \
+	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$domain ROS_LOG_DIR=$$tmp/ros_log \
+	  $(PY) -m pytest unsup_tracker/test -q $(PYTEST_ARGS); rc=$$?; \
+	rm -rf "$$tmp"; exit $$rc
+
+bench: $(SETUP_DONE)
+	@if [ -f tools/bench.py ]; then $(PY) tools/bench.py $(ARGS); \
+	elif $(PY) -c 'import unsup_tracker.bench' 2>/dev/null; then $(PY) -m unsup_tracker.bench $(ARGS); \
+	else echo "no benchmark yet (expected tools/bench.py or unsup_tracker.bench)"; exit 1; fi
+
+lint: $(SETUP_DONE)
+	$(PY) -m flake8 $(FLAKE8_ARGS) $(LINT_PATHS)
+
+clean:
+	rm -rf build install log .pytest_cache
+	find unsup_tracker tools -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

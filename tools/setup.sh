@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Set up unsup_tracker for development, tests and the demo: `make setup` runs this.
+#
+# Creates .venv (Python 3.11) at the repository root with torch, OpenCV (contrib), the ROS 2 Kilted
+# PyPI wheels, our interface packages built into the venv prefix, and unsup_tracker installed
+# editable and laid out like `colcon build --symlink-install`. Each step is stamped with a hash of
+# its inputs in .venv/.stamps, so a re-run with nothing changed takes a few seconds.
+# With a sourced ROS 2 install (ROS_DISTRO set and rclpy importable) it only installs the Python
+# dependencies and prints how to build with colcon.
+#
+# Never deletes .venv: other shells may be using it. Environment knobs:
+#   PYTHON=python3.11    interpreter to create the venv with (default: python3)
+#   UNSUP_TRACKER_TORCH  pip requirement for torch (default: torch==2.13.0 CPU, or plain `torch`
+#                        when nvidia-smi works)
+#   SKIP_APT=1           do not install Debian's opencv-doc (sample videos)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STAMPS="$VENV/.stamps"
+BUILD="$ROOT/build/cmake"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+# a bootstrap marker inherited from another venv would stop the ROS wheels' re-exec (ros_env.md 2)
+unset _ROS_WHEELS_BOOTSTRAP_COMPLETE || true
+
+T0=$(date +%s)
+log() { printf '[setup %3ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+hash_of() { # hash_of <strings/paths...>: content hash of files (recursively) and literal strings
+  local a
+  for a in "$@"; do
+    if [ -d "$a" ]; then
+      find "$a" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
+        | xargs -0 -r sha256sum
+    elif [ -f "$a" ]; then sha256sum "$a"
+    else printf '%s\n' "$a"
+    fi
+  done | sha256sum | cut -c1-16
+}
+stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp_set() { mkdir -p "$STAMPS"; printf '%s' "$2" > "$STAMPS/$1"; }
+
+# ---------------------------------------------------------------- ROS mode
+ROS_MODE=wheels
+if [ -n "${ROS_DISTRO:-}" ] && "${PYTHON:-python3}" -c 'import rclpy' >/dev/null 2>&1; then
+  ROS_MODE=system
+fi
+
+# ---------------------------------------------------------------- venv
+if [ ! -x "$PY" ]; then
+  BASE_PY="${PYTHON:-python3}"
+  command -v "$BASE_PY" >/dev/null || die "$BASE_PY not found"
+  ver=$("$BASE_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  if [ "$ROS_MODE" = wheels ] && [ "$ver" != 3.11 ]; then
+    die "$BASE_PY is Python $ver; the ROS 2 wheels need Python 3.11 (set PYTHON=python3.11)"
+  fi
+  log "creating .venv with $BASE_PY ($ver, ROS: $ROS_MODE)"
+  if [ "$ROS_MODE" = system ]; then
+    # see the sourced ROS install's Python packages (rclpy, message packages) from the venv
+    "$BASE_PY" -m venv --system-site-packages "$VENV"
+  else
+    "$BASE_PY" -m venv "$VENV"
+  fi
+fi
+"$PY" -c 'import sys; assert sys.prefix != sys.base_prefix' || die ".venv/bin/python is not a venv"
+
+# ---------------------------------------------------------------- Python dependencies
+if [ -n "${UNSUP_TRACKER_TORCH:-}" ]; then
+  TORCH_REQ="$UNSUP_TRACKER_TORCH"
+elif nvidia-smi >/dev/null 2>&1; then
+  TORCH_REQ="torch"            # a CUDA build from PyPI
+else
+  TORCH_REQ="torch==2.13.0"    # the CPU wheel on local disk (find-links /opt/wheels)
+fi
+h=$(hash_of tools/requirements.txt "$TORCH_REQ")
+if ! stamp_ok python-deps "$h"; then
+  log "pip: $TORCH_REQ + tools/requirements.txt"
+  "$PY" -m pip install -q --upgrade pip setuptools wheel
+  "$PY" -m pip install -q "$TORCH_REQ" -r tools/requirements.txt
+  stamp_set python-deps "$h"
+fi
+
+# ---------------------------------------------------------------- ROS 2
+if [ "$ROS_MODE" = wheels ]; then
+  h=$(hash_of tools/ros-requirements.txt tools/fix_ros_prefix.py)
+  if ! stamp_ok ros-wheels "$h"; then
+    log "pip: ROS 2 Kilted wheels (tools/ros-requirements.txt, ~300 MB)"
+    "$PY" -m pip install -q -r tools/ros-requirements.txt
+    "$PY" tools/fix_ros_prefix.py
+    stamp_set ros-wheels "$h"
+  fi
+
+  build_iface() { # build_iface <name> <src dir> <extra hash input>: CMake build into the venv
+    local name=$1 src=$2 h
+    h=$(hash_of "$src" tools/setup.sh "$3")
+    if stamp_ok "$name" "$h"; then return 0; fi
+    log "building $name into .venv (CMake, ~20-90 s)"
+    rm -rf "${BUILD:?}/$name"
+    mkdir -p "$BUILD"
+    AMENT_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH" cmake -S "$src" -B "$BUILD/$name" \
+      -DCMAKE_PREFIX_PATH="$VENV" -DCMAKE_INSTALL_PREFIX="$VENV" -DCMAKE_BUILD_TYPE=Release \
+      -DPython3_EXECUTABLE="$PY" -DPython3_FIND_VIRTUALENV=ONLY -DBUILD_TESTING=OFF \
+      > "$BUILD/$name.log" 2>&1 \
+      && AMENT_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH" cmake --build "$BUILD/$name" -j"$(nproc)" \
+      >> "$BUILD/$name.log" 2>&1 \
+      && cmake --install "$BUILD/$name" >> "$BUILD/$name.log" 2>&1 \
+      || { tail -n 40 "$BUILD/$name.log" >&2; die "building $name failed (log: $BUILD/$name.log)"; }
+    stamp_set "$name" "$h"
+  }
+
+  # vision_msgs: ours only when no other vision_msgs is importable (or we built it before)
+  if [ -f "$STAMPS/vision_msgs" ] || ! "$PY" -c 'import vision_msgs.msg' >/dev/null 2>&1; then
+    build_iface vision_msgs ros_deps/vision_msgs ""
+  fi
+  build_iface unsup_tracker_interfaces unsup_tracker_interfaces \
+    "$(cat "$STAMPS/vision_msgs" 2>/dev/null || echo external)"
+fi
+
+# ---------------------------------------------------------------- unsup_tracker itself
+# Editable install (imports come from the repository). The stamp covers what the installed
+# metadata depends on: setup.py/setup.cfg and which packages exist.
+pkg_list=$(cd unsup_tracker && find unsup_tracker training -name __init__.py 2>/dev/null | LC_ALL=C sort)
+h=$(hash_of unsup_tracker/setup.py unsup_tracker/setup.cfg unsup_tracker/package.xml "$pkg_list" \
+  tools/install_layout.py)
+if ! stamp_ok unsup_tracker "$h"; then
+  log "pip install -e unsup_tracker"
+  "$PY" -m pip install -q --no-deps --no-build-isolation -e unsup_tracker
+  "$PY" tools/install_layout.py "$ROOT/unsup_tracker"
+  stamp_set unsup_tracker "$h"
+fi
+
+# ---------------------------------------------------------------- sample videos (opencv-doc)
+if [ "${SKIP_APT:-0}" != 1 ] && ! dpkg-query -W -f='${Status}' opencv-doc 2>/dev/null \
+    | grep -q 'install ok installed'; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    log "apt: installing Debian's opencv-doc (sample videos for the demo and training)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends opencv-doc >/dev/null 2>&1; then
+      apt-get update -q >/dev/null 2>&1 || true
+      apt-get install -y -q --no-install-recommends opencv-doc >/dev/null 2>&1 \
+        || log "WARNING: apt-get install opencv-doc failed; the demo's sample videos are missing"
+    fi
+  else
+    log "WARNING: opencv-doc is not installed and apt-get is unavailable (or not root):"
+    log "WARNING:   sudo apt-get install opencv-doc   # sample videos for the demo and training"
+  fi
+fi
+
+# ---------------------------------------------------------------- check
+ROS_MODE=$ROS_MODE "$PY" - <<'EOF' || die "import check failed"
+import cv2, matplotlib, numpy, rosbags, torch, tqdm  # noqa: F401
+assert hasattr(cv2, "legacy") and hasattr(cv2.legacy, "TrackerMOSSE_create"), "cv2.legacy missing"
+assert hasattr(cv2, "TrackerCSRT_create"), "cv2.TrackerCSRT_create missing"
+import os
+import rclpy  # noqa: F401
+if os.environ["ROS_MODE"] == "wheels":  # with a system ROS these come from colcon build
+    import vision_msgs.msg, unsup_tracker_interfaces.srv  # noqa: F401,E401
+    from ament_index_python.packages import get_package_share_directory
+    get_package_share_directory("unsup_tracker")
+import unsup_tracker  # noqa: F401
+EOF
+
+if [ "$ROS_MODE" = system ]; then
+  cat <<EOF
+[setup] A ROS 2 install is sourced (ROS_DISTRO=$ROS_DISTRO): nothing was built. Build with colcon:
+    sudo apt-get install ros-\$ROS_DISTRO-vision-msgs     # if not installed yet
+    colcon build --symlink-install --packages-select unsup_tracker_interfaces unsup_tracker
+    source install/setup.bash
+  (ros_deps/ is COLCON_IGNOREd; .venv sees the ROS Python packages via --system-site-packages.)
+EOF
+fi
+log "done: .venv ready (ROS: $ROS_MODE)"
