@@ -41,6 +41,9 @@ hash_of() { # hash_of <strings/paths...>: content hash of files (recursively) an
 }
 stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 stamp_set() { mkdir -p "$STAMPS"; printf '%s' "$2" > "$STAMPS/$1"; }
+pip() { # quiet pip; drops the warnings about this machine's absent local index dirs
+  "$PY" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 
 # ---------------------------------------------------------------- ROS mode
 ROS_MODE=wheels
@@ -77,8 +80,8 @@ fi
 h=$(hash_of tools/requirements.txt "$TORCH_REQ")
 if ! stamp_ok python-deps "$h"; then
   log "pip: $TORCH_REQ + tools/requirements.txt"
-  "$PY" -m pip install -q --upgrade pip setuptools wheel
-  "$PY" -m pip install -q "$TORCH_REQ" -r tools/requirements.txt
+  pip install -q --upgrade setuptools wheel
+  pip install -q "$TORCH_REQ" -r tools/requirements.txt
   stamp_set python-deps "$h"
 fi
 
@@ -87,14 +90,16 @@ if [ "$ROS_MODE" = wheels ]; then
   h=$(hash_of tools/ros-requirements.txt tools/fix_ros_prefix.py)
   if ! stamp_ok ros-wheels "$h"; then
     log "pip: ROS 2 Kilted wheels (tools/ros-requirements.txt, ~300 MB)"
-    "$PY" -m pip install -q -r tools/ros-requirements.txt
+    pip install -q -r tools/ros-requirements.txt
     "$PY" tools/fix_ros_prefix.py
     stamp_set ros-wheels "$h"
   fi
 
+  # bump when the cmake invocation below changes (so the packages are rebuilt)
+  CMAKE_RECIPE="cmake-recipe-1"
   build_iface() { # build_iface <name> <src dir> <extra hash input>: CMake build into the venv
     local name=$1 src=$2 h
-    h=$(hash_of "$src" tools/setup.sh "$3")
+    h=$(hash_of "$src" "$CMAKE_RECIPE" "$3")
     if stamp_ok "$name" "$h"; then return 0; fi
     log "building $name into .venv (CMake, ~20-90 s)"
     rm -rf "${BUILD:?}/$name"
@@ -126,7 +131,7 @@ h=$(hash_of unsup_tracker/setup.py unsup_tracker/setup.cfg unsup_tracker/package
   tools/install_layout.py)
 if ! stamp_ok unsup_tracker "$h"; then
   log "pip install -e unsup_tracker"
-  "$PY" -m pip install -q --no-deps --no-build-isolation -e unsup_tracker
+  pip install -q --no-deps --no-build-isolation -e unsup_tracker
   "$PY" tools/install_layout.py "$ROOT/unsup_tracker"
   stamp_set unsup_tracker "$h"
 fi
