@@ -6,6 +6,9 @@ A checkpoint is a ``torch.save``-d dict of tensors and plain Python values only,
     {"format": "unsup_tracker/1", "method": "udt", "model_config": {...},
      "state_dict": {name: tensor}, "meta": {"training_command": ..., "data_manifest": [...],
      "code_version": ..., "created": ..., ...}}
+
+Checkpoints written during training may also carry ``"training_state"`` (optimizer and scheduler
+state dicts, step, RNG states: tensors and plain values only) so a run can be resumed.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: str | None = None
+    #: Optimizer/scheduler/RNG state for resuming training (None in deployable checkpoints).
+    training_state: dict[str, Any] | None = None
 
 
 def code_version() -> str:
@@ -53,8 +58,13 @@ def code_version() -> str:
 
 
 def save_checkpoint(path: str | os.PathLike, method: str, model: torch.nn.Module,
-                    model_config: dict[str, Any], meta: dict[str, Any] | None = None) -> Path:
-    """Write atomically (temp file then rename) so an interrupted save never leaves a torn file."""
+                    model_config: dict[str, Any], meta: dict[str, Any] | None = None,
+                    training_state: dict[str, Any] | None = None) -> Path:
+    """Write atomically (temp file then rename) so an interrupted save never leaves a torn file.
+
+    ``training_state`` (optional) must hold only tensors and plain Python values so the file
+    still loads with ``weights_only=True``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
@@ -67,6 +77,8 @@ def save_checkpoint(path: str | os.PathLike, method: str, model: torch.nn.Module
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "meta": meta,
     }
+    if training_state is not None:
+        payload["training_state"] = training_state
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -89,5 +101,9 @@ def load_checkpoint(path: str | os.PathLike, expected_method: str | None = None)
     if expected_method is not None and payload["method"] != expected_method:
         raise CheckpointError(
             f"checkpoint {path} holds a {payload['method']!r} model, not {expected_method!r}")
+    training_state = payload.get("training_state")
+    if training_state is not None and not isinstance(training_state, dict):
+        raise CheckpointError(f"checkpoint {path} has an invalid 'training_state' entry")
     return Checkpoint(method=payload["method"], model_config=payload["model_config"],
-                      state_dict=payload["state_dict"], meta=payload["meta"], path=str(path))
+                      state_dict=payload["state_dict"], meta=payload["meta"], path=str(path),
+                      training_state=training_state)
