@@ -131,7 +131,7 @@ h=$(hash_of unsup_tracker/setup.py unsup_tracker/setup.cfg unsup_tracker/package
   tools/install_layout.py)
 if ! stamp_ok unsup_tracker "$h"; then
   log "pip install -e unsup_tracker"
-  pip install -q --no-deps --no-build-isolation -e unsup_tracker
+  pip install -q --no-deps --no-build-isolation --use-pep517 -e unsup_tracker
   "$PY" tools/install_layout.py "$ROOT/unsup_tracker"
   stamp_set unsup_tracker "$h"
 fi
