@@ -1,0 +1,54 @@
+"""Tiny real media files for the training-module tests (written with OpenCV and rosbags).
+
+Every frame carries two marks that survive JPEG compression: the mean of its top-left block
+encodes the frame index and the block below it the source id, so a test can tell which frame
+of which source the sampler handed out.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+HEIGHT, WIDTH = 48, 64
+BLOCK = 16
+INDEX_STEP = 10
+
+
+def marked_frame(index: int, source_id: int) -> np.ndarray:
+    """A BGR frame: textured background, a moving square, and the two marks."""
+    rng = np.random.default_rng(1000 * source_id + index)
+    frame = (rng.integers(60, 120, size=(HEIGHT, WIDTH, 3))).astype(np.uint8)
+    frame = cv2.GaussianBlur(frame, (5, 5), 0)
+    x = 20 + 2 * index % (WIDTH - 30)
+    frame[18:30, x:x + 10] = (30, 200, 240)
+    frame[:BLOCK, :BLOCK] = 20 + INDEX_STEP * index
+    frame[BLOCK:2 * BLOCK, :BLOCK] = 40 + 60 * source_id
+    return frame
+
+
+def frame_marks(frame: np.ndarray) -> tuple[int, int]:
+    """(index, source_id) read back from a (possibly compressed) marked frame."""
+    gray = frame if frame.ndim == 2 else frame.mean(axis=2)
+    index_block = gray[2:BLOCK - 2, 2:BLOCK - 2].mean()
+    source_block = gray[BLOCK + 2:2 * BLOCK - 2, 2:BLOCK - 2].mean()
+    return round((index_block - 20) / INDEX_STEP), round((source_block - 40) / 60)
+
+
+def write_video(path: Path, count: int, source_id: int, fps: float = 10.0) -> list[np.ndarray]:
+    frames = [marked_frame(i, source_id) for i in range(count)]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
+    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return frames
+
+
+def write_images(folder: Path, names: list[str], source_id: int) -> list[np.ndarray]:
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = [marked_frame(i, source_id) for i in range(len(names))]
+    for name, frame in zip(names, frames):
+        assert cv2.imwrite(str(folder / name), frame)
+    return frames

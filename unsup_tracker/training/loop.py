@@ -1,0 +1,525 @@
+"""Generic training loop shared by every method: data -> recipe -> optimiser -> checkpoints.
+
+The recipe (``get_method(name).recipe_cls``) owns sampling, loss and schedule; this module owns
+everything around it: building the model, reading the data, the step loop, time budget,
+non-finite losses, the CSV log, checkpoints and resuming.
+
+Decisions:
+
+* Steps: ``--steps`` when given; when resuming, the run's saved total; otherwise the recipe class
+  attribute ``default_steps`` when it has one, else :data:`DEFAULT_STEPS`.
+* Randomness: one ``--seed`` (default 0) seeds torch and Python's ``random`` before the model is
+  built, and is split with ``numpy.random.SeedSequence`` into one generator for
+  ``recipe.prepare`` and one for the steps, so adding work to ``prepare`` does not change which
+  batches the steps see.
+* Resume (``OUT/<method>_last.pt``): weights, optimizer and scheduler state, step, loss history
+  and the step/torch/Python RNG states are restored; the saved recipe parameters and seed are
+  reused (``--set`` may still override a parameter, with a warning). ``prepare`` runs again with
+  its seed-derived generator, so any state a recipe builds there is rebuilt identically, and
+  the checkpoint's weights are loaded after it. With the same data this makes a resumed run
+  reproduce an uninterrupted one (on the same device and thread count). ``loss.csv`` rows after
+  the resumed step (written after that checkpoint) are dropped.
+* ``--max-minutes`` bounds the wall time of this invocation, data loading included: a step is
+  not started when the average step would end past the budget; the run then saves as at its end.
+* The LR scheduler steps once per step. Resuming with another ``--steps`` rebuilds the
+  schedule for the new length and replays it up to the saved step.
+* A non-finite loss or gradient skips the update (the step still counts and is logged as nan);
+  ``max_nonfinite`` consecutive ones abort with :class:`TrainingError` after saving
+  ``<method>_last.pt`` (weights from before the failing steps) for a resume with a lower LR.
+* Gradient clipping happens only when the recipe's params have a positive ``grad_clip_norm``.
+* Checkpoints: every ``checkpoint_every`` steps (and at least every 10 minutes of wall time)
+  ``<method>_last.pt`` (with training state); every ``checkpoint_every`` steps and at the end
+  ``<method>_step<N>.pt``; at the end also ``<method>.pt``. Step files and the final file hold
+  weights and metadata only, the form trackers load.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import csv
+import dataclasses
+import logging
+import math
+import random
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unsup_tracker import (UNTRAINED, UnknownParameterError, build_model, get_method,
+                           load_checkpoint, save_checkpoint)
+from unsup_tracker.device import resolve_device
+
+from .sampler import FrameSampler
+from .sources import open_sources
+
+LOG = logging.getLogger("unsup_tracker_training.loop")
+
+DEFAULT_STEPS = 1000
+#: Save ``<method>_last.pt`` at least this often, whatever ``checkpoint_every`` is.
+SAVE_EVERY_SECONDS = 600.0
+#: Progress lines in the log when no progress bar is shown.
+LOG_EVERY_SECONDS = 30.0
+FIXED_CSV_COLUMNS = ["step", "time", "loss", "lr", "grad_norm"]
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or go on (nothing to resume, refusing to overwrite, diverged)."""
+
+
+class ConfigError(ValueError):
+    """Bad options: unknown method or device, unknown or invalid recipe parameter."""
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    method: str
+    data: list[str]
+    out: str
+    topic: str | None = None
+    steps: int | None = None
+    max_minutes: float | None = None
+    seed: int | None = None
+    device: str = "auto"
+    #: Recipe parameter overrides (``--set key=value``).
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    resume: bool = False
+    init: str | None = None
+    quiet: bool = False
+    checkpoint_every: int = 500
+    max_side: int = 480
+    frame_stride: int = 1
+    memory_mb: float = 4096.0
+    images_as: str = "auto"
+    overwrite: bool = False
+    max_nonfinite: int = 20
+    #: The exact command line, recorded in checkpoints (default: this process's argv).
+    command: str | None = None
+
+
+@dataclasses.dataclass
+class TrainResult:
+    steps: int
+    total_steps: int
+    final_loss: float | None
+    elapsed_seconds: float
+    stop_reason: str
+    checkpoint: Path
+    last_checkpoint: Path
+
+
+class LossLog:
+    """``loss.csv``: one row per step; columns fixed by the first row written."""
+
+    def __init__(self, path: Path, resume_step: int | None = None):
+        self.path = path
+        self.columns: list[str] | None = None
+        self._warned_keys: set[str] = set()
+        kept: list[dict] = []
+        if resume_step is not None and path.is_file():
+            with open(path, newline="") as handle:
+                reader = csv.DictReader(handle)
+                self.columns = list(reader.fieldnames or []) or None
+                kept = [row for row in reader if row.get("step", "").isdigit()
+                        and int(row["step"]) <= resume_step]
+        self._handle = open(path, "w", newline="")
+        self._writer = None
+        if self.columns:
+            self._start(self.columns)
+            self._writer.writerows(kept)
+            self._handle.flush()
+
+    def _start(self, columns: list[str]) -> None:
+        self.columns = columns
+        self._writer = csv.DictWriter(self._handle, fieldnames=columns, extrasaction="ignore")
+        self._writer.writeheader()
+
+    def write(self, row: dict[str, Any], logs: dict[str, float]) -> None:
+        if self._writer is None:
+            self._start(FIXED_CSV_COLUMNS + sorted(k for k in logs if k not in FIXED_CSV_COLUMNS))
+        new_keys = set(logs) - set(self.columns) - self._warned_keys
+        if new_keys:
+            LOG.warning("loss.csv: log keys %s appeared after the header was written; not logged",
+                        sorted(new_keys))
+            self._warned_keys |= new_keys
+        self._writer.writerow({**{k: _fmt(v) for k, v in logs.items()},
+                               **{k: _fmt(v) for k, v in row.items()}})
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _fmt(value: Any) -> Any:
+    return f"{value:.6g}" if isinstance(value, float) else value
+
+
+def plain(value: Any) -> Any:
+    """Metadata as builtin types only, so checkpoints load with ``weights_only=True``.
+
+    (``torch.__version__`` is a str subclass, params may hold NumPy scalars or paths.)
+    """
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [plain(v) for v in value]
+        return tuple(items) if type(value) is tuple else items
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if value is None or type(value) is str:
+        return value
+    return str(value)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+def _grad_norm(parameters: list[torch.Tensor], clip: float) -> float:
+    grads = [p for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    max_norm = clip if clip > 0 else math.inf
+    return float(torch.nn.utils.clip_grad_norm_(grads, max_norm))
+
+
+def _step_scheduler(scheduler) -> None:
+    with warnings.catch_warnings():
+        # PyTorch warns when the scheduler steps before any optimizer step, which is what
+        # happens on a skipped first step or when replaying a schedule; both are intended.
+        warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*", category=UserWarning)
+        scheduler.step()
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    if not enabled:
+        return None
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
+
+
+def _load_resume(path: Path, method: str):
+    if not path.is_file():
+        raise TrainingError(f"nothing to resume: {path} does not exist (drop --resume to start)")
+    checkpoint = load_checkpoint(path, method)
+    state = checkpoint.training_state
+    if not state or "optimizer" not in state or "step" not in state:
+        raise TrainingError(f"{path} holds no training state (optimizer, step): cannot resume it")
+    return checkpoint
+
+
+def _check_same_data(saved: list[dict], current: list[dict]) -> None:
+    before = sorted((e.get("sha256"), e.get("frames_used")) for e in saved)
+    now = sorted((e.get("sha256"), e.get("frames_used")) for e in current)
+    if before != now:
+        LOG.warning("the data differ from the run being resumed (sha256 or frames used); the "
+                    "continuation will not match an uninterrupted run")
+
+
+def train(options: TrainOptions) -> TrainResult:
+    """Train ``options.method`` on ``options.data``; see the module docstring."""
+    started = time.monotonic()
+    try:
+        spec = get_method(options.method)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    method = spec.name
+    if spec.recipe_cls is None:
+        raise TrainingError(f"method {method!r} has no training recipe")
+    if options.checkpoint_every < 1:
+        raise ConfigError("checkpoint_every must be >= 1")
+    if options.steps is not None and options.steps < 0:
+        raise ConfigError("steps must be >= 0")
+    if options.max_minutes is not None and options.max_minutes <= 0:
+        raise ConfigError("max_minutes must be > 0")
+    if options.frame_stride < 1 or options.memory_mb <= 0 or options.max_side < 0:
+        raise ConfigError("frame_stride must be >= 1, memory_mb > 0 and max_side >= 0")
+    if options.max_nonfinite < 1:
+        raise ConfigError("max_nonfinite must be >= 1")
+    out = Path(options.out)
+    last_path = out / f"{method}_last.pt"
+    command = options.command or shlex.join(sys.argv)
+
+    resume = None
+    if options.resume:
+        if options.init:
+            raise TrainingError("--resume continues OUT's own run; it cannot be combined "
+                                "with --init")
+        resume = _load_resume(last_path, method)
+    elif last_path.exists() and not options.overwrite:
+        raise TrainingError(f"{last_path} exists: pass --resume to continue that run, or use "
+                            f"another --out (or --overwrite)")
+    saved_meta = resume.meta if resume else {}
+    state = resume.training_state if resume else None
+
+    saved_params = saved_meta.get("recipe_params", {}) if resume else {}
+    changed = {k: v for k, v in options.overrides.items() if k in saved_params}
+    if resume and changed:
+        LOG.warning("resuming with changed recipe parameters %s: the continuation will differ "
+                    "from the original run", sorted(changed))
+    try:
+        params = spec.recipe_cls.params_cls.from_overrides({**saved_params, **options.overrides})
+    except (UnknownParameterError, ValueError) as exc:
+        raise ConfigError(f"recipe parameters of {method!r}: {exc}") from exc
+
+    seed = options.seed if options.seed is not None else 0
+    if resume:
+        seed = int(saved_meta.get("seed", seed))
+        if options.seed is not None and options.seed != seed:
+            LOG.warning("--seed %d ignored: resuming restores the run's own RNG state (seed %d)",
+                        options.seed, seed)
+    if options.steps is not None:
+        total_steps = options.steps
+    elif state is not None:
+        total_steps = int(state["total_steps"])
+    else:
+        total_steps = int(getattr(spec.recipe_cls, "default_steps", DEFAULT_STEPS))
+    if state is not None and total_steps != int(state["total_steps"]):
+        LOG.warning("total steps changed from %d to %d: the LR schedule is rebuilt for %d steps",
+                    int(state["total_steps"]), total_steps, total_steps)
+
+    try:
+        device = resolve_device(options.device)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    torch.manual_seed(seed)
+    random.seed(seed)
+    prepare_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
+    prepare_rng = np.random.default_rng(prepare_seed)
+    step_rng = np.random.default_rng(step_seed)
+
+    init = resume if resume else (options.init or UNTRAINED)
+    model, init_checkpoint = build_model(method, init, device)
+    model_config = {**spec.default_model_config,
+                    **(init_checkpoint.model_config if init_checkpoint else {})}
+    recipe = spec.recipe_cls(params, model_config)
+
+    sources = open_sources(options.data, topic=options.topic, images_as=options.images_as)
+    sampler = FrameSampler(sources, max_side=options.max_side, frame_stride=options.frame_stride,
+                           memory_budget_mb=options.memory_mb)
+    LOG.info("data: %s", sampler.summary())
+    if recipe.data_kind == "video" and sampler.longest_clip < 2:
+        LOG.warning("the %s recipe learns from video but the data hold only single frames; its "
+                    "windows will be one frame long", method)
+    manifest = sampler.manifest()
+    if resume:
+        _check_same_data(saved_meta.get("data_manifest", []), manifest)
+
+    model.train()
+    recipe.prepare(model, sampler, prepare_rng)
+    if resume:
+        # prepare may have changed the weights; the checkpoint's are the ones to continue from.
+        model.load_state_dict(resume.state_dict)
+    optimizer, scheduler = recipe.make_optimizer(model, total_steps)
+
+    step = 0
+    elapsed_before = 0.0
+    nonfinite_total = 0
+    recent = collections.deque(maxlen=50)
+    last_loss = None
+    if state is not None:
+        step = int(state["step"])
+        first_lrs = [group["lr"] for group in optimizer.param_groups]
+        optimizer.load_state_dict(state["optimizer"])
+        if total_steps == int(state["total_steps"]):
+            if scheduler is not None and state.get("scheduler") is not None:
+                scheduler.load_state_dict(state["scheduler"])
+        elif scheduler is not None and step <= total_steps:
+            # A scheduler's state pins the old length; replay the new schedule up to ``step``.
+            for group, lr in zip(optimizer.param_groups, first_lrs):
+                group["lr"] = lr
+            for _ in range(step):
+                _step_scheduler(scheduler)
+        elapsed_before = float(state.get("elapsed_seconds", 0.0))
+        nonfinite_total = int(state.get("nonfinite_skips", 0))
+        recent.extend(float(v) for v in state.get("recent_losses", []))
+        last_loss = recent[-1] if recent else None
+        step_rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        python_rng = state.get("python_rng")
+        if python_rng is not None:
+            random.setstate((python_rng[0], tuple(python_rng[1]), python_rng[2]))
+        LOG.info("resuming %s at step %d of %d", last_path, step, total_steps)
+
+    out.mkdir(parents=True, exist_ok=True)
+    history = list(saved_meta.get("training_commands", [])) + [command]
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    clip = float(getattr(params, "grad_clip_norm", 0.0) or 0.0)
+    budget = options.max_minutes * 60.0 if options.max_minutes else None
+    stop_reason = "steps"
+
+    def elapsed_total() -> float:
+        return elapsed_before + time.monotonic() - started
+
+    def metadata() -> dict[str, Any]:
+        return plain({
+            "method": method,
+            "training_command": command,
+            "training_commands": history,
+            "data_manifest": manifest,
+            "recipe_params": params.to_dict(),
+            "steps": step,
+            "total_steps": total_steps,
+            "seed": seed,
+            "elapsed_seconds": round(elapsed_total(), 3),
+            "final_loss": last_loss,
+            "final_loss_mean50": float(np.mean(recent)) if recent else None,
+            "stop_reason": stop_reason,
+            "device": str(device),
+            "init_checkpoint": (saved_meta.get("init_checkpoint") if resume
+                                else str(options.init) if options.init else None),
+            "torch_version": torch.__version__,
+            "frames": sampler.num_frames,
+            "clips": sampler.num_clips,
+            "skipped_frames": sampler.skipped,
+            "nonfinite_skips": nonfinite_total,
+            "sampler": {"max_side": options.max_side, "frame_stride": options.frame_stride,
+                        "effective_stride": sampler.effective_stride,
+                        "memory_mb": options.memory_mb, "images_as": options.images_as,
+                        "topic": options.topic},
+        })
+
+    def training_state() -> dict[str, Any]:
+        return {
+            "step": step,
+            "total_steps": total_steps,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "numpy_rng": step_rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+            "python_rng": random.getstate(),
+            "elapsed_seconds": elapsed_total(),
+            "nonfinite_skips": nonfinite_total,
+            "recent_losses": list(recent),
+        }
+
+    step_files_written: set[int] = set()
+
+    def save(final: bool, step_file: bool = True) -> Path:
+        meta = metadata()
+        if step_file and step not in step_files_written:
+            save_checkpoint(out / f"{method}_step{step}.pt", method, model, model_config, meta)
+            step_files_written.add(step)
+        save_checkpoint(last_path, method, model, model_config, meta,
+                        training_state=training_state())
+        if final:
+            return save_checkpoint(out / f"{method}.pt", method, model, model_config, meta)
+        return last_path
+
+    loss_log = LossLog(out / "loss.csv", resume_step=step if resume else None)
+    show_bar = not options.quiet and sys.stderr.isatty()
+    bar = _progress_bar(total_steps, step, show_bar)
+    consecutive_nonfinite = 0
+    mean_step_seconds = 0.0
+    last_save = last_report = time.monotonic()
+    redirect = contextlib.nullcontext()
+    if bar is not None:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+        redirect = logging_redirect_tqdm()
+    try:
+        with redirect:
+            while step < total_steps:
+                if budget is not None and time.monotonic() - started + mean_step_seconds > budget:
+                    stop_reason = "time budget"
+                    LOG.info("time budget of %.1f min reached at step %d", options.max_minutes,
+                             step)
+                    break
+                step_start = time.monotonic()
+                batch = _to_device(recipe.sample_batch(sampler, step_rng), device)
+                loss, logs = recipe.loss(model, batch)
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                step_lr = float(optimizer.param_groups[0]["lr"])  # the LR this step uses
+                grad_norm = math.nan
+                finite = bool(torch.isfinite(loss.detach()).all())
+                if finite:
+                    loss.backward()
+                    grad_norm = _grad_norm(parameters, clip)
+                    finite = math.isfinite(grad_norm)
+                if finite:
+                    optimizer.step()
+                    consecutive_nonfinite = 0
+                    last_loss = float(loss.detach())
+                    recent.append(last_loss)
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    consecutive_nonfinite += 1
+                    nonfinite_total += 1
+                    LOG.warning("step %d: non-finite %s, update skipped (%d in a row)", step,
+                                "loss" if not math.isfinite(float(loss.detach())) else "gradient",
+                                consecutive_nonfinite)
+                if scheduler is not None:
+                    # Also after a skipped update: the LR is a function of the step number.
+                    _step_scheduler(scheduler)
+                logs = {k: float(v) for k, v in (logs or {}).items()}
+                loss_log.write({"step": step, "time": round(elapsed_total(), 3),
+                                "loss": float(loss.detach()) if finite else math.nan,
+                                "lr": step_lr,
+                                "grad_norm": grad_norm}, logs)
+                if consecutive_nonfinite >= options.max_nonfinite:
+                    stop_reason = "diverged"
+                    save(final=False, step_file=False)
+                    raise TrainingError(
+                        f"{consecutive_nonfinite} consecutive non-finite losses/gradients at step "
+                        f"{step}; saved {last_path} (weights before them). Lower the learning "
+                        f"rate with --set and --resume, or check the data")
+                seconds = time.monotonic() - step_start
+                mean_step_seconds = (seconds if mean_step_seconds == 0.0
+                                     else 0.9 * mean_step_seconds + 0.1 * seconds)
+                now = time.monotonic()
+                if bar is not None:
+                    bar.update(1)
+                    if last_loss is not None:
+                        bar.set_postfix(loss=f"{last_loss:.4g}", refresh=False)
+                elif not options.quiet and now - last_report >= LOG_EVERY_SECONDS:
+                    last_report = now
+                    LOG.info("step %d/%d loss %.4g lr %.3g (%.2f s/step)", step, total_steps,
+                             last_loss if last_loss is not None else math.nan,
+                             optimizer.param_groups[0]["lr"], mean_step_seconds)
+                if step % options.checkpoint_every == 0:
+                    save(final=False)
+                    last_save = now
+                elif now - last_save >= SAVE_EVERY_SECONDS:
+                    save(final=False, step_file=False)
+                    last_save = now
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+        save(final=False, step_file=False)
+        LOG.warning("interrupted at step %d; saved %s (continue with --resume)", step, last_path)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        loss_log.close()
+
+    final_path = save(final=True)
+    elapsed = elapsed_total()
+    LOG.info("done: %d/%d steps (%s), final loss %s, %.1f s; saved %s", step, total_steps,
+             stop_reason, f"{last_loss:.4g}" if last_loss is not None else "n/a", elapsed,
+             final_path)
+    return TrainResult(steps=step, total_steps=total_steps, final_loss=last_loss,
+                       elapsed_seconds=elapsed, stop_reason=stop_reason, checkpoint=final_path,
+                       last_checkpoint=last_path)
