@@ -41,7 +41,7 @@ def parse_set(items: list[str]) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Train a label-free tracker on unlabeled videos, image folders "
-        "and rosbag2 recordings.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "and rosbag2 recordings.")
     parser.add_argument("--method", required=True, help="tracking method, e.g. udt")
     parser.add_argument("--data", action="append", required=True, metavar="PATH",
                         help="video (.avi/.mp4/...; .gz too), image-sequence folder, stills "
@@ -54,21 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{DEFAULT_STEPS}; when resuming, the run's own)")
     parser.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="recipe parameter override; repeat")
     parser.add_argument("--resume", action="store_true",
                         help="continue OUT/<method>_last.pt (model, optimizer, step, RNG)")
     parser.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
-    parser.add_argument("--checkpoint-every", type=int, default=500, metavar="N")
+    parser.add_argument("--checkpoint-every", type=int, default=500, metavar="N",
+                        help="save <method>_step<N>.pt and <method>_last.pt every N steps "
+                        "(default 500)")
     parser.add_argument("--max-side", type=int, default=480,
-                        help="frames are kept with their longest side at most this (0: as is)")
-    parser.add_argument("--frame-stride", type=int, default=1, help="keep every N-th frame")
+                        help="frames are kept with their longest side at most this "
+                        "(default 480; 0: as is)")
+    parser.add_argument("--frame-stride", type=int, default=1, metavar="N",
+                        help="keep every N-th frame (default 1)")
     parser.add_argument("--memory-mb", type=float, default=4096.0,
-                        help="RAM budget for decoded frames")
+                        help="RAM budget for decoded frames (default 4096)")
     parser.add_argument("--images-as", choices=IMAGES_AS_CHOICES, default="auto",
-                        help="treat image folders as sequences or stills (auto: by file names)")
+                        help="treat image folders as sequences or stills (default auto: by "
+                        "their file names)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh even if OUT holds a run of this method")
     parser.add_argument("--list-methods", action="store_true", help=argparse.SUPPRESS)

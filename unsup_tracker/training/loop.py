@@ -27,6 +27,9 @@ Decisions:
   ``max_nonfinite`` consecutive ones abort with :class:`TrainingError` after saving
   ``<method>_last.pt`` (weights from before the failing steps) for a resume with a lower LR.
 * Gradient clipping happens only when the recipe's params have a positive ``grad_clip_norm``.
+* ``loss.csv``: ``step, time`` (seconds since the run started, summed over resumes), ``loss``,
+  ``lr`` (of the first parameter group, as used by that step), ``grad_norm`` (before any
+  clipping), then the recipe's log keys of the first step, sorted.
 * Checkpoints: every ``checkpoint_every`` steps (and at least every 10 minutes of wall time)
   ``<method>_last.pt`` (with training state); every ``checkpoint_every`` steps and at the end
   ``<method>_step<N>.pt``; at the end also ``<method>.pt``. Step files and the final file hold
@@ -439,6 +442,7 @@ def train(options: TrainOptions) -> TrainResult:
     if bar is not None:
         from tqdm.contrib.logging import logging_redirect_tqdm
         redirect = logging_redirect_tqdm()
+    model.train()  # prepare may have switched it to eval
     try:
         with redirect:
             while step < total_steps:
@@ -451,7 +455,6 @@ def train(options: TrainOptions) -> TrainResult:
                 batch = _to_device(recipe.sample_batch(sampler, step_rng), device)
                 loss, logs = recipe.loss(model, batch)
                 optimizer.zero_grad(set_to_none=True)
-                step += 1
                 step_lr = float(optimizer.param_groups[0]["lr"])  # the LR this step uses
                 grad_norm = math.nan
                 finite = bool(torch.isfinite(loss.detach()).all())
@@ -468,12 +471,14 @@ def train(options: TrainOptions) -> TrainResult:
                     optimizer.zero_grad(set_to_none=True)
                     consecutive_nonfinite += 1
                     nonfinite_total += 1
-                    LOG.warning("step %d: non-finite %s, update skipped (%d in a row)", step,
+                    LOG.warning("step %d: non-finite %s, update skipped (%d in a row)", step + 1,
                                 "loss" if not math.isfinite(float(loss.detach())) else "gradient",
                                 consecutive_nonfinite)
                 if scheduler is not None:
                     # Also after a skipped update: the LR is a function of the step number.
                     _step_scheduler(scheduler)
+                # Counted only now, so a checkpoint never claims an update that did not happen.
+                step += 1
                 logs = {k: float(v) for k, v in (logs or {}).items()}
                 loss_log.write({"step": step, "time": round(elapsed_total(), 3),
                                 "loss": float(loss.detach()) if finite else math.nan,
