@@ -91,7 +91,8 @@ def load_checkpoint(path: str | os.PathLike, expected_method: str | None = None)
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError,
+            IndexError) as exc:  # IndexError: a short text file ("pop from empty list")
         raise CheckpointError(f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not in format {FORMAT!r}")
