@@ -206,7 +206,7 @@ def test_corrupt_messages_are_skipped_with_a_warning(tmp_path, storage, caplog):
             stamp = START_NS + i * 10**8
             raw = bytes(typestore.serialize_cdr(image_msg(typestore, marked_frame(i, 0), "bgr8",
                                                           stamp), msgtype))
-            if i == 2:
+            if i in (0, 2):
                 raw = raw[:40]  # truncated CDR: does not deserialize
             if i == 4:  # deserializes, but its step is too small for its width
                 raw = typestore.serialize_cdr(
@@ -215,19 +215,23 @@ def test_corrupt_messages_are_skipped_with_a_warning(tmp_path, storage, caplog):
     (source,) = open_sources([bag])
     with caplog.at_level(logging.WARNING, logger="unsup_tracker_training"):
         got = read_all(source)
-    assert [frame_marks(f)[0] for _, f in got] == [0, 1, 3, 5]
-    assert source.skipped == 2
+    assert [frame_marks(f)[0] for _, f in got] == [1, 3, 5]
+    assert source.skipped == 3
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 2
-    for index, text in zip((2, 4), warnings):
+    assert len(warnings) == 3
+    for index, text in zip((0, 2, 4), warnings):
         assert str(bag) in text and "/camera/image_raw" in text
         assert f"message #{index}" in text
         assert f"t={START_NS + index * 10**8} ns" in text
-    assert "step 10" in warnings[1]
-    # The sampler counts the skips and trains on the rest.
-    sampler = FrameSampler([source])
-    assert sampler.num_frames == 4 and sampler.skipped == 2
-    assert sampler.manifest()[0]["frames_skipped"] == 2
+    assert "step 10" in warnings[2]
+    # The sampler counts the skips, trains on the rest, and warns once per bad message (its
+    # size probe reads message #0 too, silently).
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="unsup_tracker_training"):
+        sampler = FrameSampler([source])
+    assert sampler.num_frames == 3 and sampler.skipped == 3
+    assert sampler.manifest()[0]["frames_skipped"] == 3
+    assert sum("message #0" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_undecodable_jpeg_and_compressed_formats(tmp_path, caplog):

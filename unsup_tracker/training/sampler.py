@@ -84,11 +84,7 @@ class FrameSampler:
         estimate = 0
         for source in self.sources:
             count = source.estimate_frames()
-            frames = source.iter_frames(1)
-            try:
-                first = next(frames, (None, None))[1]
-            finally:
-                frames.close()  # releases the decoder or bag reader now, not at garbage collection
+            first = source.first_frame()
             if first is None or not count:
                 continue
             estimate += math.ceil(count / self.frame_stride) * self._stored_bytes(first.shape)

@@ -169,9 +169,21 @@ class Source(abc.ABC):
                               "num_files": len(files)}
         return dict(self._manifest)
 
+    def first_frame(self) -> np.ndarray | None:
+        """The first decodable frame, or None (skips are not logged: a full read reports them)."""
+        self._probing = True
+        frames = self.iter_frames(1)
+        try:
+            return next(frames, (None, None))[1]
+        finally:
+            frames.close()  # releases the decoder or bag reader now, not at garbage collection
+            self._probing = False
+
     def _skip(self, what: str, reason: object) -> None:
         self.skipped += 1
-        if self._logged_skips < MAX_LOGGED_SKIPS:
+        if getattr(self, "_probing", False):
+            LOG.debug("skipped %s: %s", what, reason)
+        elif self._logged_skips < MAX_LOGGED_SKIPS:
             self._logged_skips += 1
             LOG.warning("skipped %s: %s", what, reason)
             if self._logged_skips == MAX_LOGGED_SKIPS:
