@@ -1,0 +1,185 @@
+"""Sequential frame readers for a camera, a video file or an image folder (no ROS import).
+
+``open_frame_reader(source)`` decides by the source string:
+
+- an integer (``"0"``) or ``/dev/videoN``: a V4L2 camera through ``cv2.VideoCapture``;
+- a directory: an image sequence, sorted by the numbers in the file names; an OTB-style
+  sequence folder (``<seq>/img/0001.jpg``) is accepted as it is;
+- any other path: a video file; ``*.gz`` (e.g. opencv-doc's ``box.mp4.gz``) is decompressed once
+  into the cache directory of :mod:`unsup_tracker.sample_data`.
+
+Every reader yields HxWx3 uint8 BGR frames and reports its native rate where it has one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+
+
+class FrameReaderError(OSError):
+    """The source cannot be opened or holds no frames."""
+
+
+class FrameReader:
+    """Base class: ``read()`` returns the next BGR frame or None at the end."""
+
+    #: True for cameras: no end, no rewind, the device paces the frames.
+    live = False
+
+    def __init__(self, description: str):
+        self.description = description
+
+    @property
+    def fps(self) -> Optional[float]:
+        return None
+
+    @property
+    def frame_count(self) -> Optional[int]:
+        """Number of frames when known (files and folders), else None."""
+        return None
+
+    def read(self) -> Optional[np.ndarray]:
+        raise NotImplementedError
+
+    def rewind(self) -> bool:
+        """Start again from the first frame; False when the source cannot."""
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class _CaptureReader(FrameReader):
+    def __init__(self, target, description: str, live: bool):
+        super().__init__(description)
+        self.live = live
+        self._target = target
+        self._capture = cv2.VideoCapture(target)
+        if not self._capture.isOpened():
+            raise FrameReaderError(f"cannot open {description}")
+
+    @property
+    def fps(self) -> Optional[float]:
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        return float(fps) if fps and 0.5 < fps < 1000 else None
+
+    @property
+    def frame_count(self) -> Optional[int]:
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        return None if self.live or count <= 0 else count
+
+    def read(self) -> Optional[np.ndarray]:
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            return None
+        if frame.ndim == 2:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        return frame
+
+    def rewind(self) -> bool:
+        if self.live:
+            return False
+        # Re-opening is more reliable than seeking to frame 0 across codecs.
+        self._capture.release()
+        self._capture = cv2.VideoCapture(self._target)
+        return self._capture.isOpened()
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class ImageFolderReader(FrameReader):
+    def __init__(self, folder: Path):
+        if (folder / "img").is_dir():
+            folder = folder / "img"
+        self.paths = sorted(
+            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+        )
+        if not self.paths:
+            raise FrameReaderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        super().__init__(f"image folder {folder} ({len(self.paths)} images)")
+        self._index = 0
+        #: Files that could not be decoded (skipped).
+        self.unreadable: list[Path] = []
+
+    @property
+    def frame_count(self) -> Optional[int]:
+        return len(self.paths)
+
+    def read(self) -> Optional[np.ndarray]:
+        while self._index < len(self.paths):
+            path = self.paths[self._index]
+            self._index += 1
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if frame is not None:
+                return frame
+            self.unreadable.append(path)
+        return None
+
+    def rewind(self) -> bool:
+        self._index = 0
+        return True
+
+
+def _natural_key(path: Path):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def decompress_gz(path: Path) -> Path:
+    """Decompress ``path`` (``x.mp4.gz``) once into the cache; concurrent callers are safe."""
+    from .sample_data import cache_dir
+
+    target = cache_dir() / path.name[:-3]
+    if (
+        target.is_file()
+        and target.stat().st_size > 0
+        and target.stat().st_mtime >= path.stat().st_mtime
+    ):
+        return target
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 20)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def open_frame_reader(source: str) -> FrameReader:
+    """Open a camera index or ``/dev/videoN``, an image folder or a video file (``.gz`` too)."""
+    source = str(source).strip()
+    if not source:
+        raise FrameReaderError(
+            "no source given (a camera index, /dev/videoN, a video file or a folder)"
+        )
+    if re.fullmatch(r"\d+", source):
+        return _CaptureReader(int(source), f"camera {source}", live=True)
+    if source.startswith("/dev/video"):
+        if not Path(source).exists():
+            raise FrameReaderError(f"camera device {source} does not exist")
+        return _CaptureReader(source, f"camera {source}", live=True)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise FrameReaderError(f"source {path} does not exist")
+    if path.is_dir():
+        return ImageFolderReader(path)
+    if path.suffix == ".gz":
+        try:
+            path = decompress_gz(path)
+        except (OSError, EOFError) as exc:
+            raise FrameReaderError(f"cannot decompress {source}: {exc}") from exc
+    return _CaptureReader(str(path), f"video {path}", live=False)

@@ -1,0 +1,219 @@
+"""What every node shares: image QoS, the large-image transport profile, parameter checks, main().
+
+Transport: a 640x480 rgb8 frame (921,600 B) is larger than Fast DDS's default 512 KB
+shared-memory segment, and with best-effort (sensor-data) QoS most such frames are then silently
+lost (2-10% arrived in our measurements). ``config/fastdds_large_images.xml`` raises the segment
+to 32 MiB. Each node points ``FASTDDS_DEFAULT_PROFILES_FILE`` at it before creating its DDS
+participant unless the user already chose a profile or transport, so ``ros2 run`` works for
+camera-sized images without extra set-up; set ``UNSUP_TRACKER_DDS_PROFILE=0`` to opt out.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+PACKAGE = "unsup_tracker"
+LARGE_IMAGES_PROFILE = "fastdds_large_images.xml"
+RELIABILITIES = ("best_effort", "reliable")
+_PROFILE_VARIABLES = (
+    "FASTDDS_DEFAULT_PROFILES_FILE",
+    "FASTRTPS_DEFAULT_PROFILES_FILE",
+    "FASTDDS_BUILTIN_TRANSPORTS",
+)
+
+
+class ParameterError(ValueError):
+    """A node parameter has a value the node cannot work with."""
+
+
+def shipped_config_path(name: str) -> Path:
+    """Return a file of the package's ``config/`` (installed share, else the source tree)."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        try:
+            candidate = Path(get_package_share_directory(PACKAGE)) / "config" / name
+            if candidate.is_file():
+                return candidate
+        except (PackageNotFoundError, ValueError):
+            pass
+    except ImportError:
+        pass
+    candidate = Path(__file__).resolve().parents[2] / "config" / name
+    if candidate.is_file():
+        return candidate
+    raise FileNotFoundError(
+        f"{name} is neither in share/{PACKAGE}/config nor in {candidate.parent}"
+    )
+
+
+def use_large_image_transport(environ: Optional[dict] = None) -> Optional[str]:
+    """Point Fast DDS at the shipped large-image profile unless the user chose one.
+
+    Must run before ``rclpy.init`` (the participant reads the variable when it is created).
+    Returns the profile path now in effect, or None when it was left alone.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("UNSUP_TRACKER_DDS_PROFILE", "1") == "0":
+        return None
+    if "fastrtps" not in env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"):
+        return None
+    for variable in _PROFILE_VARIABLES:
+        if env.get(variable):
+            return env.get("FASTDDS_DEFAULT_PROFILES_FILE") or env.get(
+                "FASTRTPS_DEFAULT_PROFILES_FILE"
+            )
+    try:
+        profile = str(shipped_config_path(LARGE_IMAGES_PROFILE))
+    except FileNotFoundError:
+        return None
+    env["FASTDDS_DEFAULT_PROFILES_FILE"] = profile
+    return profile
+
+
+def image_qos(reliability: str, depth: int = 1):
+    """Sensor-data QoS (keep last, volatile) with the given reliability."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+    qos = QoSProfile(
+        depth=depth,
+        history=qos_profile_sensor_data.history,
+        durability=qos_profile_sensor_data.durability,
+    )
+    qos.reliability = (
+        ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    )
+    return qos
+
+
+# ----------------------------------------------------------------------------- parameter checks
+# The nodes declare their parameters with dynamic typing so that a YAML `1` for a float or a
+# wrong type gives one of these messages instead of an rclpy traceback.
+
+
+def as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ParameterError(f"parameter '{name}' must be true or false, got {value!r}")
+
+
+def as_float(
+    name: str, value: Any, minimum: float = -math.inf, maximum: float = math.inf, allow: tuple = ()
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(f"parameter '{name}' must be a number, got {value!r}")
+    value = float(value)
+    if value in allow:
+        return value
+    if not math.isfinite(value) or not minimum <= value <= maximum:
+        raise ParameterError(
+            f"parameter '{name}' must be in [{minimum:g}, {maximum:g}], got {value:g}"
+        )
+    return value
+
+
+def as_int(name: str, value: Any, minimum: int = -sys.maxsize, maximum: int = sys.maxsize) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(f"parameter '{name}' must be an integer, got {value!r}")
+    if not minimum <= value <= maximum:
+        raise ParameterError(f"parameter '{name}' must be in [{minimum}, {maximum}], got {value}")
+    return value
+
+
+def as_choice(name: str, value: Any, choices: tuple) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ParameterError(
+            f"parameter '{name}' must be one of {', '.join(choices)}, got {value!r}"
+        )
+    return value.lower()
+
+
+def as_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ParameterError(f"parameter '{name}' must be a string, got {value!r}")
+    return value
+
+
+class ThrottledWarning:
+    """Warn at most once per ``period`` seconds per KIND of message (digits ignored).
+
+    rclpy's own throttling is per call site, so a second, different problem reported by the
+    same line would be hidden; here "step 5 < row 15" and "step 7 < row 21" share a slot, but
+    an unsupported encoding gets its own.
+    """
+
+    def __init__(self, logger, period: float = 5.0):
+        self._logger = logger
+        self._period = period
+        self._last: dict = {}
+
+    def __call__(self, message: str) -> None:
+        import re
+        import time
+        key = re.sub(r"\d+", "#", message)
+        now = time.monotonic()
+        if now - self._last.get(key, -math.inf) >= self._period:
+            self._last[key] = now
+            self._logger.warning(message)
+
+
+def declare(node, name: str, default: Any, description: str) -> Any:
+    """Declare a dynamically typed parameter and return its value (the override or ``default``)."""
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
+    if node.has_parameter(name):
+        return node.get_parameter(name).value
+    return node.declare_parameter(name, default, descriptor).value
+
+
+def run_node(
+    make_node: Callable[[], Any], executor_threads: int = 1, args: Optional[list] = None
+) -> int:
+    """Run a node: rclpy init, build, spin until Ctrl-C / SIGTERM / node exit, clean shutdown.
+
+    ``make_node`` may raise :class:`ParameterError` or ``FileNotFoundError``: the message is
+    printed and the process exits with status 2. A node that wants to finish by itself sets
+    ``node.exit_code`` and calls ``rclpy.shutdown()`` (the camera at the end of a video does).
+    """
+    use_large_image_transport()
+    import rclpy
+    from rclpy.executors import (
+        ExternalShutdownException,
+        MultiThreadedExecutor,
+        SingleThreadedExecutor,
+    )
+
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = make_node()
+        executor = (
+            MultiThreadedExecutor(num_threads=executor_threads)
+            if executor_threads > 1
+            else SingleThreadedExecutor()
+        )
+        executor.add_node(node)
+        executor.spin()
+    except (ParameterError, FileNotFoundError) as exc:
+        print(f"[{PACKAGE}] error: {exc}", file=sys.stderr, flush=True)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            code = getattr(node, "exit_code", 0) or code
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return code

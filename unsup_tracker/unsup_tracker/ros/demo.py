@@ -1,0 +1,510 @@
+"""``demo`` (``make demo``): camera -> tracker -> visualization as separate ROS 2 processes.
+
+With no arguments it plays Debian opencv-doc's ``box.mp4`` (a biscuit tin moved by hand, 640x480,
+30 FPS) through ``camera_node``, tracks the tin with the default method and its shipped
+checkpoint in ``tracker_node`` and draws the result in ``visualization_node``. The three nodes
+are separate processes talking over Fast DDS on loopback (``ROS_AUTOMATIC_DISCOVERY_RANGE=
+LOCALHOST``, a random ``ROS_DOMAIN_ID`` unless one is set, the shipped large-image profile).
+This process starts them, sends the initial box with a real ``~/init`` service call for the
+first frame's stamp, records what comes back and writes into ``--out`` (default ./demo_out):
+``annotated.mp4`` (or ``.avi``), ``contact_sheet.png``, ``summary.json`` and the node logs.
+
+It prints per-stage FPS and latency (camera stamp -> detection received here, camera stamp ->
+annotated image received here) and exits with status 1 when detections are missing for more
+than 5% of the frames published after the init answer (lost or dropped frames count as missing),
+2 for a set-up problem (no shipped checkpoint, no video, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .processes import NodeProcess, node_command, ros_args, ros_environment
+
+DEMO_VIDEO = "box.mp4"
+#: The initial box for the first frame of opencv-doc's box.mp4, (x, y, w, h) in pixels: the tin
+#: as a user would click it, chosen by eye. It is the tracker's INPUT (the user's click), never
+#: compared with or substituted for the tracker's output.
+DEMO_INIT_BOX = (296.0, 16.0, 298.0, 222.0)
+MAX_MISSING_FRACTION = 0.05
+CONTACT_SHEET_TILES = 12
+#: Frames played from a live camera when --frames is not given.
+LIVE_DEFAULT_FRAMES = 300
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(prog="demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--method", default="udt", help="tracking method (default: udt)")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="checkpoint file (default: the method's shipped weights; 'untrained' = fresh)",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--video",
+        default=None,
+        help=f"video file, image folder or camera index (default: opencv-doc {DEMO_VIDEO})",
+    )
+    parser.add_argument(
+        "--box",
+        default=None,
+        help="initial box x,y,w,h on the first frame (required with --video)",
+    )
+    parser.add_argument("--out", default="demo_out", help="output directory (default: ./demo_out)")
+    parser.add_argument(
+        "--frames", type=int, default=0, help="frames to play (default: the whole video)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="camera rate in Hz (default: the video's)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=90.0, help="seconds to wait for the nodes to start"
+    )
+    return parser.parse_args(argv)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"demo: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _resolve_inputs(args) -> tuple[str, tuple, Optional[str]]:
+    """Video, init box and checkpoint argument; raises ValueError/FileNotFoundError with advice."""
+    from ..registry import UNTRAINED, get_method
+
+    spec = get_method(args.method)  # ValueError lists the methods
+    if args.checkpoint is None and not spec.shipped_checkpoint.is_file():
+        raise FileNotFoundError(
+            f"no shipped checkpoint for {args.method!r} at {spec.shipped_checkpoint}. Train one "
+            f"(`unsup-tracker-train --method {args.method} ...`) and pass --checkpoint PATH, "
+            "or run "
+            f"with --checkpoint {UNTRAINED} to see the pipeline with untrained weights"
+        )
+    if args.checkpoint not in (None, UNTRAINED) and not Path(args.checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint {args.checkpoint} does not exist")
+    if args.video is None:
+        from ..sample_data import find_sample_video
+
+        video = str(find_sample_video(DEMO_VIDEO))
+        box = tuple(float(v) for v in args.box.split(",")) if args.box else DEMO_INIT_BOX
+    else:
+        if not args.box:
+            raise ValueError("--video needs --box x,y,w,h (the target on its first frame)")
+        video = args.video
+        box = tuple(float(v) for v in args.box.split(","))
+    if len(box) != 4:
+        raise ValueError(f"--box needs 4 numbers x,y,w,h, got {args.box!r}")
+    return video, box, args.checkpoint
+
+
+def _video_info(video: str) -> tuple[Optional[np.ndarray], Optional[int], Optional[float]]:
+    """First frame, frame count and FPS of a file or folder (None for what is unknown)."""
+    from ..frame_readers import FrameReaderError, open_frame_reader
+
+    try:
+        reader = open_frame_reader(video)
+    except FrameReaderError:
+        return None, None, None
+    try:
+        if reader.live:
+            return None, None, reader.fps
+        return reader.read(), reader.frame_count, reader.fps
+    finally:
+        reader.close()
+
+
+class _Recorder:
+    """The demo's own node: frames seen, init call, detections and annotated frames received."""
+
+    def __init__(self, out_dir: Path, expected_frames: int):
+        import rclpy
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image
+        from std_srvs.srv import Trigger
+        from unsup_tracker_interfaces.srv import InitTrack
+        from vision_msgs.msg import Detection2DArray
+
+        from .common import image_qos
+
+        self.rclpy = rclpy
+        self.node = Node("demo")
+        self.init_client = self.node.create_client(InitTrack, "tracker_node/init")
+        self.stop_client = self.node.create_client(Trigger, "tracker_node/stop")
+        self.lock = threading.Lock()
+        self.frames: list[tuple[int, float]] = []  # (stamp_ns, received)
+        self.first_image: Optional[object] = None
+        self.detections: dict[int, tuple[float, list]] = {}
+        self.annotated: list[tuple[int, float]] = []
+        self.sheet_frames: list[tuple[int, np.ndarray]] = []
+        self.sheet_every = (
+            max(1, expected_frames // CONTACT_SHEET_TILES) if expected_frames else 15
+        )
+        self.out_dir = out_dir
+        self.writer = None
+        self.video_path: Optional[Path] = None
+        self.node.create_subscription(
+            Image, "image", self._on_image, image_qos("best_effort", depth=10)
+        )
+        self.node.create_subscription(
+            Detection2DArray,
+            "tracker_node/detections",
+            self._on_detections,
+            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE),
+        )
+        self.node.create_subscription(
+            Image,
+            "visualization_node/annotated",
+            self._on_annotated,
+            QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE),
+        )
+        self.executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_image(self, msg) -> None:
+        from .conversions import stamp_to_ns
+
+        with self.lock:
+            self.frames.append((stamp_to_ns(msg.header.stamp), time.time()))
+            if self.first_image is None:
+                self.first_image = msg
+
+    def _on_detections(self, msg) -> None:
+        from .conversions import stamp_to_ns, tracked_boxes
+
+        with self.lock:
+            self.detections[stamp_to_ns(msg.header.stamp)] = (time.time(), tracked_boxes(msg))
+
+    def _on_annotated(self, msg) -> None:
+        import cv2
+
+        from .conversions import image_msg_to_bgr8, stamp_to_ns
+
+        received = time.time()
+        image = image_msg_to_bgr8(msg)
+        if self.writer is None:
+            self._open_writer(image.shape[1], image.shape[0])
+        if self.writer is not None:
+            self.writer.write(image)
+        with self.lock:
+            index = len(self.annotated)
+            self.annotated.append((stamp_to_ns(msg.header.stamp), received))
+            if index % self.sheet_every == 0:
+                self.sheet_frames.append(
+                    (index, cv2.resize(image, (320, round(320 * image.shape[0] / image.shape[1]))))
+                )
+
+    def _open_writer(self, width: int, height: int) -> None:
+        import cv2
+
+        for name, fourcc in (("annotated.mp4", "mp4v"), ("annotated.avi", "MJPG")):
+            path = self.out_dir / name
+            writer = cv2.VideoWriter(
+                str(path), cv2.VideoWriter_fourcc(*fourcc), 30.0, (width, height)
+            )
+            if writer.isOpened():
+                self.writer, self.video_path = writer, path
+                return
+        self.node.get_logger().warning(
+            "no video writer available (mp4v, MJPG); no annotated video"
+        )
+
+    def call(self, client, request, timeout: float):
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not future.done():
+            client.remove_pending_request(future)
+            return None
+        return future.result()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+
+
+def _percentiles(values) -> dict:
+    if not values:
+        return {"p50_ms": None, "p95_ms": None, "n": 0}
+    values = np.asarray(values) * 1e3
+    return {
+        "p50_ms": round(float(np.percentile(values, 50)), 2),
+        "p95_ms": round(float(np.percentile(values, 95)), 2),
+        "n": int(values.size),
+    }
+
+
+def _rate(stamps) -> Optional[float]:
+    if len(stamps) < 2 or stamps[-1] <= stamps[0]:
+        return None
+    return round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 2)
+
+
+def _contact_sheet(tiles: list[tuple[int, np.ndarray]], path: Path) -> bool:
+    import cv2
+
+    if not tiles:
+        return False
+    if len(tiles) > CONTACT_SHEET_TILES:
+        picks = np.linspace(0, len(tiles) - 1, CONTACT_SHEET_TILES).round().astype(int)
+        tiles = [tiles[i] for i in picks]
+    height, width = tiles[0][1].shape[:2]
+    columns = 4
+    rows = (len(tiles) + columns - 1) // columns
+    sheet = np.zeros((rows * height, columns * width, 3), np.uint8)
+    for k, (index, tile) in enumerate(tiles):
+        tile = tile.copy()
+        cv2.putText(
+            tile,
+            f"#{index}",
+            (6, height - 8),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (255, 255, 0),
+            1,
+            cv2.LINE_AA,
+        )
+        r, c = divmod(k, columns)
+        top, left = r * height, c * width
+        sheet[top:top + height, left:left + width] = tile
+    return bool(cv2.imwrite(str(path), sheet))
+
+
+def _summarize(rec: _Recorder, init_frame_ns: int, init_answered: float) -> dict:
+    with rec.lock:
+        frames = list(rec.frames)
+        detections = dict(rec.detections)
+        annotated = list(rec.annotated)
+    after = [(s, r) for s, r in frames if s > init_frame_ns and s * 1e-9 > init_answered]
+    with_target = [s for s, _ in after if s in detections and detections[s][1]]
+    missing = len(after) - len(with_target)
+    det_latency = [detections[s][0] - s * 1e-9 for s, _ in after if s in detections]
+    ann_latency = [r - s * 1e-9 for s, r in annotated if s > init_frame_ns]
+    det_times = sorted(detections[s][0] for s, _ in after if s in detections)
+    return {
+        "frames_seen": len(frames),
+        "frames_after_init": len(after),
+        "frames_with_detection": len(with_target),
+        "missing_fraction": round(missing / len(after), 4) if after else 1.0,
+        "camera_fps": _rate([s * 1e-9 for s, _ in frames]),
+        "tracker_fps": _rate(det_times),
+        "visualization_fps": _rate([r for _, r in annotated]),
+        "latency_stamp_to_detection": _percentiles(det_latency),
+        "latency_stamp_to_annotated": _percentiles(ann_latency),
+        "annotated_frames": len(annotated),
+    }
+
+
+def main(argv=None) -> int:
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    env = ros_environment()
+    os.environ.update({k: env[k] for k in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID")})
+    if env.get("FASTDDS_DEFAULT_PROFILES_FILE"):
+        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = env["FASTDDS_DEFAULT_PROFILES_FILE"]
+    try:
+        video, box, checkpoint = _resolve_inputs(args)
+    except (ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    out_dir = Path(args.out).resolve()
+    logs = out_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    first, frame_count, video_fps = _video_info(video)
+    frames = args.frames or frame_count or LIVE_DEFAULT_FRAMES
+    rate = args.rate or video_fps or 30.0
+    print(
+        f"demo: {video} -> {args.method} ({checkpoint or 'shipped checkpoint'}), init box {box}, "
+        f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, output {out_dir}",
+        flush=True,
+    )
+
+    import rclpy
+
+    rclpy.init(args=[])
+    processes: list[NodeProcess] = []
+    rec: Optional[_Recorder] = None
+    try:
+        tracker_parameters = {"method": args.method, "device": args.device}
+        if checkpoint:
+            tracker_parameters["checkpoint"] = checkpoint
+        processes.append(
+            NodeProcess(
+                node_command("tracker_node") + ros_args(tracker_parameters),
+                logs / "tracker_node.log",
+                env,
+            )
+        )
+        processes.append(
+            NodeProcess(
+                node_command("visualization_node")
+                + ros_args(
+                    remaps={"detections": "tracker_node/detections", "mask": "tracker_node/mask"}
+                ),
+                logs / "visualization_node.log",
+                env,
+            )
+        )
+        rec = _Recorder(out_dir, frames)
+        if (
+            not _wait_for(
+                lambda: rec.init_client.service_is_ready() or not processes[0].alive, args.timeout
+            )
+            or not processes[0].alive
+        ):
+            return _fail(f"tracker_node did not start:\n{processes[0].log_tail()}", 1)
+        camera_parameters = {
+            "source": video,
+            "rate": float(args.rate),
+            "wait_for_subscribers": 3,
+            "max_frames": frames,
+        }
+        camera = NodeProcess(
+            node_command("camera_node") + ros_args(camera_parameters),
+            logs / "camera_node.log",
+            env,
+        )
+        processes.append(camera)
+        if not _wait_for(lambda: rec.first_image is not None or not camera.alive, args.timeout):
+            return _fail(f"no image from camera_node:\n{camera.log_tail()}", 1)
+        if rec.first_image is None:
+            return _fail(f"camera_node ended without an image:\n{camera.log_tail()}", 1)
+        problem = _check_first_frame(rec.first_image, first)
+        if problem:
+            return _fail(problem, 1)
+        init_answered, init_frame_ns = _init(rec, box, args.method)
+        if init_answered is None:
+            return _fail(f"~/init failed: {init_frame_ns}", 1)
+        # The camera ends by itself at the end of the video (or after max_frames).
+        if camera.wait(timeout=2.0 * frames / rate + 30.0) is None:
+            print(
+                "demo: warning: camera_node still running after twice the expected time",
+                file=sys.stderr,
+            )
+        time.sleep(1.5)  # let the last detections and drawings arrive
+        from std_srvs.srv import Trigger
+
+        rec.call(rec.stop_client, Trigger.Request(), 5.0)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        if rec is not None:
+            rec.close()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+    summary = _summarize(rec, init_frame_ns, init_answered)
+    summary.update(
+        {
+            "video": video,
+            "method": args.method,
+            "checkpoint": checkpoint or "shipped",
+            "init_box_xywh": list(box),
+            "annotated_video": str(rec.video_path) if rec.video_path else None,
+        }
+    )
+    sheet = out_dir / "contact_sheet.png"
+    summary["contact_sheet"] = str(sheet) if _contact_sheet(rec.sheet_frames, sheet) else None
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    _print_summary(summary)
+    if summary["missing_fraction"] > MAX_MISSING_FRACTION:
+        print(
+            f"demo: FAILED: detections missing for {summary['missing_fraction']:.1%} of "
+            f"{summary['frames_after_init']} frames after init (limit {MAX_MISSING_FRACTION:.0%})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def _check_first_frame(msg, expected: Optional[np.ndarray]) -> Optional[str]:
+    """Check that the frame we init on is the video's first frame (the box is drawn on it)."""
+    from .conversions import image_msg_to_bgr8
+
+    if expected is None:
+        return None
+    received = image_msg_to_bgr8(msg)
+    if (
+        received.shape != expected.shape
+        or np.abs(received.astype(np.int16) - expected).mean() > 2.0
+    ):
+        return (
+            "the first image received is not the video's first frame (was it lost in transport?); "
+            "the init box would not match it"
+        )
+    return None
+
+
+def _init(rec: _Recorder, box, method: str):
+    """Call ~/init for the first frame: (answer time, init frame stamp) or (None, reason)."""
+    from unsup_tracker_interfaces.srv import InitTrack
+
+    from .conversions import stamp_to_ns, xywh_to_bbox
+
+    request = InitTrack.Request()
+    request.header = rec.first_image.header
+    request.box = xywh_to_bbox(box)
+    request.method = method
+    # The service call may overtake the image on its way to the tracker: retry briefly.
+    for _ in range(20):
+        response = rec.call(rec.init_client, request, 15.0)
+        if response is None:
+            return None, "no answer within 15 s"
+        if response.success:
+            print(f"demo: {response.message}", flush=True)
+            return time.time(), stamp_to_ns(request.header.stamp)
+        if (
+            "no buffered frame" not in response.message
+            and "no image received" not in response.message
+        ):
+            break
+        time.sleep(0.05)
+    return None, response.message
+
+
+def _print_summary(s: dict) -> None:
+    def lat(key):
+        v = s[key]
+        return f"p50 {v['p50_ms']} ms, p95 {v['p95_ms']} ms (n={v['n']})"
+
+    print("demo results")
+    print(f"  camera        {s['camera_fps']} FPS, {s['frames_seen']} frames")
+    print(
+        f"  tracker       {s['tracker_fps']} FPS; "
+        f"stamp -> detection {lat('latency_stamp_to_detection')}"
+    )
+    print(
+        f"  visualization {s['visualization_fps']} FPS; "
+        f"stamp -> annotated {lat('latency_stamp_to_annotated')}"
+    )
+    print(
+        f"  detections on {s['frames_with_detection']}/{s['frames_after_init']} frames after init "
+        f"(missing {s['missing_fraction']:.1%})"
+    )
+    print(f"  wrote {s['annotated_video']}, {s['contact_sheet']}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

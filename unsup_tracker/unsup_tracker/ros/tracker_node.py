@@ -1,0 +1,649 @@
+"""tracker_node: runs one single-object tracker on ``image`` and publishes its detections.
+
+Topics (relative, so launch files remap them): subscribes ``image`` (sensor_msgs/Image,
+sensor-data QoS, reliability from ``image_reliability``); publishes ``~/detections``
+(vision_msgs/Detection2DArray with the image's header; empty while idle or lost), ``~/mask``
+(mono8, same header, for methods that give masks) and, with ``publish_timing``, ``~/timing``
+(std_msgs/Float64MultiArray, see :data:`TIMING_FIELDS`). Services: ``~/init``
+(unsup_tracker_interfaces/srv/InitTrack) and ``~/stop`` (std_srvs/Trigger).
+
+Decisions:
+
+- Threads. Decoding and tracking run in one worker thread that always takes the NEWEST received
+  frame; a frame replaced before the worker reached it is dropped and counted. The image
+  callback only validates and buffers (no copy), and the services run in their own callback
+  group of a multi-threaded executor, so ``~/init`` answers while a frame is being tracked.
+  ``~/init`` builds and initialises a NEW tracker object in the service thread and swaps it in
+  atomically; a result the worker computed with the previous tracker is discarded.
+- Init frame. The request's stamp selects a frame of the last ``frame_buffer_size`` received
+  frames; a zero stamp means the latest frame. A stamp that is no longer (or never was)
+  buffered is refused with the buffered range in the message rather than silently using another
+  frame: on a moving target the box would be wrong. After an init on an older frame the worker
+  first tracks through the buffered frames up to the present (not published), so the target is
+  not searched for after a long jump.
+- Frames with a stamp not newer than the init frame are answered with an empty array.
+- Parameters are declared with dynamic typing and checked here, giving one clear message for a
+  wrong type or range. Node-level mistakes (``image_reliability``, ``frame_buffer_size``,
+  unknown parameter names) stop the process with status 2. Tracker settings (``method``,
+  ``checkpoint``, ``device``, method parameters) and model loading are checked at start-up and
+  at every ``~/init``: a problem is logged and reported by ``~/init`` (success=false), and the
+  node keeps running so it can be fixed with ``ros2 param set`` and a new ``~/init``.
+- Per-method hyper-parameters are ROS parameters named ``<method>.<key>`` (YAML: a ``udt:``
+  mapping under ``ros__parameters``); the configured method's keys are declared with their
+  defaults so ``ros2 param list`` shows them. The generic ``lost_score_threshold`` (negative =
+  the method's default) and ``finetune`` (a request's ``finetune: true`` also turns it on)
+  live at top level only. ``online_update``/``update_rate`` map onto the method's own keys
+  (:data:`ONLINE_UPDATE_KEYS`, :data:`UPDATE_RATE_KEYS`); ``online_update: false`` sets the rate
+  to 0 for a method that has a rate but no switch; a method with neither gets a warning.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rcl_interfaces.msg import SetParametersResult
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_srvs.srv import Trigger
+from unsup_tracker_interfaces.srv import InitTrack
+from vision_msgs.msg import Detection2DArray
+
+from ..checkpoint import CheckpointError
+from ..geometry import InvalidBoxError, validate_init_box
+from ..image_encoding import ImageEncodingError
+from ..params import UnknownParameterError
+from ..tracker_base import InvalidImageError, Tracker
+from .common import (
+    RELIABILITIES,
+    ParameterError,
+    ThrottledWarning,
+    as_bool,
+    as_choice,
+    as_float,
+    as_int,
+    as_str,
+    declare,
+    image_qos,
+    run_node,
+)
+from .conversions import (
+    TrackedBox,
+    bbox_to_xywh,
+    detections_msg,
+    image_msg_to_array,
+    image_msg_to_bgr8,
+    mask_to_image_msg,
+    stamp_is_zero,
+    stamp_to_ns,
+)
+
+#: Method parameter names that switch the online model update on/off, in order of preference.
+ONLINE_UPDATE_KEYS = ("online_update", "update_model", "model_update")
+#: Method parameter names of the online update (interpolation) rate.
+UPDATE_RATE_KEYS = ("update_rate", "interp_factor", "model_update_rate", "learning_rate")
+#: Layout of ``~/timing`` (wall-clock seconds; the image stamp as integer sec and nanosec).
+TIMING_FIELDS = (
+    "stamp_sec",
+    "stamp_nanosec",
+    "receive",
+    "start",
+    "end",
+    "dropped_total",
+    "tracking",
+)
+#: Generic tracker parameters that are set at top level, never as ``<method>.<key>``.
+TOP_LEVEL_TRACKER_KEYS = ("lost_score_threshold", "finetune")
+#: Parameters every rclpy node may carry.
+_ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
+
+NODE_PARAMETERS = {
+    # name: (default, description)
+    "method": ("udt", "tracking method (see `unsup-tracker methods`)"),
+    "checkpoint": (
+        "",
+        "checkpoint file; empty = the method's shipped weights; 'untrained' = fresh",
+    ),
+    "device": ("auto", "auto, cpu, cuda or cuda:N"),
+    "online_update": (True, "update the target model online while tracking"),
+    "update_rate": (-1.0, "online update rate in [0, 1]; negative = the method's default"),
+    "finetune": (False, "self-supervised first-frame fine-tuning for every ~/init"),
+    "publish_mask": (True, "publish ~/mask for methods that give masks"),
+    "lost_score_threshold": (
+        -1.0,
+        "scores below this are reported as lost; negative = method default",
+    ),
+    "frame_buffer_size": (30, "received frames kept for stamp-matched ~/init"),
+    "image_reliability": ("best_effort", "QoS reliability of the image subscription"),
+    "stats_period": (5.0, "seconds between latency/FPS log lines; 0 = never"),
+    "publish_timing": (False, "publish per-frame timing on ~/timing (benchmarks)"),
+    "torch_threads": (0, "torch intra-op threads; 0 = torch's default"),
+}
+
+
+@dataclasses.dataclass
+class TrackerConfig:
+    """Everything needed to build a tracker, checked."""
+
+    method: str
+    spec: Any
+    checkpoint: Optional[str]
+    device: Any
+    overrides: dict
+    finetune: bool
+
+    @property
+    def model_key(self) -> tuple:
+        return self.method, self.checkpoint, str(self.device)
+
+
+@dataclasses.dataclass
+class Session:
+    track_id: str
+    tracker: Tracker
+    init_stamp_ns: int
+    catch_up: bool
+    lost: bool = False
+
+
+@dataclasses.dataclass
+class Frame:
+    stamp_ns: int
+    msg: Image
+    received: float  # wall clock, seconds
+
+
+class TrackerNode(Node):
+    def __init__(self):
+        super().__init__("tracker_node", automatically_declare_parameters_from_overrides=True)
+        values = {
+            name: declare(self, name, default, text)
+            for name, (default, text) in NODE_PARAMETERS.items()
+        }
+        self._check_parameter_names()
+        reliability = as_choice("image_reliability", values["image_reliability"], RELIABILITIES)
+        self.frame_buffer_size = as_int("frame_buffer_size", values["frame_buffer_size"], 1, 10000)
+        self.stats_period = as_float("stats_period", values["stats_period"], 0.0, 3600.0)
+        self.publish_timing = as_bool("publish_timing", values["publish_timing"])
+        self.publish_mask = as_bool("publish_mask", values["publish_mask"])
+        torch_threads = as_int("torch_threads", values["torch_threads"], 0, 256)
+        if torch_threads:
+            import torch
+
+            torch.set_num_threads(torch_threads)
+        self._declare_method_parameters(values["method"])
+
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._buffer: collections.deque[Frame] = collections.deque(maxlen=self.frame_buffer_size)
+        self._pending: Optional[Frame] = None
+        self._session: Optional[Session] = None
+        self._track_counter = 0
+        self._models: dict[tuple, Any] = {}
+        self._model_errors: dict[tuple, str] = {}
+        self._stats = _Stats()
+        self._running = True
+        self._warn_input = ThrottledWarning(self.get_logger())
+
+        image_group = MutuallyExclusiveCallbackGroup()
+        service_group = MutuallyExclusiveCallbackGroup()
+        self.image_sub = self.create_subscription(
+            Image,
+            "image",
+            self._on_image,
+            image_qos(reliability, depth=2),
+            callback_group=image_group,
+        )
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", reliable)
+        self.mask_pub = self.create_publisher(Image, "~/mask", QoSProfile(depth=2))
+        self.timing_pub = (
+            self.create_publisher(Float64MultiArray, "~/timing", QoSProfile(depth=100))
+            if self.publish_timing
+            else None
+        )
+        self.create_service(InitTrack, "~/init", self._on_init, callback_group=service_group)
+        self.create_service(Trigger, "~/stop", self._on_stop, callback_group=service_group)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._startup_check()
+        self._worker = threading.Thread(target=self._work, name="tracker_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"ready: subscribed to {self.image_sub.topic_name} ({reliability}), "
+            f"services {self.get_fully_qualified_name()}/init and /stop"
+        )
+
+    # ------------------------------------------------------------------ parameters
+    def _check_parameter_names(self) -> None:
+        from ..registry import list_methods
+
+        methods = set(list_methods())
+        unknown = []
+        for name in self.list_parameters([], 0).names:
+            if (
+                name in NODE_PARAMETERS
+                or name in _ROS_OWN_PARAMETERS
+                or name.startswith("qos_overrides.")
+            ):
+                continue
+            prefix = name.split(".", 1)[0]
+            if "." in name and (prefix in methods or prefix == self.get_parameter("method").value):
+                continue
+            unknown.append(name)
+        if unknown:
+            raise ParameterError(
+                f"tracker_node: unknown parameter(s) {sorted(unknown)}; node parameters: "
+                f"{sorted(NODE_PARAMETERS)}; method parameters are <method>.<key> for methods "
+                f"{sorted(methods)}"
+            )
+
+    def _declare_method_parameters(self, method: Any) -> None:
+        """Declare ``<method>.<key>`` with the method's defaults: listed and settable."""
+        from ..registry import get_method
+
+        try:
+            spec = get_method(str(method))
+        except ValueError:
+            return  # reported by the start-up check
+        for field in dataclasses.fields(spec.params_cls):
+            if field.name in TOP_LEVEL_TRACKER_KEYS or field.default is dataclasses.MISSING:
+                continue
+            default = list(field.default) if isinstance(field.default, tuple) else field.default
+            try:
+                declare(
+                    self, f"{spec.name}.{field.name}", default, f"{spec.name} tracker parameter"
+                )
+            except Exception as exc:  # noqa: BLE001 - a type rclpy cannot hold stays Python-only
+                self.get_logger().debug(f"not exposing {spec.name}.{field.name}: {exc}")
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        startup_only = (
+            "image_reliability",
+            "frame_buffer_size",
+            "publish_timing",
+            "torch_threads",
+        )
+        try:
+            for parameter in parameters:
+                name, value = parameter.name, parameter.value
+                if name in startup_only:
+                    raise ParameterError(
+                        f"'{name}' is read at start-up only; restart the node to change it"
+                    )
+                if name == "method":
+                    from ..registry import get_method
+
+                    get_method(as_str(name, value))
+                elif name in ("checkpoint", "device"):
+                    as_str(name, value)
+                elif name in ("online_update", "finetune", "publish_mask"):
+                    as_bool(name, value)
+                elif name == "update_rate":
+                    _rate(value)
+                elif name == "lost_score_threshold":
+                    as_float(name, value)
+                elif name == "stats_period":
+                    as_float(name, value, 0.0, 3600.0)
+        except (ParameterError, ValueError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        for parameter in parameters:
+            if parameter.name == "publish_mask":
+                self.publish_mask = bool(parameter.value)
+            elif parameter.name == "stats_period":
+                self.stats_period = float(parameter.value)
+        return SetParametersResult(successful=True)
+
+    def tracker_config(self, method: str = "", finetune: bool = False) -> TrackerConfig:
+        """Return the checked tracker settings (``method``: the request's, empty = parameter)."""
+        from ..device import resolve_device
+        from ..registry import UNTRAINED, get_method
+
+        value = self.get_parameter
+        method = method or as_str("method", value("method").value)
+        spec = get_method(method)  # ValueError names the available methods
+        checkpoint = as_str("checkpoint", value("checkpoint").value).strip()
+        if checkpoint and checkpoint != UNTRAINED:
+            checkpoint = str(Path(checkpoint).expanduser())
+        device = resolve_device(as_str("device", value("device").value))
+        online = as_bool("online_update", value("online_update").value)
+        rate = _rate(value("update_rate").value)
+        lost = as_float("lost_score_threshold", value("lost_score_threshold").value)
+        finetune = finetune or as_bool("finetune", value("finetune").value)
+
+        overrides = {key: p.value for key, p in self.get_parameters_by_prefix(spec.name).items()}
+        misplaced = sorted(set(overrides) & set(TOP_LEVEL_TRACKER_KEYS))
+        if misplaced:
+            raise ParameterError(f"set {misplaced} at top level, not as {spec.name}.<key>")
+        overrides = {
+            k: (tuple(v) if isinstance(v, (list, tuple)) or hasattr(v, "tolist") else v)
+            for k, v in overrides.items()
+        }
+        overrides["finetune"] = finetune
+        if lost >= 0:
+            overrides["lost_score_threshold"] = lost
+        keys = set(spec.params_cls.keys())
+        switch = next((k for k in ONLINE_UPDATE_KEYS if k in keys), None)
+        rate_key = next((k for k in UPDATE_RATE_KEYS if k in keys), None)
+        if switch:
+            overrides[switch] = online
+        elif not online and rate_key:
+            overrides[rate_key] = 0.0
+        if rate >= 0 and rate_key and (online or switch):
+            overrides[rate_key] = rate
+        if (not online or rate >= 0) and not (switch or rate_key):
+            self.get_logger().warning(
+                f"method {spec.name!r} has no online update setting; "
+                "online_update/update_rate ignored",
+                throttle_duration_sec=60.0,
+            )
+        spec.params_cls.from_overrides(overrides)  # refuses unknown keys and bad values now
+        return TrackerConfig(spec.name, spec, checkpoint or None, device, overrides, finetune)
+
+    def _startup_check(self) -> None:
+        try:
+            config = self.tracker_config()
+        except (ParameterError, ValueError, UnknownParameterError) as exc:
+            self.get_logger().error(
+                f"tracker settings are invalid, ~/init will refuse until fixed: {exc}"
+            )
+            return
+        error = self._load_model(config)[1]
+        if error:
+            self.get_logger().error(f"{error}; ~/init will refuse until this is fixed")
+
+    def _load_model(self, config: TrackerConfig) -> tuple[Any, Optional[str]]:
+        """Return the cached model for ``config``, or why it cannot be loaded (retried)."""
+        from ..registry import UNTRAINED, build_model
+
+        key = config.model_key
+        if key in self._models:
+            return self._models[key], None
+        started = time.monotonic()
+        try:
+            model, _ = build_model(config.method, config.checkpoint, config.device)
+        except Exception as exc:  # noqa: BLE001 - any failure to build the model is a reason
+            where = config.checkpoint or f"the shipped {config.method} checkpoint"
+            reason = f"cannot load {where}: {exc}"
+            self._model_errors[key] = reason
+            return None, reason
+        # Keep the current model only: switching back and forth is rare, and memory is not.
+        self._models = {key: model}
+        source = (
+            "fresh (untrained) weights"
+            if config.checkpoint == UNTRAINED
+            else (config.checkpoint or f"shipped weights {config.spec.shipped_checkpoint}")
+        )
+        self.get_logger().info(
+            f"loaded {config.method} ({source}) on {config.device} "
+            f"in {time.monotonic() - started:.2f} s"
+        )
+        return model, None
+
+    # ------------------------------------------------------------------ image input
+    def _on_image(self, msg: Image) -> None:
+        received = time.time()
+        try:
+            image_msg_to_array(msg)  # validates layout without copying
+        except ImageEncodingError as exc:
+            with self._lock:
+                self._stats.bad += 1
+            self._warn_input(f"dropping image: {exc}")
+            return
+        frame = Frame(stamp_to_ns(msg.header.stamp), msg, received)
+        with self._wake:
+            self._buffer.append(frame)
+            self._stats.received += 1
+            if self._pending is not None:
+                self._stats.dropped += 1
+                self._stats.dropped_total += 1
+            self._pending = frame
+            self._wake.notify()
+
+    # ------------------------------------------------------------------ worker
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and self._running:
+                    self._wake.wait(timeout=0.5)
+                if not self._running:
+                    return
+                frame, self._pending = self._pending, None
+                session = self._session
+            try:
+                self._process(frame, session)
+            except Exception as exc:  # noqa: BLE001 - the worker must survive any frame
+                self.get_logger().error(
+                    f"frame processing failed: {exc!r}", throttle_duration_sec=5.0
+                )
+
+    def _process(self, frame: Frame, session: Optional[Session]) -> None:
+        start = time.time()
+        targets: list[TrackedBox] = []
+        mask = None
+        tracked = False
+        if session is not None and frame.stamp_ns > session.init_stamp_ns:
+            if session.catch_up:
+                self._catch_up(session, frame.stamp_ns)
+            try:
+                result = session.tracker.track(image_msg_to_bgr8(frame.msg))
+            except (InvalidImageError, ImageEncodingError) as exc:
+                self._warn_input(f"cannot track on this frame: {exc}")
+                result = None
+            if result is not None:
+                tracked = True
+                self._report_lost_change(session, result.lost)
+                if not result.lost:
+                    targets.append(TrackedBox(session.track_id, result.box, result.score))
+                    mask = result.mask
+        with self._lock:
+            if tracked and self._session is not session:
+                # ~/stop or a new ~/init arrived while this frame was tracked: do not publish
+                # a result of the old track.
+                targets, mask = [], None
+            dropped_total = self._stats.dropped_total
+        if mask is not None and self.publish_mask:
+            self.mask_pub.publish(mask_to_image_msg(mask, frame.msg.header))
+        self.detections_pub.publish(detections_msg(frame.msg.header, targets))
+        end = time.time()
+        if self.timing_pub is not None:
+            stamp = frame.msg.header.stamp
+            timing = Float64MultiArray(
+                data=[
+                    float(stamp.sec),
+                    float(stamp.nanosec),
+                    frame.received,
+                    start,
+                    end,
+                    float(dropped_total),
+                    1.0 if tracked else 0.0,
+                ]
+            )
+            timing.layout.dim.append(
+                MultiArrayDimension(
+                    label=",".join(TIMING_FIELDS),
+                    size=len(TIMING_FIELDS),
+                    stride=len(TIMING_FIELDS),
+                )
+            )
+            self.timing_pub.publish(timing)
+        self._record(frame, start, end, tracked)
+
+    def _catch_up(self, session: Session, until_ns: int) -> None:
+        with self._lock:
+            backlog = [f for f in self._buffer if session.init_stamp_ns < f.stamp_ns < until_ns]
+        for old in sorted(backlog, key=lambda f: f.stamp_ns):
+            try:
+                session.tracker.track(image_msg_to_bgr8(old.msg))
+            except (InvalidImageError, ImageEncodingError):
+                continue
+        session.catch_up = False
+
+    def _report_lost_change(self, session: Session, lost: bool) -> None:
+        if lost != session.lost:
+            session.lost = lost
+            self.get_logger().info(
+                f"{session.track_id}: target {'lost' if lost else 'found again'}"
+            )
+
+    def _record(self, frame: Frame, start: float, end: float, tracked: bool) -> None:
+        stats = self._stats
+        with self._lock:
+            stats.processed += 1
+            stats.tracked += int(tracked)
+            stats.stamp_latency.append(end - frame.stamp_ns * 1e-9)
+            stats.receive_latency.append(end - frame.received)
+            stats.compute.append(end - start)
+        if self.stats_period <= 0 or end - stats.window_start < self.stats_period:
+            return
+        with self._lock:
+            report, self._stats = stats, stats.next_window(end)
+        self.get_logger().info(report.summary(end))
+
+    # ------------------------------------------------------------------ services
+    def _on_init(
+        self, request: InitTrack.Request, response: InitTrack.Response
+    ) -> InitTrack.Response:
+        response.success, response.track_id = False, ""
+        try:
+            response.track_id, response.message = self._start_track(request)
+            response.success = True
+            self.get_logger().info(response.message)
+        except (
+            InvalidBoxError,
+            InvalidImageError,
+            ImageEncodingError,
+            ParameterError,
+            ValueError,
+            UnknownParameterError,
+            LookupError,
+            CheckpointError,
+        ) as exc:
+            response.message = str(exc)
+            self.get_logger().warning(f"~/init refused: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any failure is an answer, never a dead service
+            response.message = f"tracker init failed: {exc!r}"
+            self.get_logger().error(response.message)
+        return response
+
+    def _start_track(self, request: InitTrack.Request) -> tuple[str, str]:
+        frame = self._find_frame(request.header.stamp)
+        image = image_msg_to_bgr8(frame.msg)
+        box = validate_init_box(bbox_to_xywh(request.box), (image.shape[1], image.shape[0]))
+        config = self.tracker_config(request.method.strip(), bool(request.finetune))
+        model, error = self._load_model(config)
+        if error:
+            raise LookupError(error)
+        if config.finetune:
+            # Fine-tuning changes weights: give this track its own copy of the cached model.
+            model = copy.deepcopy(model)
+        params = config.spec.params_cls.from_overrides(config.overrides)
+        tracker = config.spec.tracker_cls(model, params, config.device)
+        started = time.monotonic()
+        tracker.init(image, box)
+        init_seconds = time.monotonic() - started
+        with self._lock:
+            self._track_counter += 1
+            track_id = f"{config.method}-{self._track_counter}"
+            newest = self._buffer[-1].stamp_ns if self._buffer else frame.stamp_ns
+            self._session = Session(
+                track_id, tracker, frame.stamp_ns, catch_up=newest > frame.stamp_ns
+            )
+        x, y, w, h = (float(v) for v in box)
+        stamp = frame.msg.header.stamp
+        return track_id, (
+            f"tracking {track_id} from frame {stamp.sec}.{stamp.nanosec:09d}, box "
+            f"x={x:.1f} y={y:.1f} w={w:.1f} h={h:.1f} (init {init_seconds * 1e3:.0f} ms"
+            f"{', fine-tuned' if config.finetune else ''})"
+        )
+
+    def _find_frame(self, stamp) -> Frame:
+        with self._lock:
+            frames = list(self._buffer)
+        if not frames:
+            raise LookupError(f"no image received yet on {self.image_sub.topic_name}")
+        if stamp_is_zero(stamp):
+            return frames[-1]
+        wanted = stamp_to_ns(stamp)
+        for frame in reversed(frames):
+            if frame.stamp_ns == wanted:
+                return frame
+        raise LookupError(
+            f"no buffered frame has stamp {stamp.sec}.{stamp.nanosec:09d}; "
+            f"the {len(frames)} buffered "
+            f"frames span {_stamp_text(frames[0].stamp_ns)} .. {_stamp_text(frames[-1].stamp_ns)} "
+            "(use a zero stamp for the latest frame, or raise frame_buffer_size)"
+        )
+
+    def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            session, self._session = self._session, None
+        response.success = True
+        response.message = f"stopped {session.track_id}" if session else "no active track"
+        self.get_logger().info(response.message)
+        return response
+
+    def close(self) -> None:
+        with self._wake:
+            self._running = False
+            self._wake.notify_all()
+        self._worker.join(timeout=5.0)
+
+
+def _rate(value: Any) -> float:
+    """``update_rate``: a number in [0, 1], or negative for the method's default (-1)."""
+    rate = as_float("update_rate", value)
+    return -1.0 if rate < 0 else as_float("update_rate", rate, 0.0, 1.0)
+
+
+def _stamp_text(stamp_ns: int) -> str:
+    return f"{stamp_ns // 1_000_000_000}.{stamp_ns % 1_000_000_000:09d}"
+
+
+class _Stats:
+    """Counters of one logging window."""
+
+    def __init__(self, window_start: Optional[float] = None, dropped_total: int = 0):
+        self.window_start = time.time() if window_start is None else window_start
+        self.received = self.processed = self.tracked = self.dropped = self.bad = 0
+        self.dropped_total = dropped_total
+        self.stamp_latency: list[float] = []
+        self.receive_latency: list[float] = []
+        self.compute: list[float] = []
+
+    def next_window(self, now: float) -> "_Stats":
+        return _Stats(now, self.dropped_total)
+
+    def summary(self, now: float) -> str:
+        seconds = max(now - self.window_start, 1e-6)
+
+        def ms(values, q):
+            return f"{np.percentile(values, q) * 1e3:.1f}" if values else "-"
+
+        return (
+            f"{self.processed / seconds:.1f} FPS processed ({self.tracked} tracked), "
+            f"{self.received} received, {self.dropped} dropped as stale, {self.bad} bad "
+            f"in {seconds:.1f} s; stamp->publish p50 {ms(self.stamp_latency, 50)} ms "
+            f"p95 {ms(self.stamp_latency, 95)} ms; "
+            f"receive->publish p50 {ms(self.receive_latency, 50)} ms; "
+            f"compute p50 {ms(self.compute, 50)} ms"
+        )
+
+
+def main(args=None) -> int:
+    # Three executor threads: images, services, and parameter/graph services never wait for
+    # each other; tracking itself runs in the node's worker thread.
+    return run_node(TrackerNode, executor_threads=3, args=args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,252 @@
+"""visualization_node: draws the tracker's output onto the camera image for RViz.
+
+Subscribes ``image`` (sensor_msgs/Image), ``detections`` (vision_msgs/Detection2DArray) and
+``mask`` (mono8 Image); the launch file remaps the last two to ``tracker_node/detections`` and
+``tracker_node/mask``. Messages are paired by header stamp in a small cache: a frame is drawn
+once its image and detections are both there, and, when the tracker has been sending masks,
+its mask too (or after ``mask_wait`` seconds without it). Publishes ``~/annotated`` (bgr8 by
+default, or rgb8) with the box, track id, score, a mask overlay and the output FPS; frames the
+tracker dropped (no detections) are not drawn.
+
+Parameters: ``image_reliability`` (best_effort | reliable), ``output_encoding`` (bgr8 | rgb8),
+``cache_size`` (frames kept for pairing), ``mask_wait`` (seconds), ``mask_alpha`` (0..1).
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Optional
+
+import cv2
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from vision_msgs.msg import Detection2DArray
+
+from ..image_encoding import ImageEncodingError
+from .common import (
+    RELIABILITIES,
+    ThrottledWarning,
+    as_choice,
+    as_float,
+    as_int,
+    declare,
+    image_qos,
+    run_node,
+)
+from .conversions import (
+    TrackedBox,
+    bgr8_to_image_msg,
+    image_msg_to_array,
+    image_msg_to_bgr8,
+    stamp_to_ns,
+    tracked_boxes,
+)
+
+BOX_COLOR = (0, 255, 0)  # BGR
+MASK_COLOR = np.array([0, 0, 255], dtype=np.float32)
+#: Masks are expected for a frame when one arrived within this many seconds.
+MASK_RECENT = 1.0
+
+
+def annotate(
+    image_bgr: np.ndarray,
+    targets: list[TrackedBox],
+    mask: Optional[np.ndarray],
+    fps: Optional[float],
+    mask_alpha: float = 0.4,
+) -> np.ndarray:
+    """Return a copy of ``image_bgr`` with the mask tinted, boxes, ids, scores and FPS drawn."""
+    canvas = image_bgr.copy()
+    if mask is not None and mask.shape == canvas.shape[:2]:
+        selected = mask > 127
+        tinted = canvas[selected].astype(np.float32) * (1.0 - mask_alpha) + MASK_COLOR * mask_alpha
+        canvas[selected] = tinted.astype(np.uint8)
+    scale = max(canvas.shape[0] / 480.0, 0.5)
+    thickness = max(1, int(round(2 * scale)))
+    for target in targets:
+        x, y, w, h = (int(round(v)) for v in target.box_xywh)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), BOX_COLOR, thickness)
+        label = f"{target.track_id} {target.score:.2f}"
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, thickness)
+        top = max(y - th - base - 2, 0)
+        cv2.rectangle(canvas, (x, top), (x + tw + 4, top + th + base + 2), BOX_COLOR, -1)
+        cv2.putText(
+            canvas,
+            label,
+            (x + 2, top + th + 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5 * scale,
+            (0, 0, 0),
+            thickness,
+            cv2.LINE_AA,
+        )
+    status = f"{fps:.1f} FPS" if fps else "-- FPS"
+    if not targets:
+        status += "  no target"
+    cv2.putText(
+        canvas,
+        status,
+        (8, int(24 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.7 * scale,
+        (0, 0, 0),
+        thickness + 2,
+        cv2.LINE_AA,
+    )
+    cv2.putText(
+        canvas,
+        status,
+        (8, int(24 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.7 * scale,
+        (255, 255, 255),
+        thickness,
+        cv2.LINE_AA,
+    )
+    return canvas
+
+
+class _Entry:
+    __slots__ = ("image", "detections", "mask", "created")
+
+    def __init__(self):
+        self.image: Optional[Image] = None
+        self.detections: Optional[Detection2DArray] = None
+        self.mask: Optional[Image] = None
+        self.created = time.monotonic()
+
+
+class VisualizationNode(Node):
+    def __init__(self):
+        super().__init__("visualization_node")
+        reliability = as_choice(
+            "image_reliability",
+            declare(
+                self,
+                "image_reliability",
+                "best_effort",
+                "QoS reliability of the image subscription",
+            ),
+            RELIABILITIES,
+        )
+        self.output_encoding = as_choice(
+            "output_encoding",
+            declare(self, "output_encoding", "bgr8", "bgr8 or rgb8"),
+            ("bgr8", "rgb8"),
+        )
+        self.cache_size = as_int(
+            "cache_size",
+            declare(self, "cache_size", 30, "frames kept while waiting for their partners"),
+            1,
+            1000,
+        )
+        self.mask_wait = as_float(
+            "mask_wait",
+            declare(self, "mask_wait", 0.1, "seconds to wait for a frame's mask"),
+            0.0,
+            10.0,
+        )
+        self.mask_alpha = as_float(
+            "mask_alpha", declare(self, "mask_alpha", 0.4, "opacity of the mask overlay"), 0.0, 1.0
+        )
+        self._cache: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
+        self._published_at: collections.deque[float] = collections.deque(maxlen=30)
+        self._last_mask_at = -1e9
+        self._newest_published = -1
+        self._warn_input = ThrottledWarning(self.get_logger())
+        image_qos_profile = image_qos(reliability, depth=5)
+        self.create_subscription(Image, "image", self._on_image, image_qos_profile)
+        self.create_subscription(
+            Detection2DArray, "detections", self._on_detections, QoSProfile(depth=10)
+        )
+        self.create_subscription(Image, "mask", self._on_mask, QoSProfile(depth=5))
+        # Reliable publisher: matches both reliable (RViz default) and best-effort subscribers.
+        self.annotated_pub = self.create_publisher(
+            Image, "~/annotated", QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        )
+        self.create_timer(0.02, self._flush_waiting)
+        self.get_logger().info(f"drawing onto {self.annotated_pub.topic_name}")
+
+    def _entry(self, stamp_ns: int) -> Optional[_Entry]:
+        if stamp_ns <= self._newest_published:
+            return None  # late partner of a frame already drawn (or older)
+        entry = self._cache.get(stamp_ns)
+        if entry is None:
+            entry = self._cache[stamp_ns] = _Entry()
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return entry
+
+    def _on_image(self, msg: Image) -> None:
+        try:
+            image_msg_to_array(msg)
+        except ImageEncodingError as exc:
+            self._warn_input(f"dropping image: {exc}")
+            return
+        self._update(stamp_to_ns(msg.header.stamp), "image", msg)
+
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        self._update(stamp_to_ns(msg.header.stamp), "detections", msg)
+
+    def _on_mask(self, msg: Image) -> None:
+        self._last_mask_at = time.monotonic()
+        self._update(stamp_to_ns(msg.header.stamp), "mask", msg)
+
+    def _update(self, stamp_ns: int, field: str, msg) -> None:
+        entry = self._entry(stamp_ns)
+        if entry is None:
+            return
+        setattr(entry, field, msg)
+        self._try_publish(stamp_ns, entry)
+
+    def _flush_waiting(self) -> None:
+        for stamp_ns, entry in list(self._cache.items()):
+            self._try_publish(stamp_ns, entry)
+
+    def _try_publish(self, stamp_ns: int, entry: _Entry) -> None:
+        if entry.image is None or entry.detections is None:
+            return
+        now = time.monotonic()
+        wants_mask = (
+            entry.mask is None
+            and len(entry.detections.detections) > 0
+            and now - self._last_mask_at < MASK_RECENT
+        )
+        if wants_mask and now - entry.created < self.mask_wait:
+            return
+        self._publish(stamp_ns, entry)
+
+    def _publish(self, stamp_ns: int, entry: _Entry) -> None:
+        # Drop this frame and every older one still waiting: annotated output stays in order.
+        for stamp in [s for s in self._cache if s <= stamp_ns]:
+            del self._cache[stamp]
+        self._newest_published = stamp_ns
+        try:
+            image = image_msg_to_bgr8(entry.image)
+            mask = None
+            if entry.mask is not None:
+                mask = image_msg_to_array(entry.mask)
+                mask = mask if mask.ndim == 2 else None
+        except ImageEncodingError as exc:
+            self.get_logger().warning(f"cannot draw frame: {exc}", throttle_duration_sec=5.0)
+            return
+        now = time.monotonic()
+        self._published_at.append(now)
+        fps = None
+        if len(self._published_at) > 1 and now > self._published_at[0]:
+            fps = (len(self._published_at) - 1) / (now - self._published_at[0])
+        canvas = annotate(image, tracked_boxes(entry.detections), mask, fps, self.mask_alpha)
+        self.annotated_pub.publish(
+            bgr8_to_image_msg(canvas, entry.image.header, self.output_encoding)
+        )
+
+
+def main(args=None) -> int:
+    return run_node(VisualizationNode, args=args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
