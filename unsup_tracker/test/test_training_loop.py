@@ -312,5 +312,9 @@ def _udt_trainable():
 def test_udt_smoke(video, tmp_path):
     out = tmp_path / "udt"
     assert main(["--method", "udt", "--data", str(video), "--out", str(out), "--steps", "3",
-                 "--quiet", "--device", "cpu"]) == 0
+                 "--quiet", "--device", "cpu", "--set", "batch_size=4"]) == 0
     assert load_checkpoint(out / "udt.pt", "udt").meta["steps"] == 3
+    rows = read_csv(out / "loss.csv")
+    assert len(rows) == 3 and all(np.isfinite(float(r["loss"])) for r in rows)
+    from unsup_tracker import build_tracker
+    build_tracker("udt", out / "udt.pt", device="cpu")  # the trained file is deployable
