@@ -48,9 +48,11 @@ test: $(SETUP_DONE)
 	rm -rf "$$tmp"; exit $$rc
 
 bench: $(SETUP_DONE)
-	@if [ -f tools/bench.py ]; then $(PY) tools/bench.py $(ARGS); \
+	@if [ -f bench/run.py ]; then $(PY) bench/run.py $(ARGS); \
+	elif [ -f tools/bench.py ]; then $(PY) tools/bench.py $(ARGS); \
 	elif $(PY) -c 'import unsup_tracker.bench' 2>/dev/null; then $(PY) -m unsup_tracker.bench $(ARGS); \
-	else echo "no benchmark yet (expected tools/bench.py or unsup_tracker.bench)"; exit 1; fi
+	else echo "no benchmark yet (expected bench/run.py, tools/bench.py or unsup_tracker.bench)"; \
+	  exit 1; fi
 
 lint: $(SETUP_DONE)
 	$(PY) -m flake8 $(FLAKE8_ARGS) $(LINT_PATHS)

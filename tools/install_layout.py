@@ -4,11 +4,16 @@ Run with the venv's interpreter after `pip install -e unsup_tracker`:
 - <prefix>/lib/unsup_tracker/<script>: a wrapper per console script (ros2 run / launch look here)
 - <prefix>/share/unsup_tracker/{package.xml,launch,config}: symlinks to the repository
 - <prefix>/share/ament_index/resource_index/packages/unsup_tracker: the ament index marker
+- site-packages/{unsup_tracker,unsup_tracker_training}: symlinks to the source packages. pip's
+  editable finder alone loses to the repository's `unsup_tracker/` directory (a namespace
+  portion) when Python runs from the repository root (`python -m pytest`, `python -c`); a regular
+  package anywhere on sys.path beats a namespace portion, so the symlinks make imports reliable.
 """
 import importlib.metadata
 import os
 import pathlib
 import sys
+import sysconfig
 
 PKG = "unsup_tracker"
 WRAPPER = """#!{python}
@@ -63,6 +68,9 @@ def main() -> int:
         (src / sub).mkdir(exist_ok=True)
         symlink(share / sub, src / sub)
     symlink(prefix / "share/ament_index/resource_index/packages" / PKG, src / "resource" / PKG)
+    site = pathlib.Path(sysconfig.get_paths()["purelib"])
+    symlink(site / PKG, src / PKG)
+    symlink(site / "unsup_tracker_training", src / "training")
     print(f"install_layout: {len(wanted)} executables in {libdir}; share/{PKG} linked to {src}")
     return 0
 
