@@ -14,7 +14,7 @@ SETUP_INPUTS := tools/setup.sh tools/requirements.txt tools/ros-requirements.txt
 	$(wildcard ros_deps/vision_msgs/* ros_deps/vision_msgs/msg/*.msg) \
 	$(wildcard unsup_tracker_interfaces/* unsup_tracker_interfaces/srv/*.srv)
 SETUP_DONE := $(VENV)/.stamps/setup-done
-LINT_PATHS := unsup_tracker tools
+LINT_PATHS := unsup_tracker tools bench
 FLAKE8_ARGS := --max-line-length=99 --extend-exclude=build,install,log,.venv,__pycache__
 
 .PHONY: help setup demo test bench lint clean distclean
@@ -23,7 +23,7 @@ help:
 	@echo "make setup      create .venv with torch, OpenCV, ROS 2 (rclpy) and our interfaces"
 	@echo "make demo       run the demo (pass options with ARGS='...')"
 	@echo "make test       run every test (extra pytest options with PYTEST_ARGS='...')"
-	@echo "make bench      run the benchmarks (ARGS='...')"
+	@echo "make bench      run bench/bench_*.py (BENCH=file to pick one, ARGS='...')"
 	@echo "make lint       flake8 (ament style, max line length 99)"
 	@echo "make clean      remove build dirs and caches (keeps .venv); distclean also removes .venv"
 
@@ -47,12 +47,16 @@ test: $(SETUP_DONE)
 	  $(PY) -m pytest unsup_tracker/test -q $(PYTEST_ARGS); rc=$$?; \
 	rm -rf "$$tmp"; exit $$rc
 
+# Benchmarks: every bench/bench_*.py (or BENCH=path), options in ARGS; loopback-only ROS,
+# a random domain, ROS logs in a temp dir (as for tests).
+BENCH ?= $(sort $(wildcard bench/bench_*.py))
 bench: $(SETUP_DONE)
-	@if [ -f bench/run.py ]; then $(PY) bench/run.py $(ARGS); \
-	elif [ -f tools/bench.py ]; then $(PY) tools/bench.py $(ARGS); \
-	elif $(PY) -c 'import unsup_tracker.bench' 2>/dev/null; then $(PY) -m unsup_tracker.bench $(ARGS); \
-	else echo "no benchmark yet (expected bench/run.py, tools/bench.py or unsup_tracker.bench)"; \
-	  exit 1; fi
+	@[ -n "$(strip $(BENCH))" ] || { echo "no benchmark (bench/bench_*.py)"; exit 1; }
+	@tmp=$$(mktemp -d -t unsup_tracker_bench.XXXXXX); rc=0; \
+	for b in $(BENCH); do echo "== $$b $(ARGS)"; \
+	  ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$(( RANDOM % 101 + 1 )) \
+	  ROS_LOG_DIR=$$tmp/ros_log $(PY) $$b $(ARGS) || rc=$$?; done; \
+	rm -rf "$$tmp"; exit $$rc
 
 lint: $(SETUP_DONE)
 	$(PY) -m flake8 $(FLAKE8_ARGS) $(LINT_PATHS)
