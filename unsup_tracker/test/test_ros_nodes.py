@@ -13,7 +13,6 @@ import os
 import threading
 import time
 
-import cv2
 import numpy as np
 import pytest
 
@@ -41,43 +40,19 @@ from unsup_tracker.ros.conversions import (  # noqa: E402
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
+from ros_testdata import FRAMES, SIZE, START_BOX, texture, truth, write_clip  # noqa: E402
+
 METHOD = "udt"
 if METHOD not in list_methods():
     pytest.skip(f"method {METHOD!r} is not registered yet", allow_module_level=True)
 
-FRAMES = 40
-SIZE = (320, 240)  # width, height
-START_BOX = (60.0, 50.0, 48.0, 40.0)
-VELOCITY = (3.0, 2.0)  # px per frame
 CAMERA_RATE = 15.0
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def truth(index):
-    x, y, w, h = START_BOX
-    return np.array([x + VELOCITY[0] * index, y + VELOCITY[1] * index, w, h])
-
-
-def _texture(rng, height, width, blur):
-    noise = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return cv2.GaussianBlur(noise, (0, 0), blur)
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    """A textured patch moving at constant velocity over a textured background, OTB layout."""
-    rng = np.random.default_rng(7)
-    background = _texture(rng, SIZE[1], SIZE[0], 3.0)
-    patch = cv2.normalize(_texture(rng, int(START_BOX[3]), int(START_BOX[2]), 1.5), None, 0, 255,
-                          cv2.NORM_MINMAX)
-    folder = tmp_path_factory.mktemp("clip")
-    (folder / "img").mkdir()
-    for index in range(FRAMES):
-        frame = background.copy()
-        x, y, w, h = (int(v) for v in truth(index))
-        frame[y:y + h, x:x + w] = patch
-        cv2.imwrite(str(folder / "img" / f"{index + 1:04d}.png"), frame)
-    return folder
+    return write_clip(tmp_path_factory.mktemp("clip"))
 
 
 def _checkpoint():
@@ -317,7 +292,7 @@ def test_valid_init_after_refusals_and_stop(graph, tracking_run):
 
 def _good_frame(stamp_ns):
     rng = np.random.default_rng(stamp_ns % 1000)
-    image = _texture(rng, SIZE[1], SIZE[0], 2.0)
+    image = texture(rng, SIZE[1], SIZE[0], 2.0)
     header = Header(frame_id="test")
     header.stamp = ns_to_stamp(stamp_ns)
     return bgr8_to_image_msg(image, header, "rgb8")

@@ -30,11 +30,9 @@ Decisions:
   node keeps running so it can be fixed with ``ros2 param set`` and a new ``~/init``.
 - Per-method hyper-parameters are ROS parameters named ``<method>.<key>`` (YAML: a ``udt:``
   mapping under ``ros__parameters``); the configured method's keys are declared with their
-  defaults so ``ros2 param list`` shows them. The generic ``lost_score_threshold`` (negative =
-  the method's default) and ``finetune`` (a request's ``finetune: true`` also turns it on)
-  live at top level only. ``online_update``/``update_rate`` map onto the method's own keys
-  (:data:`ONLINE_UPDATE_KEYS`, :data:`UPDATE_RATE_KEYS`); ``online_update: false`` sets the rate
-  to 0 for a method that has a rate but no switch; a method with neither gets a warning.
+  defaults so ``ros2 param list`` shows them. How the generic settings (``online_update``,
+  ``update_rate``, ``lost_score_threshold``, ``finetune``) map onto a method's keys is decided
+  in :mod:`.tracker_settings`.
 """
 
 from __future__ import annotations
@@ -76,6 +74,13 @@ from .common import (
     image_qos,
     run_node,
 )
+from .tracker_settings import (
+    NODE_PARAMETERS,
+    STARTUP_ONLY,
+    TOP_LEVEL_ONLY,
+    method_overrides,
+    update_rate,
+)
 from .conversions import (
     TrackedBox,
     bbox_to_xywh,
@@ -87,10 +92,6 @@ from .conversions import (
     stamp_to_ns,
 )
 
-#: Method parameter names that switch the online model update on/off, in order of preference.
-ONLINE_UPDATE_KEYS = ("online_update", "update_model", "model_update")
-#: Method parameter names of the online update (interpolation) rate.
-UPDATE_RATE_KEYS = ("update_rate", "interp_factor", "model_update_rate", "learning_rate")
 #: Layout of ``~/timing`` (wall-clock seconds; the image stamp as integer sec and nanosec).
 TIMING_FIELDS = (
     "stamp_sec",
@@ -101,33 +102,8 @@ TIMING_FIELDS = (
     "dropped_total",
     "tracking",
 )
-#: Generic tracker parameters that are set at top level, never as ``<method>.<key>``.
-TOP_LEVEL_TRACKER_KEYS = ("lost_score_threshold", "finetune")
 #: Parameters every rclpy node may carry.
 _ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
-
-NODE_PARAMETERS = {
-    # name: (default, description)
-    "method": ("udt", "tracking method (see `unsup-tracker methods`)"),
-    "checkpoint": (
-        "",
-        "checkpoint file; empty = the method's shipped weights; 'untrained' = fresh",
-    ),
-    "device": ("auto", "auto, cpu, cuda or cuda:N"),
-    "online_update": (True, "update the target model online while tracking"),
-    "update_rate": (-1.0, "online update rate in [0, 1]; negative = the method's default"),
-    "finetune": (False, "self-supervised first-frame fine-tuning for every ~/init"),
-    "publish_mask": (True, "publish ~/mask for methods that give masks"),
-    "lost_score_threshold": (
-        -1.0,
-        "scores below this are reported as lost; negative = method default",
-    ),
-    "frame_buffer_size": (30, "received frames kept for stamp-matched ~/init"),
-    "image_reliability": ("best_effort", "QoS reliability of the image subscription"),
-    "stats_period": (5.0, "seconds between latency/FPS log lines; 0 = never"),
-    "publish_timing": (False, "publish per-frame timing on ~/timing (benchmarks)"),
-    "torch_threads": (0, "torch intra-op threads; 0 = torch's default"),
-}
 
 
 @dataclasses.dataclass
@@ -256,7 +232,7 @@ class TrackerNode(Node):
         except ValueError:
             return  # reported by the start-up check
         for field in dataclasses.fields(spec.params_cls):
-            if field.name in TOP_LEVEL_TRACKER_KEYS or field.default is dataclasses.MISSING:
+            if field.name in TOP_LEVEL_ONLY or field.default is dataclasses.MISSING:
                 continue
             default = list(field.default) if isinstance(field.default, tuple) else field.default
             try:
@@ -267,16 +243,10 @@ class TrackerNode(Node):
                 self.get_logger().debug(f"not exposing {spec.name}.{field.name}: {exc}")
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
-        startup_only = (
-            "image_reliability",
-            "frame_buffer_size",
-            "publish_timing",
-            "torch_threads",
-        )
         try:
             for parameter in parameters:
                 name, value = parameter.name, parameter.value
-                if name in startup_only:
+                if name in STARTUP_ONLY:
                     raise ParameterError(
                         f"'{name}' is read at start-up only; restart the node to change it"
                     )
@@ -289,7 +259,7 @@ class TrackerNode(Node):
                 elif name in ("online_update", "finetune", "publish_mask"):
                     as_bool(name, value)
                 elif name == "update_rate":
-                    _rate(value)
+                    update_rate(value)
                 elif name == "lost_score_threshold":
                     as_float(name, value)
                 elif name == "stats_period":
@@ -316,37 +286,14 @@ class TrackerNode(Node):
             checkpoint = str(Path(checkpoint).expanduser())
         device = resolve_device(as_str("device", value("device").value))
         online = as_bool("online_update", value("online_update").value)
-        rate = _rate(value("update_rate").value)
+        rate = update_rate(value("update_rate").value)
         lost = as_float("lost_score_threshold", value("lost_score_threshold").value)
         finetune = finetune or as_bool("finetune", value("finetune").value)
 
-        overrides = {key: p.value for key, p in self.get_parameters_by_prefix(spec.name).items()}
-        misplaced = sorted(set(overrides) & set(TOP_LEVEL_TRACKER_KEYS))
-        if misplaced:
-            raise ParameterError(f"set {misplaced} at top level, not as {spec.name}.<key>")
-        overrides = {
-            k: (tuple(v) if isinstance(v, (list, tuple)) or hasattr(v, "tolist") else v)
-            for k, v in overrides.items()
-        }
-        overrides["finetune"] = finetune
-        if lost >= 0:
-            overrides["lost_score_threshold"] = lost
-        keys = set(spec.params_cls.keys())
-        switch = next((k for k in ONLINE_UPDATE_KEYS if k in keys), None)
-        rate_key = next((k for k in UPDATE_RATE_KEYS if k in keys), None)
-        if switch:
-            overrides[switch] = online
-        elif not online and rate_key:
-            overrides[rate_key] = 0.0
-        if rate >= 0 and rate_key and (online or switch):
-            overrides[rate_key] = rate
-        if (not online or rate >= 0) and not (switch or rate_key):
-            self.get_logger().warning(
-                f"method {spec.name!r} has no online update setting; "
-                "online_update/update_rate ignored",
-                throttle_duration_sec=60.0,
-            )
-        spec.params_cls.from_overrides(overrides)  # refuses unknown keys and bad values now
+        namespaced = {key: p.value for key, p in self.get_parameters_by_prefix(spec.name).items()}
+        overrides, warning = method_overrides(spec, namespaced, online, rate, lost, finetune)
+        if warning:
+            self.get_logger().warning(warning, throttle_duration_sec=60.0)
         return TrackerConfig(spec.name, spec, checkpoint or None, device, overrides, finetune)
 
     def _startup_check(self) -> None:
@@ -597,12 +544,6 @@ class TrackerNode(Node):
             self._running = False
             self._wake.notify_all()
         self._worker.join(timeout=5.0)
-
-
-def _rate(value: Any) -> float:
-    """``update_rate``: a number in [0, 1], or negative for the method's default (-1)."""
-    rate = as_float("update_rate", value)
-    return -1.0 if rate < 0 else as_float("update_rate", rate, 0.0, 1.0)
 
 
 def _stamp_text(stamp_ns: int) -> str:
