@@ -47,6 +47,8 @@ class Tracker(abc.ABC):
 
     The base class validates inputs, so every method rejects the same bad images and boxes
     with the same errors (:class:`InvalidImageError`, :class:`~.geometry.InvalidBoxError`).
+    A tracker with a network keeps it in ``self.model``; ``init`` then swaps in a per-target
+    fine-tuned copy when asked (:mod:`unsup_tracker.finetune`) and the shared one otherwise.
     """
 
     #: Registry name, set by :func:`unsup_tracker.registry.register_method`.
@@ -56,9 +58,18 @@ class Tracker(abc.ABC):
         self.params = params
         self.initialized = False
 
-    def init(self, image_bgr: np.ndarray, box_xywh) -> None:
+    #: First-frame fine-tuning support (:class:`unsup_tracker.finetune.FinetuneHook`), or None.
+    finetune_hook = None
+
+    def init(self, image_bgr: np.ndarray, box_xywh, finetune: Optional[bool] = None) -> None:
+        """Start tracking; ``finetune`` overrides ``params.finetune`` for this target only."""
         image = check_image(image_bgr)
         box = validate_init_box(box_xywh, (image.shape[1], image.shape[0]))
+        finetune = self.params.finetune if finetune is None else bool(finetune)
+        if finetune or hasattr(self, "model"):
+            # Imported here: the fine-tuning machinery needs torch, this module does not.
+            from .finetune import select_target_model
+            select_target_model(self, image, box, finetune)
         self._init(image, box)
         self.initialized = True
 

@@ -1,0 +1,24 @@
+"""S2SiamFC (Sio et al., ACM MM 2020): SiamFC trained from single unlabeled images.
+
+Shared SiamFC network and tracker (:mod:`unsup_tracker.models.siamfc`,
+:mod:`unsup_tracker.models.siamfc_tracker`) with S2SiamFC's defaults (:mod:`.tracker`) and its
+training recipe (:mod:`.recipe`: anti-clutter weighting, adversarial masking, k-means hard
+negatives).
+"""
+import copy
+
+from ...models.siamfc import DEFAULT_SIAMFC_CONFIG, build_siamfc
+from ...registry import MethodSpec, register_method
+from .recipe import S2SiamFCRecipe
+from .tracker import S2SiamFCParams, S2SiamFCTracker
+
+SPEC = register_method(MethodSpec(
+    name="s2siamfc",
+    params_cls=S2SiamFCParams,
+    build_model=build_siamfc,
+    tracker_cls=S2SiamFCTracker,
+    default_model_config=copy.deepcopy(DEFAULT_SIAMFC_CONFIG),
+    recipe_cls=S2SiamFCRecipe,
+    description="S2SiamFC: SiamFC trained from single unlabeled images (anti-clutter weighting, "
+                "adversarial masking, k-means hard negatives)",
+))

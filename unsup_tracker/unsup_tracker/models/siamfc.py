@@ -1,0 +1,233 @@
+"""SiamFC: an AlexNet-style backbone with batch norm and a cross-correlation head.
+
+The one SiamFC network of the package (S2SiamFC and PUL train it differently; the tracker is
+:mod:`.siamfc_tracker`). ``f(z, x) = out_scale * gain * (phi(z) * phi(x)) + bias``.
+
+Decisions (see ``bench/bench_siamfc_speed.py`` for the measurements behind them):
+
+* Width. SiamFC's AlexNet (96-256-384-384-256 channels, 11x11 conv1) costs ~87 ms of one CPU
+  core per three-scale frame here even with batch norm folded into the convolutions and
+  channels-last memory (thread CPU time, so the figure does not depend on the machine's load).
+  The default is 32-96-128-128-96 with a 7x7 conv1: ~15 ms per three-scale frame, so three-scale
+  search runs above 30 FPS on one core. A 7x7 stride-2 conv1 keeps every feature size of the
+  11x11 layout (127 -> 6x6, 255 -> 22x22, 17x17 responses, total stride 8) at 40% of its cost;
+  conv1 dominates a slim network's time. ``channels`` and ``conv1_kernel`` are model-config
+  keys, so the paper's layout is ``{"channels": [96, 256, 384, 384, 256], "conv1_kernel": 11}``.
+* Layout otherwise as SiamFC v1: conv-BN-ReLU blocks, max-pool 3/2 after conv1 and conv2,
+  two groups in conv2, conv4 and conv5, no padding (so the network is exactly translation
+  equivariant on the stride-8 grid), conv5 without BN and ReLU.
+* Input: BGR float patches in 0..255, normalised inside the network by fixed per-channel
+  constants, so trackers and recipes feed raw crops.
+* Output adjustment: a constant ``out_scale`` times a learned gain (initialised at 1) plus a
+  learned bias. A directly learned scale would receive gradients of the order of the
+  correlation itself (hundreds) and jump by orders of magnitude in one SGD step; the gain is
+  the same degree of freedom at a sane scale. SiamFC's constant is 0.001, tuned for its 256
+  ReLU'd channels; with the slim default network it leaves the initial logits near 0 and the
+  first steps learn mostly the scale. Measured on 60 S2SiamFC steps (batch 8, opencv-doc
+  photos, seed 0; unweighted loss, mean of the first vs the last 15 steps): 0.001 -> 0.683 to
+  0.650, 0.005 -> 0.702 to 0.543, 0.01 -> 0.808 to 0.514, 0.02 -> 1.103 to 0.535, 0.05 ->
+  1.968 to 0.636. The default is 0.01; ``out_scale`` is a model-config key.
+* Inference: :meth:`SiamFC.inference_copy` folds the input normalisation and the batch norms into
+  the convolutions and uses channels-last memory (about 2x faster on this CPU, same outputs to
+  float rounding). Trackers make that copy once per target, after optional fine-tuning.
+"""
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .correlation import xcorr
+
+DEFAULT_SIAMFC_CONFIG: dict[str, Any] = {
+    "channels": [32, 96, 128, 128, 96],
+    "conv1_kernel": 7,
+    "exemplar_size": 127,
+    "instance_size": 255,
+    "out_scale": 0.01,
+}
+
+#: Per-channel normalisation of BGR 0..255 input (ImageNet statistics, BGR order).
+PIXEL_MEAN_BGR = (104.0, 117.0, 123.0)
+PIXEL_STD_BGR = (57.4, 57.1, 58.4)
+
+TOTAL_STRIDE = 8
+
+
+class AlexNetBackbone(nn.Module):
+    """SiamFC's AlexNet layout with configurable widths; ``forward`` takes BGR 0..255 patches."""
+
+    def __init__(self, channels: Sequence[int] = (32, 96, 128, 128, 96), conv1_kernel: int = 7):
+        super().__init__()
+        channels = [int(c) for c in channels]
+        if len(channels) != 5 or any(c <= 0 for c in channels):
+            raise ValueError(f"channels must be 5 positive widths, got {channels}")
+        if any(c % 2 for c in channels[:5]):
+            raise ValueError(f"grouped layers need even widths, got {channels}")
+        if conv1_kernel not in (7, 9, 11):
+            # Odd kernels 7..11 keep SiamFC's feature sizes (6x6 / 22x22) at stride 2.
+            raise ValueError(f"conv1_kernel must be 7, 9 or 11, got {conv1_kernel}")
+        c1, c2, c3, c4, c5 = channels
+        self.channels = channels
+        self.layers = nn.Sequential(OrderedDict([
+            ("conv1", nn.Conv2d(3, c1, conv1_kernel, stride=2)),
+            ("bn1", nn.BatchNorm2d(c1)), ("relu1", nn.ReLU(inplace=True)),
+            ("pool1", nn.MaxPool2d(3, stride=2)),
+            ("conv2", nn.Conv2d(c1, c2, 5, groups=2)),
+            ("bn2", nn.BatchNorm2d(c2)), ("relu2", nn.ReLU(inplace=True)),
+            ("pool2", nn.MaxPool2d(3, stride=2)),
+            ("conv3", nn.Conv2d(c2, c3, 3)),
+            ("bn3", nn.BatchNorm2d(c3)), ("relu3", nn.ReLU(inplace=True)),
+            ("conv4", nn.Conv2d(c3, c4, 3, groups=2)),
+            ("bn4", nn.BatchNorm2d(c4)), ("relu4", nn.ReLU(inplace=True)),
+            ("conv5", nn.Conv2d(c4, c5, 3, groups=2)),
+        ]))
+        self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN_BGR).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(PIXEL_STD_BGR).view(1, 3, 1, 1),
+                             persistent=False)
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels[-1]
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.layers((patches - self.pixel_mean) / self.pixel_std)
+
+    def fused(self) -> nn.Sequential:
+        """Eval-mode copy with normalisation and batch norms folded into the convolutions."""
+        layers = []
+        modules = list(copy.deepcopy(self.layers).eval())
+        index = 0
+        while index < len(modules):
+            module = modules[index]
+            if (isinstance(module, nn.Conv2d) and index + 1 < len(modules)
+                    and isinstance(modules[index + 1], nn.BatchNorm2d)):
+                module = torch.nn.utils.fusion.fuse_conv_bn_eval(module, modules[index + 1])
+                index += 1
+            layers.append(module)
+            index += 1
+        first = layers[0]
+        with torch.no_grad():
+            # conv1((x - m) / s) = conv1'(x): exact because conv1 has no zero padding.
+            scale = 1.0 / self.pixel_std.view(1, 3, 1, 1)
+            shift = (first.weight * (self.pixel_mean * scale).view(1, 3, 1, 1)).sum((1, 2, 3))
+            first.weight.mul_(scale)
+            first.bias.sub_(shift)
+        return nn.Sequential(*layers).eval()
+
+
+class XCorrHead(nn.Module):
+    """``out_scale * gain * xcorr(z, x) + bias`` (see the module docstring for the gain)."""
+
+    def __init__(self, out_scale: float = 0.01):
+        super().__init__()
+        self.out_scale = float(out_scale)
+        self.gain = nn.Parameter(torch.ones(1))
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, template_features: torch.Tensor,
+                search_features: torch.Tensor) -> torch.Tensor:
+        return xcorr(template_features, search_features) * (self.out_scale * self.gain) + self.bias
+
+
+def feature_size(input_size: int, conv1_kernel: int = 7) -> int:
+    """Side of the backbone output for a square input (no padding anywhere)."""
+    size = (input_size - conv1_kernel) // 2 + 1     # conv1, stride 2
+    size = (size - 3) // 2 + 1                      # pool1
+    size = size - 4                                 # conv2 5x5
+    size = (size - 3) // 2 + 1                      # pool2
+    return size - 6                                 # conv3, conv4, conv5 (3x3 each)
+
+
+class SiamFC(nn.Module):
+    """Backbone + cross-correlation head; ``forward(template, search) -> logits (N, 1, R, R)``."""
+
+    def __init__(self, channels: Sequence[int] = (32, 96, 128, 128, 96), conv1_kernel: int = 7,
+                 exemplar_size: int = 127, instance_size: int = 255, out_scale: float = 0.01):
+        super().__init__()
+        self.backbone: nn.Module = AlexNetBackbone(channels, conv1_kernel)
+        self.head = XCorrHead(out_scale)
+        self.conv1_kernel = int(conv1_kernel)
+        self.exemplar_size = int(exemplar_size)
+        self.instance_size = int(instance_size)
+        self.total_stride = TOTAL_STRIDE
+        self.template_feature_size = feature_size(self.exemplar_size, self.conv1_kernel)
+        self.search_feature_size = feature_size(self.instance_size, self.conv1_kernel)
+        if self.template_feature_size < 1 or self.search_feature_size < self.template_feature_size:
+            raise ValueError(f"exemplar_size {exemplar_size} / instance_size {instance_size} "
+                             f"give feature maps {self.template_feature_size} / "
+                             f"{self.search_feature_size}; the search must be the larger")
+        #: Side of the response map (17 for 127/255).
+        self.response_size = self.search_feature_size - self.template_feature_size + 1
+
+    def features(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.backbone(patches)
+
+    def forward(self, template: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(template), self.features(search))
+
+    def last_layers(self) -> list[nn.Parameter]:
+        """Parameters of conv5 and the head: what first-frame fine-tuning adapts."""
+        return list(self.backbone.layers.conv5.parameters()) + list(self.head.parameters())
+
+    def inference_copy(self) -> "SiamFC":
+        """Eval-mode copy with a fused, channels-last backbone (outputs equal to rounding)."""
+        clone = copy.deepcopy(self)
+        device = next(self.parameters()).device
+        clone.backbone = clone.backbone.fused().to(device=device,
+                                                   memory_format=torch.channels_last)
+        for parameter in clone.parameters():
+            parameter.requires_grad_(False)
+        return clone.eval()
+
+
+def build_siamfc(model_config: dict[str, Any]) -> SiamFC:
+    """Network from a checkpoint's ``model_config`` (unknown keys are refused)."""
+    unknown = sorted(set(model_config) - set(DEFAULT_SIAMFC_CONFIG))
+    if unknown:
+        raise ValueError(f"unknown SiamFC model_config key(s) {unknown}; "
+                         f"valid: {sorted(DEFAULT_SIAMFC_CONFIG)}")
+    return SiamFC(**{**DEFAULT_SIAMFC_CONFIG, **model_config})
+
+
+def label_maps(response_size: int, offsets: torch.Tensor, radius: float,
+               positive: torch.Tensor | None = None) -> torch.Tensor:
+    """SiamFC labels ``(N, 1, R, R)``: 1 within ``radius`` cells of each target, else 0.
+
+    ``offsets`` ``(N, 2)`` are the targets' (dx, dy) from the map centre in response cells;
+    samples with ``positive`` False (negative pairs) get all-zero maps.
+    """
+    coords = torch.arange(response_size, dtype=torch.float32, device=offsets.device)
+    coords = coords - (response_size - 1) / 2.0
+    dx = coords.view(1, 1, -1) - offsets[:, 0].view(-1, 1, 1).float()
+    dy = coords.view(1, -1, 1) - offsets[:, 1].view(-1, 1, 1).float()
+    labels = ((dx * dx + dy * dy) <= radius * radius).float()
+    if positive is not None:
+        labels = labels * positive.view(-1, 1, 1).float()
+    return labels.unsqueeze(1)
+
+
+def balanced_logistic_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-sample SiamFC loss ``(N,)``: positives and negatives each weigh one half.
+
+    ``sum_x w(x) * BCE(logit(x), label(x))`` with ``w = 0.5 / #pos`` on positives and
+    ``0.5 / #neg`` on negatives; a map without positives (a negative pair) or without negatives
+    averages its cells with weight ``1 / #cells``.
+    """
+    if logits.shape != labels.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} vs labels {tuple(labels.shape)}")
+    flat_logits = logits.reshape(logits.shape[0], -1)
+    flat_labels = labels.reshape(labels.shape[0], -1).to(flat_logits.dtype)
+    num_pos = flat_labels.sum(1, keepdim=True)
+    num_neg = flat_labels.shape[1] - num_pos
+    both = (num_pos > 0) & (num_neg > 0)
+    pos_weight = torch.where(both, 0.5 / num_pos.clamp(min=1), 1.0 / flat_labels.shape[1])
+    neg_weight = torch.where(both, 0.5 / num_neg.clamp(min=1), 1.0 / flat_labels.shape[1])
+    weights = flat_labels * pos_weight + (1 - flat_labels) * neg_weight
+    bce = F.binary_cross_entropy_with_logits(flat_logits, flat_labels, reduction="none")
+    return (weights * bce).sum(1)

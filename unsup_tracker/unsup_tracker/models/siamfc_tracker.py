@@ -1,0 +1,204 @@
+"""SiamFC tracking (three-scale search), shared by S2SiamFC and PUL.
+
+Per frame: search crops at ``scale_step ** {-1, 0, 1}`` times the current search region, one
+batched backbone pass, correlation with the template features, the 17x17 logits upsampled x16
+(bicubic), the best scale chosen with a penalty on scale changes, a cosine window blended into
+the normalised response, and the size updated with damping ``scale_lr``. Defaults are
+SiamFC's (siamfc-pytorch: scale step 1.0375, penalty 0.9745, lr 0.59, window 0.176).
+
+Decisions:
+
+* Confidence (``TrackResult.score``): ``sigmoid`` of the raw logit at the chosen peak (before
+  the window and the penalty). The network is trained with a logistic loss on "within r of the
+  target" labels, so this is its own probability that the peak is the target, comparable across
+  frames and sequences, which is what the lost threshold needs. The penalty multiplies these
+  probabilities (SiamFC multiplies raw responses, which inverts the penalty for negative logits).
+* Best scale: the maximum of each upsampled map, multiplied by the penalty for non-unit scales.
+* Optional linear template update (S2SiamFC "Linear", CFNet): ``kernel <- (1 - lambda_u) *
+  kernel + lambda_u * phi(z_t)``, the running average the paper's printed equation intends
+  (DIGEST 5.5). ``phi(z_t)`` is read from the chosen scale's search features: the 6x6 window at
+  the response cell nearest the peak is exactly the feature of a template crop centred on that
+  cell (the backbone has no padding), so the update costs no extra network pass. The window is
+  on the stride-8 grid, i.e. within 4 search pixels of the new centre.
+* Target size is kept between ``min_target_size`` pixels and the image size; the centre is
+  kept inside the image.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import torch
+
+from ..crops import cosine_window, crop_and_resize, image_to_tensor_layout, scale_factors
+from ..crops import scale_pyramid_crops
+from ..finetune import FinetuneHook
+from ..geometry import cxcywh_to_xywh, xywh_to_cxcywh
+from ..pairs import PairGeometry, PairJitter, mean_color
+from ..params import TrackerParams
+from ..tracker_base import Tracker, TrackResult
+from .siamfc import SiamFC, balanced_logistic_loss, label_maps
+
+_INTERPOLATIONS = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
+
+
+@dataclasses.dataclass
+class SiamFCParams(TrackerParams):
+    """SiamFC tracking hyper-parameters (each method subclasses to set its own defaults)."""
+
+    num_scales: int = 3
+    scale_step: float = 1.0375
+    scale_penalty: float = 0.9745
+    #: Damping of the size update (1 = jump to the best scale).
+    scale_lr: float = 0.59
+    #: Weight of the cosine window blended into the normalised response.
+    window_influence: float = 0.176
+    response_upsample: int = 16
+    upsample_interpolation: str = "bicubic"
+    #: Context around the target in the template: p = context * (w + h).
+    context: float = 0.5
+    #: lambda_u of the linear template update; 0 disables it.
+    template_update_rate: float = 0.0
+    min_target_size: float = 4.0
+    #: Radius of the positive label in search-patch pixels (fine-tuning loss).
+    label_radius: float = 16.0
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_scales < 1 or self.num_scales % 2 == 0:
+            raise ValueError("num_scales must be odd and >= 1")
+        if self.scale_step < 1.0 or not 0.0 < self.scale_penalty <= 1.0:
+            raise ValueError("scale_step must be >= 1 and scale_penalty in (0, 1]")
+        if not 0.0 <= self.scale_lr <= 1.0 or not 0.0 <= self.window_influence <= 1.0:
+            raise ValueError("scale_lr and window_influence must be in [0, 1]")
+        if not 0.0 <= self.template_update_rate <= 1.0:
+            raise ValueError("template_update_rate must be in [0, 1]")
+        if self.response_upsample < 1:
+            raise ValueError("response_upsample must be >= 1")
+        if self.upsample_interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"upsample_interpolation must be one of {sorted(_INTERPOLATIONS)}")
+        if self.context < 0 or self.min_target_size < 1 or self.label_radius <= 0:
+            raise ValueError("context must be >= 0, min_target_size >= 1, label_radius > 0")
+
+
+class SiamFCFinetune(FinetuneHook):
+    """First-frame fine-tuning of conv5 and the head with the balanced logistic loss.
+
+    The pairs follow S2SiamFC's single-image sampling around the init box; the label sits at the
+    known shift of the target in each search crop. Background inside the search crops are the
+    negatives, so the copy learns to suppress this frame's distractors.
+    """
+
+    jitter = PairJitter(max_shift=24.0, scale=0.05, aspect=0.05, rotation_deg=5.0,
+                        brightness=0.05, contrast=0.1, saturation=0.1, gray_probability=0.0)
+
+    def geometry(self, tracker: "SiamFCTracker") -> PairGeometry:
+        model = tracker.model
+        return PairGeometry(model.exemplar_size, model.instance_size, tracker.params.context)
+
+    def trainable_parameters(self, tracker, model: SiamFC):
+        return model.last_layers()
+
+    def precompute(self, tracker, model: SiamFC, batch):
+        # Everything before conv5 is frozen: run it once, fused and channels-last.
+        trunk = model.backbone.fused()[:-1].to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            template = trunk(batch["template"].contiguous(memory_format=torch.channels_last))
+            search = trunk(batch["search"].contiguous(memory_format=torch.channels_last))
+        return {"template_trunk": template, "search_trunk": search, "offset": batch["offset"]}
+
+    def loss(self, tracker, model: SiamFC, batch):
+        conv5 = model.backbone.layers.conv5
+        logits = model.head(conv5(batch["template_trunk"]), conv5(batch["search_trunk"]))
+        labels = label_maps(model.response_size, batch["offset"] / model.total_stride,
+                            tracker.params.label_radius / model.total_stride)
+        return balanced_logistic_loss(logits, labels).mean()
+
+
+class SiamFCTracker(Tracker):
+    """``SiamFCTracker(model, params, device)``; ``model`` is a :class:`SiamFC`."""
+
+    finetune_hook = SiamFCFinetune()
+
+    def __init__(self, model: SiamFC, params: SiamFCParams, device: torch.device):
+        super().__init__(params)
+        self.model = model
+        self.device = torch.device(device)
+        self.scales = scale_factors(params.num_scales, params.scale_step)
+        self.penalties = np.where(np.isclose(self.scales, 1.0), 1.0, params.scale_penalty)
+        self.upsampled_size = model.response_size * params.response_upsample
+        window = cosine_window(self.upsampled_size)
+        self.window = window / window.sum()
+        self.interpolation = _INTERPOLATIONS[params.upsample_interpolation]
+
+    def _to_tensor(self, patches: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(image_to_tensor_layout(patches)).to(self.device)
+        return tensor.contiguous(memory_format=torch.channels_last)
+
+    def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
+        self.net = self.model.inference_copy()
+        cx, cy, width, height = xywh_to_cxcywh(box_xywh)
+        self.center = np.array([cx, cy])
+        self.target_size = np.array([width, height])
+        self.image_size = np.array([image.shape[1], image.shape[0]], dtype=np.float64)
+        geometry = PairGeometry(self.net.exemplar_size, self.net.instance_size,
+                                self.params.context)
+        self.template_side = geometry.template_region(width, height)[0]
+        self.search_side = geometry.search_region(width, height)[0]
+        template = crop_and_resize(image, self.center, self.template_side,
+                                   self.net.exemplar_size, mean_color(image))
+        with torch.inference_mode():
+            self.kernel = self.net.features(self._to_tensor(template[None]))
+
+    def _track(self, image: np.ndarray) -> TrackResult:
+        params = self.params
+        crops = scale_pyramid_crops(image, self.center, self.search_side, self.scales,
+                                    self.net.instance_size, mean_color(image))
+        with torch.inference_mode():
+            features = self.net.features(self._to_tensor(crops))
+            logits = self.net.head(self.kernel, features)[:, 0].float().cpu().numpy()
+        upsampled = cv2.resize(np.ascontiguousarray(logits.transpose(1, 2, 0)),
+                               (self.upsampled_size, self.upsampled_size),
+                               interpolation=self.interpolation)
+        upsampled = upsampled.reshape(self.upsampled_size, self.upsampled_size, -1)
+        peak_prob = 1.0 / (1.0 + np.exp(-upsampled.max(axis=(0, 1))))
+        best = int(np.argmax(peak_prob * self.penalties))
+        response = upsampled[:, :, best]
+        normalised = response - response.min()
+        normalised /= max(float(normalised.sum()), 1e-12)
+        blended = (1.0 - params.window_influence) * normalised \
+            + params.window_influence * self.window
+        row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
+        confidence = float(1.0 / (1.0 + np.exp(-response[row, col])))
+
+        scale = self.scales[best]
+        # Upsampled map -> search patch pixels -> image pixels.
+        displacement = (np.array([col, row], dtype=np.float64) - (self.upsampled_size - 1) / 2.0)
+        displacement *= self.net.total_stride / params.response_upsample
+        displacement *= self.search_side * scale / self.net.instance_size
+        self.center = np.clip(self.center + displacement, 0.0, self.image_size - 1.0)
+        size_change = (1.0 - params.scale_lr) + params.scale_lr * scale
+        new_size = np.clip(self.target_size * size_change, params.min_target_size,
+                           np.maximum(self.image_size, params.min_target_size))
+        applied = new_size / self.target_size
+        self.target_size = new_size
+        # The square crops follow the target's geometric-mean size change.
+        self.template_side *= float(np.sqrt(applied[0] * applied[1]))
+        self.search_side *= float(np.sqrt(applied[0] * applied[1]))
+
+        if params.template_update_rate > 0:
+            self._update_template(features[best:best + 1], row, col)
+        box = cxcywh_to_xywh((*self.center, *self.target_size))
+        return TrackResult(box=box, score=confidence)
+
+    def _update_template(self, search_features: torch.Tensor, row: int, col: int) -> None:
+        upsample = self.params.response_upsample
+        last = self.net.response_size - 1
+        cell_row = int(np.clip(round((row + 0.5) / upsample - 0.5), 0, last))
+        cell_col = int(np.clip(round((col + 0.5) / upsample - 0.5), 0, last))
+        size = self.kernel.shape[-1]
+        window = search_features[:, :, cell_row:cell_row + size, cell_col:cell_col + size]
+        rate = self.params.template_update_rate
+        with torch.inference_mode():
+            self.kernel = (1.0 - rate) * self.kernel + rate * window
