@@ -185,9 +185,11 @@ def generate_launch_description():
             DeclareLaunchArgument("rviz", default_value="true", description="start RViz"),
             DeclareLaunchArgument(
                 "params_file",
-                default_value=PathJoinSubstitution(
-                    [share, "config", [LaunchConfiguration("method"), ".yaml"]]
-                ),
+                # A list of substitutions is concatenated: <share>/config/<method> + ".yaml".
+                default_value=[
+                    PathJoinSubstitution([share, "config", LaunchConfiguration("method")]),
+                    ".yaml",
+                ],
                 description="tracker_node parameters (YAML)",
             ),
             SetEnvironmentVariable(

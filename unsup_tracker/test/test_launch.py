@@ -24,6 +24,7 @@ import launch_testing.asserts  # noqa: E402
 import rclpy  # noqa: E402
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from unsup_tracker_interfaces.srv import InitTrack  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 
@@ -68,15 +69,18 @@ class TestProofOfLife(unittest.TestCase):
         cls.context = rclpy.Context()
         rclpy.init(context=cls.context)
         cls.node = rclpy.create_node("proof_of_life_client", context=cls.context)
+        cls.executor = SingleThreadedExecutor(context=cls.context)
+        cls.executor.add_node(cls.node)
 
     @classmethod
     def tearDownClass(cls):
+        cls.executor.shutdown()
         cls.node.destroy_node()
         rclpy.shutdown(context=cls.context)
 
     def _spin_until(self, condition, deadline):
         while time.monotonic() < deadline and not condition():
-            rclpy.spin_once(self.node, timeout_sec=0.1)
+            self.executor.spin_once(timeout_sec=0.1)
         return condition()
 
     def test_init_then_detections(self):
