@@ -227,13 +227,13 @@ def test_tracker_follows_a_moving_textured_patch(method):
 
 
 def test_template_update_defaults_and_effect():
-    assert get_method("s2siamfc").params_cls().template_update_rate == pytest.approx(0.0102)
-    assert get_method("pul").params_cls().template_update_rate == 0.0
+    assert get_method("s2siamfc").params_cls().update_rate == pytest.approx(0.0102)
+    assert get_method("pul").params_cls().update_rate == 0.0
     frames, boxes = moving_patch_sequence(4)
     kernels = {}
     for rate in (0.0, 0.5):
         torch.manual_seed(0)
-        tracker = build_tracker("s2siamfc", UNTRAINED, device="cpu", template_update_rate=rate)
+        tracker = build_tracker("s2siamfc", UNTRAINED, device="cpu", update_rate=rate)
         tracker.init(frames[0], boxes[0])
         initial = tracker.kernel.clone()
         tracker.track(frames[1])

@@ -58,8 +58,9 @@ class SiamFCParams(TrackerParams):
     upsample_interpolation: str = "bicubic"
     #: Context around the target in the template: p = context * (w + h).
     context: float = 0.5
-    #: lambda_u of the linear template update; 0 disables it.
-    template_update_rate: float = 0.0
+    #: lambda_u of the linear template update; 0 disables it. Named like the node's generic
+    #: ``update_rate`` so the node's online_update / update_rate reach it (ros/tracker_settings).
+    update_rate: float = 0.0
     min_target_size: float = 4.0
     #: Radius of the positive label in search-patch pixels (fine-tuning loss).
     label_radius: float = 16.0
@@ -72,8 +73,8 @@ class SiamFCParams(TrackerParams):
             raise ValueError("scale_step must be >= 1 and scale_penalty in (0, 1]")
         if not 0.0 <= self.scale_lr <= 1.0 or not 0.0 <= self.window_influence <= 1.0:
             raise ValueError("scale_lr and window_influence must be in [0, 1]")
-        if not 0.0 <= self.template_update_rate <= 1.0:
-            raise ValueError("template_update_rate must be in [0, 1]")
+        if not 0.0 <= self.update_rate <= 1.0:
+            raise ValueError("update_rate must be in [0, 1]")
         if self.response_upsample < 1:
             raise ValueError("response_upsample must be >= 1")
         if self.upsample_interpolation not in _INTERPOLATIONS:
@@ -187,7 +188,7 @@ class SiamFCTracker(Tracker):
         self.template_side *= float(np.sqrt(applied[0] * applied[1]))
         self.search_side *= float(np.sqrt(applied[0] * applied[1]))
 
-        if params.template_update_rate > 0:
+        if params.update_rate > 0:
             self._update_template(features[best:best + 1], row, col)
         box = cxcywh_to_xywh((*self.center, *self.target_size))
         return TrackResult(box=box, score=confidence)
@@ -199,6 +200,6 @@ class SiamFCTracker(Tracker):
         cell_col = int(np.clip(round((col + 0.5) / upsample - 0.5), 0, last))
         size = self.kernel.shape[-1]
         window = search_features[:, :, cell_row:cell_row + size, cell_col:cell_col + size]
-        rate = self.params.template_update_rate
+        rate = self.params.update_rate
         with torch.inference_mode():
             self.kernel = (1.0 - rate) * self.kernel + rate * window

@@ -12,7 +12,7 @@ from ...models.siamfc_tracker import SiamFCParams, SiamFCTracker
 
 @dataclasses.dataclass
 class PULParams(SiamFCParams):
-    template_update_rate: float = 0.0
+    update_rate: float = 0.0
 
 
 class PULTracker(SiamFCTracker):
