@@ -9,14 +9,35 @@ This package (the core) imports neither ROS nor the training module.
 """
 __version__ = "0.1.0"
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from .geometry import InvalidBoxError  # noqa: E402
-from .params import UnknownParameterError  # noqa: E402
-from .registry import UNTRAINED, build_model, build_tracker, get_method, list_methods  # noqa: E402
-from .tracker_base import InvalidImageError, Tracker, TrackResult  # noqa: E402
+import importlib
+
+# Names are imported on first use (PEP 562) so that modules which need no torch, such as the
+# camera and visualization nodes, start without paying torch's import (2-5 s, ~200 MB).
+_EXPORTS = {
+    "Checkpoint": ".checkpoint", "CheckpointError": ".checkpoint",
+    "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
+    "InvalidBoxError": ".geometry",
+    "UnknownParameterError": ".params",
+    "UNTRAINED": ".registry", "build_model": ".registry", "build_tracker": ".registry",
+    "get_method": ".registry", "list_methods": ".registry",
+    "InvalidImageError": ".tracker_base", "Tracker": ".tracker_base",
+    "TrackResult": ".tracker_base",
+}
 
 __all__ = [
     "build_tracker", "build_model", "list_methods", "get_method", "UNTRAINED",
     "Tracker", "TrackResult", "Checkpoint", "CheckpointError", "load_checkpoint",
     "save_checkpoint", "InvalidBoxError", "InvalidImageError", "UnknownParameterError",
 ]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
