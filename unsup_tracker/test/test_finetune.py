@@ -1,0 +1,169 @@
+"""First-frame fine-tuning (unsup_tracker.finetune) and single-image pairs (.pairs)."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from unsup_tracker import UNTRAINED, build_tracker, list_methods
+from unsup_tracker.finetune import FinetuneNotSupportedError
+from unsup_tracker.pairs import PairGeometry, PairJitter, sample_pair
+from unsup_tracker.params import TrackerParams
+from unsup_tracker.tracker_base import Tracker, TrackResult
+
+torch.set_num_threads(1)
+
+BOX = (100, 80, 48, 40)
+
+
+def textured_frame(seed=0, height=240, width=320):
+    rng = np.random.default_rng(seed)
+    image = np.zeros((height, width, 3), np.float32)
+    for cells in (5, 16, 40):
+        noise = rng.random((cells, cells * width // height, 3)).astype(np.float32)
+        image += cv2.resize(noise, (width, height), interpolation=cv2.INTER_NEAREST)
+    return np.clip(image / 3.0 * 255.0, 0, 255).astype(np.uint8)
+
+
+def snapshot(model):
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def finetunable_methods():
+    """Methods whose tracker declares first-frame fine-tuning (all of them, once wired)."""
+    from unsup_tracker import get_method
+    return [m for m in list_methods() if get_method(m).tracker_cls.finetune_hook is not None]
+
+
+# -- pairs ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rotation", [0.0, 20.0])
+def test_pair_offset_points_at_the_target(rotation):
+    image = np.full((200, 300, 3), 90, np.uint8)
+    cv2.circle(image, (140, 95), 3, (255, 255, 255), -1)     # the box centre
+    geometry = PairGeometry(63, 127)
+    jitter = PairJitter(max_shift=20.0, scale=0.1, aspect=0.1, rotation_deg=rotation,
+                        brightness=0, contrast=0, saturation=0, gray_probability=0)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        pair = sample_pair(image, (140.0, 95.0, 30.0, 24.0), geometry, jitter, rng)
+        assert pair.template.shape == (63, 63, 3) and pair.search.shape == (127, 127, 3)
+        gray = pair.search[:, :, 0].astype(np.float64)
+        weights = np.clip(gray - 150, 0, None)
+        ys, xs = np.mgrid[:127, :127]
+        found = np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum()
+        expected = np.array([63.0, 63.0]) + pair.offset
+        assert np.abs(found - expected).max() < 1.0, (found, expected)
+        # The template is not jittered geometrically: the dot is at its centre.
+        assert pair.template[31, 31, 0] > 200
+
+
+def test_pair_geometry_styles():
+    siamfc = PairGeometry(127, 255, context=0.5)
+    side = math.sqrt((40 + 35) * (30 + 35))
+    assert siamfc.template_region(40, 30) == pytest.approx((side, side))
+    assert siamfc.search_region(40, 30) == pytest.approx((side * 255 / 127,) * 2)
+    dcf = PairGeometry(64, 64, padding=1.8, search_factor=1.0)
+    assert dcf.search_region(40, 30) == pytest.approx((112.0, 84.0))
+
+
+# -- fine-tuning ------------------------------------------------------------------------------
+def test_every_method_supports_finetuning():
+    assert {"s2siamfc", "pul"} <= set(finetunable_methods())
+    if "udt" in list_methods():
+        assert "udt" in finetunable_methods()
+
+
+@pytest.mark.parametrize("method", ["s2siamfc", "udt"])
+def test_finetuning_changes_only_the_per_target_copy(method):
+    if method not in finetunable_methods():
+        pytest.skip(f"{method} is not registered with fine-tuning")
+    torch.manual_seed(0)
+    frame = textured_frame()
+    tracker = build_tracker(method, UNTRAINED, device="cpu", finetune=True, finetune_steps=3,
+                            finetune_seconds=30.0)
+    shared = tracker.model
+    before = snapshot(shared)
+    tracker.init(frame, BOX)
+    report = tracker.finetune_report
+    assert report.steps == 3 and len(report.losses) == 3
+    assert tracker.model is not shared and tracker.shared_model is shared
+    for name, value in shared.state_dict().items():           # shared weights bit-identical
+        assert torch.equal(value, before[name]), name
+    adapted = tracker.model.state_dict()
+    changed = [name for name in before if not torch.equal(adapted[name], before[name])]
+    hook = tracker.finetune_hook
+    trainable = {id(p) for p in hook.trainable_parameters(tracker, tracker.model)}
+    trainable_names = {n for n, p in tracker.model.named_parameters() if id(p) in trainable}
+    assert changed and set(changed) <= trainable_names, (changed, trainable_names)
+    assert not any(p.requires_grad for p in tracker.model.parameters())
+    # The tracker runs with the adapted weights and tracks.
+    result = tracker.track(frame)
+    assert np.hypot(*(result.box[:2] - np.array(BOX[:2]))) < 6.0
+    # Same init, same adapted weights (pairs come from a seeded generator).
+    first = snapshot(tracker.model)
+    tracker.init(frame, BOX)
+    assert all(torch.equal(first[n], v) for n, v in tracker.model.state_dict().items())
+    # A per-call override goes back to the shared weights.
+    tracker.init(frame, BOX, finetune=False)
+    assert tracker.model is shared and tracker.finetune_report is None
+
+
+@pytest.mark.parametrize("method", ["s2siamfc", "udt"])
+def test_finetuning_lowers_its_loss(method):
+    if method not in finetunable_methods():
+        pytest.skip(f"{method} is not registered with fine-tuning")
+    torch.manual_seed(0)
+    tracker = build_tracker(method, UNTRAINED, device="cpu", finetune_steps=8,
+                            finetune_seconds=30.0, finetune_lr=1e-2)
+    tracker.init(textured_frame(1), BOX, finetune=True)
+    losses = tracker.finetune_report.losses
+    assert len(losses) == 8 and losses[-1] < losses[0], losses
+
+
+def test_finetuning_respects_the_time_budget():
+    torch.manual_seed(0)
+    frame = textured_frame(2)
+    tracker = build_tracker("s2siamfc", UNTRAINED, device="cpu", finetune=True,
+                            finetune_steps=1000, finetune_seconds=0.3)
+    tracker.init(frame, BOX)                                  # warm-up: first-call overheads
+    for budget in (0.3, 0.6):
+        tracker.params = tracker.params.replace(finetune_seconds=budget)
+        tracker.init(frame, BOX)
+        report = tracker.finetune_report
+        assert 1 <= report.steps < 1000
+        # A step starts only if the mean step time says it ends in time: the overrun is at
+        # most the deviation of one step from that mean.
+        assert report.seconds <= budget + max(report.step_seconds) + 0.05, report
+    for overrides in ({"finetune_steps": 0}, {"finetune_seconds": 0.0}):
+        tracker.params = tracker.params.replace(
+            **{"finetune_steps": 10, "finetune_seconds": 1.0, **overrides})
+        tracker.init(frame, BOX)
+        assert tracker.finetune_report.steps == 0
+
+
+def test_finetuning_params_are_checked():
+    with pytest.raises(ValueError):
+        build_tracker("pul", UNTRAINED, device="cpu", finetune_seconds=-1.0)
+    with pytest.raises(ValueError):
+        build_tracker("pul", UNTRAINED, device="cpu", finetune_lr=0.0)
+
+
+class _NoHookTracker(Tracker):
+    def __init__(self):
+        super().__init__(TrackerParams())
+        self.model = torch.nn.Linear(2, 2)
+
+    def _init(self, image, box_xywh):
+        pass
+
+    def _track(self, image):
+        return TrackResult(box=np.zeros(4), score=1.0)
+
+
+def test_finetuning_without_a_hook_is_refused():
+    tracker = _NoHookTracker()
+    with pytest.raises(FinetuneNotSupportedError):
+        tracker.init(textured_frame(), BOX, finetune=True)
+    tracker.init(textured_frame(), BOX)
+    assert tracker.initialized
