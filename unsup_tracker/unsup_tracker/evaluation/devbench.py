@@ -1,0 +1,866 @@
+"""Development benchmark: OTB-layout sequences with exact ground truth, built from real footage.
+
+Every frame is real imagery composited with known geometry, so boxes and masks are exact:
+
+* background: a window moving and zooming over the frames of a real video (camera motion on top
+  of the video's own motion), or over a real photo (pan and zoom);
+* target: an object cut out of a real photo with an irregular mask (GrabCut inside a hand-picked
+  rectangle; a random smooth blob for photos where GrabCut cannot separate the object), moved
+  along a smooth random path with scale change and rotation as the sequence's attributes ask;
+* challenges per sequence (``meta.json`` lists them): illumination change (global and on the
+  target), motion blur (line kernel along the target's velocity), fast motion, partial and full
+  occlusion (occluders are blobs cut from other photos, drawn over the target), a look-alike
+  distractor (a second copy of the target, identical or hue-shifted, circling nearby, drawn
+  behind the target), and out-of-view spells (the target leaves the frame and comes back).
+
+Ground-truth decisions:
+
+* ``groundtruth_rect.txt`` is in OTB's 1-based convention (read it with
+  :func:`.dataset.read_groundtruth`); boxes are integer pixel bounds.
+* The box is the bounding box of the target's *full* (amodal) mask inside the frame: partial
+  occlusion does not shrink it (as annotators box the whole object), leaving the frame clips it.
+* ``masks/NNNN.png`` holds the *visible* target pixels (255): occluded pixels are excluded, so
+  a segmenting tracker is scored against what it can see. Where the target is fully visible,
+  the box is exactly the bounding box of the mask.
+* Under motion blur the ground truth is the sharp object at mid-exposure.
+* A frame is *absent* (``0,0,0,0``, empty mask, not scored) when less than
+  :data:`ABSENT_VISIBILITY` of the target's pixels are visible (fully occluded or out of view).
+* Frame 1 always shows the whole target, unoccluded (trackers initialise there).
+
+Determinism: sequence ``i`` depends only on ``(seed, i)`` and the generation options, and
+OpenCV's RNG is reseeded before GrabCut, so the same seed gives byte-identical files on the same
+OpenCV build.
+
+Sources (Debian ``opencv-doc``, located with :mod:`unsup_tracker.sample_data`). For train/tune
+separation, training should avoid the *photos* listed in :data:`TARGET_PHOTOS` (the targets the
+benchmark asks trackers to follow). Background videos and photos (:data:`BACKGROUND_VIDEOS`,
+:data:`BACKGROUND_PHOTOS`) and occluder photos (:data:`OCCLUDER_PHOTOS`) appear here unlabeled;
+training on those same videos is acceptable because no label is used in training, but a strict
+separation would exclude them too (the frame ranges used are recorded in each ``meta.json``).
+The benchmark never reads ``real_dev``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Optional, TextIO
+
+import cv2
+import numpy as np
+
+from .. import sample_data
+from .dataset import LIST_FILE, write_otb_boxes
+
+GENERATOR_VERSION = 1
+ABSENT_VISIBILITY = 0.1
+DEFAULT_NUM_SEQUENCES = 12
+DEFAULT_NUM_FRAMES = 150
+DEFAULT_FRAME_SIZE = (640, 480)
+JPEG_QUALITY = 90
+INDEX_FILE = "devbench.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetPhoto:
+    """An object in an opencv-doc photo: ``rect`` (x, y, w, h) encloses it."""
+
+    photo: str
+    rect: tuple[int, int, int, int]
+    #: "grabcut": segment inside rect; "blob": smooth random blob filling rect.
+    cut: str = "grabcut"
+
+
+TARGET_PHOTOS = (
+    TargetPhoto("apple.jpg", (50, 10, 450, 495)),
+    TargetPhoto("orange.jpg", (15, 15, 470, 460)),
+    TargetPhoto("HappyFish.jpg", (28, 8, 231, 186)),
+    TargetPhoto("butterfly.jpg", (5, 5, 483, 260)),
+    TargetPhoto("squirrel_cls.jpg", (110, 70, 210, 290)),
+    TargetPhoto("messi5.jpg", (150, 15, 250, 300)),
+    TargetPhoto("ml.png", (25, 5, 270, 370)),
+    TargetPhoto("rubberwhale1.png", (205, 80, 125, 110)),
+    TargetPhoto("WindowsLogo.jpg", (55, 25, 225, 200)),
+    TargetPhoto("left.jpg", (30, 110, 250, 320)),
+    TargetPhoto("chicky_512.png", (150, 40, 280, 400), cut="blob"),
+    TargetPhoto("baboon.jpg", (110, 30, 300, 460), cut="blob"),
+)
+OCCLUDER_PHOTOS = ("starry_night.jpg", "graf1.png", "board.jpg", "aloeL.jpg", "fruits.jpg",
+                   "basketball1.png")
+BACKGROUND_VIDEOS = ("vtest.avi", "box.mp4", "cup.mp4", "Megamind.avi", "tree.avi")
+BACKGROUND_PHOTOS = ("building.jpg", "leuvenA.jpg", "aero3.jpg", "home.jpg")
+
+#: Our attribute names and the OTB attribute codes they correspond to.
+OTB_CODES = {
+    "camera_motion": "CM", "scale_variation": "SV", "rotation": "IPR", "illumination": "IV",
+    "motion_blur": "MB", "fast_motion": "FM", "partial_occlusion": "OCC",
+    "full_occlusion": "OCC", "distractor": "BC", "out_of_view": "OV",
+}
+
+#: One template per sequence index (cycled): background source and challenges.
+TEMPLATES = (
+    ("vtest.avi", ("scale_variation", "distractor")),
+    ("box.mp4", ("rotation", "motion_blur", "fast_motion")),
+    ("cup.mp4", ("partial_occlusion", "illumination")),
+    ("Megamind.avi", ("full_occlusion", "scale_variation")),
+    ("building.jpg", ("out_of_view", "rotation")),
+    ("tree.avi", ("illumination", "distractor", "motion_blur")),
+    ("leuvenA.jpg", ("partial_occlusion", "full_occlusion", "scale_variation")),
+    ("vtest.avi", ("out_of_view", "distractor", "fast_motion")),
+    ("aero3.jpg", ("fast_motion", "motion_blur", "rotation", "illumination")),
+    ("box.mp4", ("distractor", "partial_occlusion", "scale_variation")),
+    ("home.jpg", ("out_of_view", "full_occlusion", "rotation")),
+    ("cup.mp4", ("distractor", "partial_occlusion", "illumination", "motion_blur",
+                 "out_of_view", "scale_variation")),
+)
+
+
+#: Usable frame ranges per (video path, mtime): decoding a whole video once per process is enough.
+_VIDEO_RANGES: dict[tuple[str, int], tuple[int, int]] = {}
+
+
+class FootageMissingError(FileNotFoundError):
+    """The opencv-doc footage the benchmark is built from is not installed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceSpec:
+    name: str
+    #: Seed material of this sequence's random generator.
+    seed: tuple[int, ...]
+    background: str
+    target: TargetPhoto
+    attributes: tuple[str, ...]
+    num_frames: int = DEFAULT_NUM_FRAMES
+    frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE
+
+
+def make_specs(seed: int = 0, num_sequences: int = DEFAULT_NUM_SEQUENCES,
+               num_frames: int = DEFAULT_NUM_FRAMES,
+               frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE) -> list[SequenceSpec]:
+    """The sequences of the benchmark: templates cycled, targets shuffled by ``seed``."""
+    if num_sequences < 1:
+        raise ValueError("num_sequences must be >= 1")
+    if num_frames < 20:
+        raise ValueError("num_frames must be >= 20 (room for the challenges)")
+    if min(frame_size) < 96:
+        raise ValueError("frame_size must be at least 96x96")
+    order = np.random.default_rng([seed, 7919]).permutation(len(TARGET_PHOTOS))
+    specs = []
+    for index in range(num_sequences):
+        background, attributes = TEMPLATES[index % len(TEMPLATES)]
+        target = TARGET_PHOTOS[order[index % len(order)]]
+        name = (f"dev{index + 1:02d}_{Path(background).stem.lower()}"
+                f"_{Path(target.photo).stem.lower()}")
+        specs.append(SequenceSpec(name=name, seed=(seed, index), background=background,
+                                  target=target, attributes=("camera_motion",) + attributes,
+                                  num_frames=num_frames, frame_size=tuple(frame_size)))
+    return specs
+
+
+# ----------------------------------------------------------------------------- sources
+
+class Footage:
+    """Photos and videos of opencv-doc, loaded once per generation run."""
+
+    def __init__(self):
+        try:
+            self.data_dir = sample_data.opencv_doc_dir() / "examples" / "data"
+        except FileNotFoundError as exc:
+            raise FootageMissingError(str(exc)) from exc
+        self._photos: dict[str, np.ndarray] = {}
+        self._cutouts: dict[TargetPhoto, tuple[np.ndarray, np.ndarray]] = {}
+
+    def photo(self, name: str) -> np.ndarray:
+        if name not in self._photos:
+            path = self.data_dir / name
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise FootageMissingError(f"cannot read opencv-doc photo {path}")
+            self._photos[name] = image
+        return self._photos[name]
+
+    def video_path(self, name: str) -> Path:
+        try:
+            return sample_data.find_sample_video(name)
+        except FileNotFoundError as exc:
+            raise FootageMissingError(str(exc)) from exc
+
+    def video_range(self, name: str) -> tuple[int, int]:
+        """``[first, end)`` of the frames that decode and are not black (one full decode).
+
+        Container frame counts are not trusted: tree.avi claims 444 frames and decodes 68.
+        """
+        path = self.video_path(name)
+        key = (str(path), path.stat().st_mtime_ns)
+        if key in _VIDEO_RANGES:
+            return _VIDEO_RANGES[key]
+        capture = cv2.VideoCapture(str(path))
+        count, first = 0, None
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if first is None and frame[::8, ::8].mean() > 12:  # Megamind opens on black
+                first = count
+            count += 1
+        capture.release()
+        if first is None or count - first < 2:
+            raise FootageMissingError(f"video {name} has no usable frames")
+        _VIDEO_RANGES[key] = (first, count)
+        return _VIDEO_RANGES[key]
+
+    def cutout(self, target: TargetPhoto) -> tuple[np.ndarray, np.ndarray]:
+        """(BGR patch, uint8 mask 0/255) of the target, cropped to the mask's bounding box."""
+        if target not in self._cutouts:
+            image = self.photo(target.photo)
+            x, y, w, h = target.rect
+            patch = image[y:y + h, x:x + w]
+            mask = _grabcut_mask(patch) if target.cut == "grabcut" else None
+            if mask is None:
+                mask = _blob_mask(np.random.default_rng(list(target.photo.encode())), h, w, 0.35)
+            rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+            crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            self._cutouts[target] = (patch[crop].copy(), mask[crop].copy())
+        return self._cutouts[target]
+
+
+def _grabcut_mask(patch: np.ndarray) -> Optional[np.ndarray]:
+    """Foreground of ``patch`` (its border is background), holes filled; None if implausible."""
+    h, w = patch.shape[:2]
+    scale = min(1.0, 200.0 / max(h, w))
+    small = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    mask = np.zeros((sh, sw), np.uint8)
+    rect = (2, 2, sw - 4, sh - 4)
+    # grabCut seeds its k-means from OpenCV's global RNG; reseeding keeps the cut reproducible.
+    cv2.setRNGSeed(12345)
+    cv2.grabCut(small, mask, rect, np.zeros((1, 65)), np.zeros((1, 65)), 5, cv2.GC_INIT_WITH_RECT)
+    foreground = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground)
+    if count < 2:
+        return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    component = (labels == largest).astype(np.uint8)
+    contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    filled = np.zeros_like(component)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    fraction = filled.mean()
+    if not 0.15 <= fraction <= 0.95:
+        return None
+    full = cv2.resize(filled * 255, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where(full >= 128, 255, 0).astype(np.uint8)
+
+
+def _blob_mask(rng: np.random.Generator, height: int, width: int, irregularity: float
+               ) -> np.ndarray:
+    """A smooth star-shaped blob filling a ``height`` x ``width`` box (uint8 0/255)."""
+    angles = np.linspace(0.0, 2.0 * np.pi, 120, endpoint=False)
+    radius = np.ones_like(angles)
+    for k in range(2, 7):
+        amplitude = rng.uniform(0.0, irregularity / k * 1.6)
+        radius += amplitude * np.cos(k * angles + rng.uniform(0, 6.3))
+    radius = np.clip(radius, 0.25, None)
+    radius /= radius.max()
+    supersample = 4
+    points = np.stack([(0.5 + 0.5 * radius * np.cos(angles)) * width * supersample,
+                       (0.5 + 0.5 * radius * np.sin(angles)) * height * supersample], axis=1)
+    canvas = np.zeros((height * supersample, width * supersample), np.uint8)
+    cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 255, lineType=cv2.LINE_AA)
+    small = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
+    return np.where(small >= 128, 255, 0).astype(np.uint8)
+
+
+class _BackgroundFrames:
+    """Consecutive frames of a video (ping-pong when it is shorter than needed) or one photo."""
+
+    def __init__(self, footage: Footage, name: str, num_frames: int, rng: np.random.Generator):
+        self.name = name
+        self.photo = None
+        self.capture = None
+        self.buffer: list[np.ndarray] = []
+        if name in BACKGROUND_PHOTOS:
+            self.photo = footage.photo(name)
+            self.source = {"kind": "photo", "file": name}
+            return
+        first, end = footage.video_range(name)
+        usable = end - first
+        start = first
+        if usable >= num_frames:
+            start += int(rng.integers(0, usable - num_frames + 1))
+        self.pingpong = usable < num_frames
+        self.source = {"kind": "video", "file": name, "start_frame": start,
+                       "end_frame": min(end, start + num_frames), "pingpong": self.pingpong}
+        self.capture = cv2.VideoCapture(str(footage.video_path(name)))
+        # Sequential reads: seeking is unreliable for some of these codecs (tree.avi).
+        for _ in range(start):
+            self.capture.read()
+        if self.pingpong:
+            for _ in range(usable):
+                ok, frame = self.capture.read()
+                if not ok:
+                    break
+                self.buffer.append(frame)
+            self.capture.release()
+            self.capture = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        image = self.photo if self.photo is not None else self._peek()
+        return image.shape[1], image.shape[0]
+
+    def _peek(self) -> np.ndarray:
+        if self.buffer:
+            return self.buffer[0]
+        ok, frame = self.capture.read()
+        if not ok:
+            raise FootageMissingError(f"video {self.name} ended early")
+        self.buffer.append(frame)
+        return frame
+
+    def frame(self, index: int) -> np.ndarray:
+        if self.photo is not None:
+            return self.photo
+        if self.pingpong:
+            period = 2 * len(self.buffer) - 2
+            phase = index % period if period > 0 else 0
+            return self.buffer[phase if phase < len(self.buffer) else period - phase]
+        if self.buffer:
+            return self.buffer.pop(0)
+        ok, frame = self.capture.read()
+        if not ok:
+            raise FootageMissingError(f"video {self.name} ended early at frame {index}")
+        return frame
+
+    def close(self) -> None:
+        if self.capture is not None:
+            self.capture.release()
+
+
+# ----------------------------------------------------------------------------- motion
+
+def _smooth_path(rng: np.random.Generator, n: int, low, high, knot_every: float,
+                 first=None) -> np.ndarray:
+    """(n, d) random path: uniform knots in [low, high], linearly joined, Gaussian-smoothed.
+
+    Smoothing keeps the values inside [low, high] (convex combinations) and gives a velocity
+    without stops at the knots. ``first`` pins the first knot.
+    """
+    low = np.atleast_1d(np.asarray(low, dtype=np.float64))
+    high = np.atleast_1d(np.asarray(high, dtype=np.float64))
+    num_knots = max(2, int(math.ceil(n / knot_every)) + 1)
+    knots = rng.uniform(low, high, size=(num_knots, len(low)))
+    if first is not None:
+        knots[0] = first
+        knots[1] = first
+    times = np.linspace(0, n - 1, num_knots)
+    path = np.stack([np.interp(np.arange(n), times, knots[:, d]) for d in range(len(low))], 1)
+    sigma = knot_every / 3.0
+    radius = int(3 * sigma)
+    if radius >= 1:
+        kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        kernel /= kernel.sum()
+        padded = np.pad(path, ((radius, radius), (0, 0)), mode="edge")
+        path = np.stack([np.convolve(padded[:, d], kernel, mode="valid")
+                         for d in range(path.shape[1])], 1)
+    return path
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+# ----------------------------------------------------------------------------- rendering
+
+@dataclasses.dataclass
+class _Sprite:
+    premultiplied: np.ndarray  # float32 HxWx3: colour * alpha
+    alpha: np.ndarray  # float32 HxW in [0, 1]
+
+    @classmethod
+    def from_cutout(cls, patch: np.ndarray, mask: np.ndarray, long_side: float) -> "_Sprite":
+        # Resize once to the largest size it is drawn at, so per-frame warps never minify much
+        # (warpAffine does not low-pass and would alias).
+        scale = min(1.0, long_side / max(patch.shape[:2]))
+        size = (max(2, round(patch.shape[1] * scale)), max(2, round(patch.shape[0] * scale)))
+        color = cv2.resize(patch, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        alpha = cv2.resize(mask, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        return cls(color * alpha[..., None], alpha)
+
+    @property
+    def long_side(self) -> int:
+        return max(self.alpha.shape)
+
+
+@dataclasses.dataclass
+class _Placed:
+    x0: int
+    y0: int
+    premultiplied: np.ndarray
+    alpha: np.ndarray
+    sharp_mask: np.ndarray  # bool, before blur: the object's extent
+
+    def frame_slices(self, width: int, height: int):
+        """(frame slices, local slices) of the part inside the frame, or None."""
+        h, w = self.alpha.shape
+        fx0, fy0 = max(self.x0, 0), max(self.y0, 0)
+        fx1, fy1 = min(self.x0 + w, width), min(self.y0 + h, height)
+        if fx0 >= fx1 or fy0 >= fy1:
+            return None
+        return ((slice(fy0, fy1), slice(fx0, fx1)),
+                (slice(fy0 - self.y0, fy1 - self.y0), slice(fx0 - self.x0, fx1 - self.x0)))
+
+
+def _line_kernel(length: float, angle: float) -> np.ndarray:
+    """Normalised anti-aliased line of ``length`` px at ``angle`` (radians): linear motion blur."""
+    size = int(math.ceil(length)) | 1
+    canvas = np.zeros((size, size), np.uint8)
+    c = size / 2.0
+    dx, dy = 0.5 * length * math.cos(angle), 0.5 * length * math.sin(angle)
+    subpixel = 16  # cv2.line's shift=4: coordinates in 1/16 px
+    cv2.line(canvas, (round((c - dx) * subpixel), round((c - dy) * subpixel)),
+             (round((c + dx) * subpixel), round((c + dy) * subpixel)), 255, 1, cv2.LINE_AA,
+             shift=4)
+    kernel = canvas.astype(np.float32)
+    total = kernel.sum()
+    if total <= 0:
+        kernel[size // 2, size // 2] = 1.0
+        total = 1.0
+    return kernel / total
+
+
+def _place(sprite: _Sprite, center, scale: float, angle_deg: float, gain: float = 1.0,
+           blur: Optional[tuple[float, float]] = None) -> _Placed:
+    """Warp ``sprite`` to ``center`` (frame pixels) on a local canvas covering all of it."""
+    h, w = sprite.alpha.shape
+    matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle_deg, scale)
+    matrix[:, 2] += np.asarray(center, dtype=np.float64) - (w / 2.0, h / 2.0)
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], dtype=np.float64) @ matrix.T
+    pad = 2 + (int(math.ceil(blur[0])) if blur else 0)
+    x0 = int(math.floor(corners[:, 0].min())) - pad
+    y0 = int(math.floor(corners[:, 1].min())) - pad
+    x1 = int(math.ceil(corners[:, 0].max())) + pad
+    y1 = int(math.ceil(corners[:, 1].max())) + pad
+    matrix[:, 2] -= (x0, y0)
+    size = (x1 - x0, y1 - y0)
+    alpha = cv2.warpAffine(sprite.alpha, matrix, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    color = cv2.warpAffine(sprite.premultiplied, matrix, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    sharp = alpha > 0.5
+    if gain != 1.0:
+        color *= gain
+    if blur is not None and blur[0] >= 2.0:
+        kernel = _line_kernel(*blur)
+        alpha = cv2.filter2D(alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+        color = cv2.filter2D(color, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    return _Placed(x0, y0, color, alpha, sharp)
+
+
+def _composite(canvas: np.ndarray, placed: _Placed) -> None:
+    slices = placed.frame_slices(canvas.shape[1], canvas.shape[0])
+    if slices is None:
+        return
+    frame_sl, local_sl = slices
+    alpha = placed.alpha[local_sl][..., None]
+    canvas[frame_sl] = canvas[frame_sl] * (1.0 - alpha) + placed.premultiplied[local_sl]
+
+
+def _paste_mask(frame_mask: np.ndarray, placed: _Placed, mask: np.ndarray) -> None:
+    slices = placed.frame_slices(frame_mask.shape[1], frame_mask.shape[0])
+    if slices is not None:
+        frame_sl, local_sl = slices
+        frame_mask[frame_sl] |= mask[local_sl]
+
+
+def _camera_matrix(center, window_width: float, out_size) -> np.ndarray:
+    out_w, out_h = out_size
+    window_height = window_width * out_h / out_w
+    s = out_w / window_width
+    return np.array([[s, 0.0, -s * (center[0] - window_width / 2.0)],
+                     [0.0, s, -s * (center[1] - window_height / 2.0)]])
+
+
+def _hue_shifted(patch: np.ndarray, shift: int, gain: float) -> np.ndarray:
+    hsv = cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + shift) % 180).astype(np.uint8)
+    hsv[..., 2] = np.clip(hsv[..., 2].astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+
+
+# ----------------------------------------------------------------------------- one sequence
+
+@dataclasses.dataclass
+class _TargetPlan:
+    """Per-frame geometry and photometry of the target (arrays of length n)."""
+
+    long_side: float  # px at scale 1
+    scale: np.ndarray
+    angle: np.ndarray  # degrees
+    center: np.ndarray  # (n, 2) frame pixels
+    global_gain: np.ndarray
+    target_gain: np.ndarray
+    exposure: float  # motion-blur length per px/frame of speed; 0 = no blur
+
+    @property
+    def size_px(self) -> np.ndarray:
+        return self.long_side * self.scale
+
+    @property
+    def velocity(self) -> np.ndarray:
+        return np.gradient(self.center, axis=0)
+
+
+def _plan_target(rng: np.random.Generator, attrs: set, n: int, frame_size: tuple[int, int]
+                 ) -> _TargetPlan:
+    out_w, out_h = frame_size
+    unit = out_w / 640.0  # sizes and speeds are tuned for 640-px-wide frames
+    long_side = rng.uniform(56, 100) * unit
+    if "scale_variation" in attrs:
+        scale = _smooth_path(rng, n, 0.55, 1.7, 35, first=1.0)[:, 0]
+    else:
+        scale = _smooth_path(rng, n, 0.92, 1.08, 60, first=1.0)[:, 0]
+    if "rotation" in attrs:
+        angle = _smooth_path(rng, n, -75, 75, 30, first=0.0)[:, 0]
+    else:
+        angle = _smooth_path(rng, n, -4, 4, 60, first=0.0)[:, 0]
+    # The margin keeps the whole target (any rotation) inside the frame, frame 1 included.
+    margin = 0.72 * long_side * scale.max() + 4
+    margin_x, margin_y = min(margin, 0.45 * out_w), min(margin, 0.45 * out_h)
+    start = (out_w * (0.5 + rng.uniform(-0.1, 0.1)), out_h * (0.5 + rng.uniform(-0.1, 0.1)))
+    center = _smooth_path(rng, n, (margin_x, margin_y), (out_w - margin_x, out_h - margin_y),
+                          11 if "fast_motion" in attrs else 40, first=start)
+    if "out_of_view" in attrs:
+        plateau = max(3, int(rng.uniform(0.08, 0.15) * n))
+        ramp = max(3, int(0.07 * n))
+        leave = int(rng.uniform(0.3, 0.55) * n)
+        t = np.arange(n, dtype=np.float64)
+        weight = (_smoothstep((t - leave) / ramp)
+                  * _smoothstep((leave + 2 * ramp + plateau - t) / ramp))
+        middle = min(n - 1, leave + ramp + plateau // 2)
+        exit_point = _exit_point(center[middle], out_w, out_h,
+                                 0.75 * long_side * scale.max() + 10)
+        center = center * (1 - weight[:, None]) + exit_point[None, :] * weight[:, None]
+    if "illumination" in attrs:
+        global_gain = _smooth_path(rng, n, 0.45, 1.35, 25, first=1.0)[:, 0]
+        target_gain = _smooth_path(rng, n, 0.6, 1.4, 30, first=1.0)[:, 0]
+    else:
+        global_gain = np.ones(n)
+        target_gain = np.ones(n)
+    exposure = rng.uniform(0.8, 1.1) if "motion_blur" in attrs else 0.0
+    return _TargetPlan(long_side, scale, angle, center, global_gain, target_gain, exposure)
+
+
+def _make_distractor(rng: np.random.Generator, plan: _TargetPlan, patch: np.ndarray,
+                     mask: np.ndarray, n: int) -> dict:
+    """A copy of the target (identical or hue-shifted) circling it, drawn behind it."""
+    exact_copy = bool(rng.random() < 0.5)
+    if exact_copy:
+        look = patch
+    else:
+        shift = int(rng.choice([-1, 1]) * rng.integers(6, 14))
+        look = _hue_shifted(patch, shift, float(rng.uniform(0.8, 1.2)))
+    radius = _smooth_path(rng, n, 0.7, 2.4, 35, first=2.2)[:, 0]  # in target sizes
+    phase = _smooth_path(rng, n, -2 * np.pi, 2 * np.pi, 45)[:, 0]
+    sprite = _Sprite.from_cutout(look, mask, plan.long_side * plan.scale.max() * 1.3)
+    relative_scale = float(rng.uniform(0.85, 1.15))
+    offset = np.stack([np.cos(phase), np.sin(phase)], 1) * (radius * plan.size_px)[:, None]
+    return {
+        "sprite": sprite,
+        "center": plan.center + offset,
+        "scale": plan.scale * relative_scale * plan.long_side / sprite.long_side,
+        "angle": _smooth_path(rng, n, -30, 30, 40)[:, 0],
+        "meta": {"kind": "identical copy" if exact_copy else "hue-shifted copy",
+                 "relative_scale": round(relative_scale, 3)},
+    }
+
+
+def _camera_path(rng: np.random.Generator, background: "_BackgroundFrames", n: int,
+                 frame_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(window centres (n, 2), window widths (n,)) in source pixels: pan and zoom."""
+    out_w, out_h = frame_size
+    src_w, src_h = background.size
+    widest = min(src_w, src_h * out_w / out_h)
+    is_photo = background.photo is not None
+    # Photos get more zoom and faster pans: they have no motion of their own.
+    zoom = _smooth_path(rng, n, 0.5 if is_photo else 0.6, 0.85 if is_photo else 0.95,
+                        30 if is_photo else 50)[:, 0]
+    window_w = zoom * widest
+    window_h = window_w * out_h / out_w
+    position = _smooth_path(rng, n, (0, 0), (1, 1), 30 if is_photo else 50)
+    centers = np.stack([window_w / 2 + position[:, 0] * (src_w - window_w),
+                        window_h / 2 + position[:, 1] * (src_h - window_h)], 1)
+    return centers, window_w
+
+
+def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -> dict:
+    """Write ``out_dir/<spec.name>/`` (img/, masks/, groundtruth_rect.txt, meta.json)."""
+    unknown = sorted(set(spec.attributes) - set(OTB_CODES))
+    if unknown:
+        raise ValueError(f"unknown attribute(s) {unknown}; known: {sorted(OTB_CODES)}")
+    rng = np.random.default_rng(list(spec.seed))
+    attrs = set(spec.attributes)
+    n = spec.num_frames
+    out_w, out_h = spec.frame_size
+    plan = _plan_target(rng, attrs, n, spec.frame_size)
+    velocity = plan.velocity
+    speed = np.linalg.norm(velocity, axis=1)
+
+    patch, mask = footage.cutout(spec.target)
+    target_sprite = _Sprite.from_cutout(patch, mask, plan.long_side * plan.scale.max() * 1.1)
+    sprite_scale = plan.long_side / target_sprite.long_side  # sprite px -> frame px at scale 1
+    distractor = _make_distractor(rng, plan, patch, mask, n) if "distractor" in attrs else None
+    events = []
+    if "partial_occlusion" in attrs:
+        events += ["partial"] * int(rng.integers(1, 3))
+    if "full_occlusion" in attrs:
+        events.append("full")
+    occluders = [_make_occluder(kind, rng, footage, plan.center, plan.size_px, n, out_w / 640.0)
+                 for kind in events]
+    background = _BackgroundFrames(footage, spec.background, n, rng)
+    cam_center, window_w = _camera_path(rng, background, n, spec.frame_size)
+
+    seq_dir = Path(out_dir) / spec.name
+    (seq_dir / "img").mkdir(parents=True, exist_ok=True)
+    (seq_dir / "masks").mkdir(parents=True, exist_ok=True)
+    boxes = np.full((n, 4), np.nan)
+    visibility, occlusion, in_view, blur_px = (np.zeros(n) for _ in range(4))
+    for index in range(n):
+        matrix = _camera_matrix(cam_center[index], window_w[index], (out_w, out_h))
+        canvas = cv2.warpAffine(background.frame(index), matrix, (out_w, out_h),
+                                flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+        if distractor is not None:
+            _composite(canvas, _place(distractor["sprite"], distractor["center"][index],
+                                      distractor["scale"][index], distractor["angle"][index]))
+        blur = None
+        if plan.exposure > 0:
+            length = plan.exposure * speed[index]
+            blur = (length, math.atan2(velocity[index, 1], velocity[index, 0]))
+            blur_px[index] = length if length >= 2.0 else 0.0
+        target = _place(target_sprite, plan.center[index], plan.scale[index] * sprite_scale,
+                        plan.angle[index], gain=float(plan.target_gain[index]), blur=blur)
+        _composite(canvas, target)
+        occluded = np.zeros((out_h, out_w), bool)
+        for occluder in occluders:
+            placed = _place(occluder["sprite"], occluder["path"][index], 1.0,
+                            occluder["angle"][index])
+            _composite(canvas, placed)
+            _paste_mask(occluded, placed, placed.alpha > 0.5)
+        if plan.global_gain[index] != 1.0:
+            canvas *= plan.global_gain[index]
+        frame = cv2.convertScaleAbs(canvas)
+
+        amodal = np.zeros((out_h, out_w), bool)
+        _paste_mask(amodal, target, target.sharp_mask)
+        visible = amodal & ~occluded
+        full_area = max(1, int(np.count_nonzero(target.sharp_mask)))
+        in_frame = int(np.count_nonzero(amodal))
+        num_visible = int(np.count_nonzero(visible))
+        visibility[index] = num_visible / full_area
+        in_view[index] = in_frame / full_area
+        occlusion[index] = 1.0 - num_visible / in_frame if in_frame else 0.0
+        if visibility[index] >= ABSENT_VISIBILITY:
+            rows, cols = np.flatnonzero(amodal.any(1)), np.flatnonzero(amodal.any(0))
+            boxes[index] = (cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0])
+        else:
+            visible[:] = False
+        stem = f"{index + 1:04d}"
+        cv2.imwrite(str(seq_dir / "img" / f"{stem}.jpg"), frame,
+                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        cv2.imwrite(str(seq_dir / "masks" / f"{stem}.png"), visible.astype(np.uint8) * 255)
+    background.close()
+    if visibility[0] < 0.999:
+        raise RuntimeError(f"{spec.name}: target not fully visible in frame 1 (generator bug)")
+    write_otb_boxes(seq_dir / "groundtruth_rect.txt", boxes, decimals=0)
+
+    absent = ~np.all(np.isfinite(boxes), axis=1)
+    meta = {
+        "name": spec.name,
+        "generator": "unsup_tracker.evaluation.devbench",
+        "generator_version": GENERATOR_VERSION,
+        "seed": list(spec.seed),
+        "frame_size": [out_w, out_h],
+        "num_frames": n,
+        "attributes": list(spec.attributes),
+        "otb_attributes": sorted({OTB_CODES[a] for a in spec.attributes}),
+        "background": background.source,
+        "target": {"photo": spec.target.photo, "rect_xywh": list(spec.target.rect),
+                   "cut": spec.target.cut, "long_side_px": round(float(plan.long_side), 1),
+                   "scale_range": [round(float(plan.scale.min()), 3),
+                                   round(float(plan.scale.max()), 3)],
+                   "angle_range_deg": [round(float(plan.angle.min()), 1),
+                                       round(float(plan.angle.max()), 1)],
+                   "max_speed_px": round(float(speed.max()), 1)},
+        "distractor": distractor["meta"] if distractor else None,
+        "occluders": [o["meta"] for o in occluders],
+        "ground_truth": ("groundtruth_rect.txt: 1-based OTB x,y,w,h of the full target inside "
+                         "the frame; masks/: visible target pixels; 0,0,0,0 and an empty mask "
+                         f"where visibility < {ABSENT_VISIBILITY}"),
+        "num_absent": int(absent.sum()),
+        "per_frame": {
+            "visibility": np.round(visibility, 3).tolist(),
+            "in_view": np.round(in_view, 3).tolist(),
+            "occlusion": np.round(occlusion, 3).tolist(),
+            "motion_blur_px": np.round(blur_px, 1).tolist(),
+            "illumination_gain": np.round(plan.global_gain * plan.target_gain, 3).tolist(),
+            "absent": absent.tolist(),
+        },
+    }
+    with open(seq_dir / "meta.json", "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=1)
+    return meta
+
+
+def _exit_point(point: np.ndarray, width: int, height: int, beyond: float) -> np.ndarray:
+    """The point ``beyond`` pixels outside the frame edge nearest to ``point``."""
+    x, y = point
+    distances = {"left": x, "right": width - x, "top": y, "bottom": height - y}
+    edge = min(distances, key=distances.get)
+    if edge == "left":
+        return np.array([-beyond, y])
+    if edge == "right":
+        return np.array([width + beyond, y])
+    if edge == "top":
+        return np.array([x, -beyond])
+    return np.array([x, height + beyond])
+
+
+def _make_occluder(kind: str, rng: np.random.Generator, footage: Footage, center: np.ndarray,
+                   size_px: np.ndarray, n: int, unit: float) -> dict:
+    """An occluder crossing the target around a random middle frame.
+
+    Its path follows the target's during the crossing (so the planned overlap happens whatever
+    the target does) and is a straight line before and after.
+    """
+    photo_name = OCCLUDER_PHOTOS[int(rng.integers(len(OCCLUDER_PHOTOS)))]
+    photo = footage.photo(photo_name)
+    middle = int(rng.uniform(0.35, 0.8) * n)
+    if kind == "full":
+        long_side = rng.uniform(1.6, 1.9) * size_px[middle]
+        lateral = 0.0
+        relative_speed = rng.uniform(3.5, 5.0) * unit
+        irregularity = 0.15
+    else:
+        long_side = rng.uniform(0.5, 0.8) * size_px[middle]
+        lateral = rng.choice([-1, 1]) * rng.uniform(0.1, 0.4) * size_px[middle]
+        relative_speed = rng.uniform(2.5, 5.0) * unit
+        irregularity = 0.45
+    # Fast enough to be clear of the target at frame 1, where trackers initialise.
+    clearance = 0.75 * (long_side + size_px.max()) + 8
+    relative_speed = max(relative_speed, clearance / max(middle, 1))
+    aspect = rng.uniform(0.6, 1.0)
+    box_w, box_h = int(round(long_side)), max(4, int(round(long_side * aspect)))
+    crop_side = int(rng.uniform(0.3, 0.6) * min(photo.shape[:2]))
+    cx = int(rng.integers(0, photo.shape[1] - crop_side + 1))
+    cy = int(rng.integers(0, photo.shape[0] - crop_side + 1))
+    crop = photo[cy:cy + int(crop_side * aspect), cx:cx + crop_side]
+    patch = cv2.resize(crop, (box_w, box_h), interpolation=cv2.INTER_AREA)
+    sprite = _Sprite.from_cutout(patch, _blob_mask(rng, box_h, box_w, irregularity), long_side)
+    half_crossing = int(math.ceil((0.5 * (long_side + size_px[middle]) + 4) / relative_speed))
+    # Following the target a little past the crossing keeps it from walking into the
+    # occluder again right after.
+    t0, t1 = max(0, middle - half_crossing), min(n - 1, middle + 2 * half_crossing)
+    t = np.arange(n)
+    anchor = center[np.clip(t, t0, t1)]
+    # The straight approach must not cover the target in frame 1: try directions until clear;
+    # failing that, the occluder shadows the target's motion on its way in.
+    for _ in range(16):
+        direction = rng.uniform(0, 2 * np.pi)
+        unit_dir = np.array([math.cos(direction), math.sin(direction)])
+        normal = np.array([-unit_dir[1], unit_dir[0]])
+        path = anchor + (t - middle)[:, None] * relative_speed * unit_dir + lateral * normal
+        if np.linalg.norm(path[0] - center[0]) >= clearance:
+            break
+    else:
+        anchor = center[np.minimum(t, t1)]
+        path = anchor + (t - middle)[:, None] * relative_speed * unit_dir + lateral * normal
+    spin = rng.uniform(-1.0, 1.0)
+    return {"sprite": sprite, "path": path, "angle": spin * (t - middle),
+            "meta": {"kind": kind, "photo": photo_name,
+                     "photo_crop_xywh": [cx, cy, crop_side, int(crop_side * aspect)],
+                     "middle_frame": middle + 1, "long_side_px": round(float(long_side), 1)}}
+
+
+# ----------------------------------------------------------------------------- whole benchmark
+
+def generate_devbench(out_dir: str | Path, seed: int = 0,
+                      num_sequences: int = DEFAULT_NUM_SEQUENCES,
+                      num_frames: int = DEFAULT_NUM_FRAMES,
+                      frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE,
+                      log: Optional[TextIO] = sys.stderr) -> Path:
+    """Generate the benchmark into ``out_dir`` (OTB layout + ``list.txt`` + ``devbench.json``).
+
+    ``devbench.json`` is written last: its presence marks a complete benchmark.
+    """
+    out_dir = Path(out_dir)
+    specs = make_specs(seed, num_sequences, num_frames, frame_size)
+    footage = Footage()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / INDEX_FILE).unlink(missing_ok=True)
+    started = time.perf_counter()
+    summaries = []
+    for spec in specs:
+        seq_start = time.perf_counter()
+        meta = render_sequence(spec, out_dir, footage)
+        summaries.append({"name": spec.name, "attributes": meta["attributes"],
+                          "num_absent": meta["num_absent"]})
+        if log is not None:
+            print(f"  {spec.name:<36s} {num_frames} frames, {meta['num_absent']:3d} absent, "
+                  f"{time.perf_counter() - seq_start:5.1f} s  [{', '.join(spec.attributes[1:])}]",
+                  file=log, flush=True)
+    with open(out_dir / LIST_FILE, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{spec.name}\n" for spec in specs))
+    index = {"generator_version": GENERATOR_VERSION,
+             **_options(seed, num_sequences, num_frames, frame_size),
+             "seconds": round(time.perf_counter() - started, 1), "sequences": summaries}
+    with open(out_dir / INDEX_FILE, "w", encoding="utf-8") as handle:
+        json.dump(index, handle, indent=1)
+    return out_dir
+
+
+def _options(seed, num_sequences, num_frames, frame_size) -> dict:
+    return {"seed": int(seed), "num_sequences": int(num_sequences),
+            "num_frames": int(num_frames), "frame_size": [int(v) for v in frame_size]}
+
+
+def is_complete(out_dir: str | Path, seed: int, num_sequences: int, num_frames: int,
+                frame_size: tuple[int, int]) -> bool:
+    """True when ``out_dir`` holds a finished benchmark made with these options."""
+    index_path = Path(out_dir) / INDEX_FILE
+    if not index_path.is_file():
+        return False
+    try:
+        with open(index_path, encoding="utf-8") as handle:
+            index = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    wanted = {"generator_version": GENERATOR_VERSION,
+              **_options(seed, num_sequences, num_frames, frame_size)}
+    return all(index.get(key) == value for key, value in wanted.items())
+
+
+def default_cache_dir(seed: int = 0, num_sequences: int = DEFAULT_NUM_SEQUENCES,
+                      num_frames: int = DEFAULT_NUM_FRAMES,
+                      frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE) -> Path:
+    """Where ``--dataset devbench`` keeps the generated benchmark (under the sample-data cache)."""
+    return (sample_data.cache_dir() / "devbench"
+            / f"v{GENERATOR_VERSION}_seed{seed}_n{num_sequences}_f{num_frames}"
+              f"_{frame_size[0]}x{frame_size[1]}")
+
+
+def ensure_devbench(seed: int = 0, num_sequences: int = DEFAULT_NUM_SEQUENCES,
+                    num_frames: int = DEFAULT_NUM_FRAMES,
+                    frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE,
+                    log: Optional[TextIO] = sys.stderr) -> Path:
+    """The cached benchmark for these options, generated first if missing or incomplete."""
+    folder = default_cache_dir(seed, num_sequences, num_frames, frame_size)
+    if not is_complete(folder, seed, num_sequences, num_frames, frame_size):
+        if log is not None:
+            print(f"generating the development benchmark into {folder}", file=log, flush=True)
+        generate_devbench(folder, seed, num_sequences, num_frames, frame_size, log)
+    return folder

@@ -1,0 +1,363 @@
+"""Run trackers over OTB-layout sequences and write results (JSON, markdown, plots, boxes).
+
+Protocol (one-pass evaluation, decisions documented in :mod:`.metrics`):
+
+* a fresh tracker per sequence (from the method's factory), initialised with the ground-truth box
+  of the first frame where the target is present (frame 1 in OTB data), then ``track()`` on every
+  later frame; boxes before the init frame are NaN and, like the init frame, not scored;
+* FPS counts ``track()`` calls only (``time.perf_counter`` around the call; image decoding and
+  ``init()`` excluded; ``init()`` time is reported separately). Overall FPS = all track calls /
+  their total time;
+* OpenCV's classical trackers run behind the same :class:`~unsup_tracker.tracker_base.Tracker`
+  interface: when OpenCV reports a failed update the last box is kept (score 0, lost);
+* when a tracker returns a mask and the sequence has mask ground truth, the per-frame mask IoU is
+  averaged over the scored frames.
+
+Outputs in ``out_dir``: ``results.json`` (per sequence and overall, with full curves),
+``results.md`` (the markdown table), ``success.png`` and ``precision.png`` (matplotlib, Agg), and
+``boxes/<method>/<sequence>.txt`` (1-based OTB format, ``0,0,0,0`` where no box, so other OTB
+tools can read them).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence as SequenceType, TextIO
+
+import cv2
+import numpy as np
+
+from ..params import TrackerParams
+from ..tracker_base import Tracker, TrackResult
+from .dataset import Sequence, write_otb_boxes
+from .metrics import (IOU_THRESHOLDS, NORM_THRESHOLDS, PIXEL_THRESHOLDS, DatasetMetrics,
+                      SequenceMetrics, aggregate, evaluate_boxes, mask_iou)
+
+TrackerFactory = Callable[[], Tracker]
+
+# OpenCV factories: the legacy module takes float boxes (no rounding decision); the main module
+# needs integer rectangles and is the fallback where legacy is missing.
+_OPENCV_TRACKERS = {  # kind: (factory name, display name)
+    "mosse": ("TrackerMOSSE_create", "MOSSE"),
+    "kcf": ("TrackerKCF_create", "KCF"),
+    "csrt": ("TrackerCSRT_create", "CSRT"),
+    "mil": ("TrackerMIL_create", "MIL"),
+    "boosting": ("TrackerBoosting_create", "Boosting"),
+    "medianflow": ("TrackerMedianFlow_create", "MedianFlow"),
+    "tld": ("TrackerTLD_create", "TLD"),
+}
+DEFAULT_BASELINES = ("mosse", "kcf", "csrt")
+
+
+class OpenCVTracker(Tracker):
+    """An OpenCV (contrib) tracker behind the project's init/track interface."""
+
+    def __init__(self, kind: str, params: Optional[TrackerParams] = None):
+        super().__init__(params or TrackerParams())
+        kind = kind.lower()
+        if kind not in _OPENCV_TRACKERS:
+            raise ValueError(
+                f"unknown OpenCV tracker {kind!r}; available: {sorted(_OPENCV_TRACKERS)}")
+        self.kind = kind
+        self.method = _OPENCV_TRACKERS[kind][1]
+        self._create, self._float_boxes = _opencv_factory(kind)
+        self._tracker = None
+        self._box = np.zeros(4)
+
+    def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
+        self._tracker = self._create()
+        if self._float_boxes:
+            rect = tuple(float(v) for v in box_xywh)
+        else:
+            rect = tuple(int(round(v)) for v in box_xywh)
+        self._tracker.init(image, rect)
+        self._box = np.asarray(box_xywh, dtype=np.float64).copy()
+
+    def _track(self, image: np.ndarray) -> TrackResult:
+        ok, rect = self._tracker.update(image)
+        if ok:
+            self._box = np.asarray(rect, dtype=np.float64)
+        return TrackResult(box=self._box.copy(), score=1.0 if ok else 0.0, lost=not ok)
+
+
+class StaticBoxTracker(Tracker):
+    """Reports the initial box in every frame: the floor any tracker must beat."""
+
+    method = "StaticBox"
+
+    def __init__(self, params: Optional[TrackerParams] = None):
+        super().__init__(params or TrackerParams())
+        self._box = np.zeros(4)
+
+    def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
+        self._box = np.asarray(box_xywh, dtype=np.float64).copy()
+
+    def _track(self, image: np.ndarray) -> TrackResult:
+        return TrackResult(box=self._box.copy(), score=1.0)
+
+
+def _opencv_factory(kind: str) -> tuple[Callable, bool]:
+    name = _OPENCV_TRACKERS[kind][0]
+    legacy = getattr(cv2, "legacy", None)
+    if legacy is not None and hasattr(legacy, name):
+        return getattr(legacy, name), True
+    if hasattr(cv2, name):
+        return getattr(cv2, name), False
+    raise RuntimeError(
+        f"OpenCV {cv2.__version__} has no {name}; install opencv-contrib-python for the "
+        f"{kind.upper()} baseline")
+
+
+def baseline(kind: str) -> tuple[str, TrackerFactory]:
+    """(display name, factory) of a baseline; raises at once when this OpenCV build lacks it."""
+    kind = kind.lower()
+    if kind == "static":
+        return StaticBoxTracker.method, StaticBoxTracker
+    if kind not in _OPENCV_TRACKERS:
+        raise ValueError(
+            f"unknown baseline {kind!r}; available: {', '.join(available_baselines())}")
+    _opencv_factory(kind)
+    return _OPENCV_TRACKERS[kind][1], lambda: OpenCVTracker(kind)
+
+
+def available_baselines() -> list[str]:
+    """OpenCV trackers by kind, plus ``static`` (:class:`StaticBoxTracker`)."""
+    return sorted(_OPENCV_TRACKERS) + ["static"]
+
+
+@dataclasses.dataclass
+class SequenceRun:
+    """What one tracker produced on one sequence (index = frame)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    lost: np.ndarray
+    init_frame: int
+    init_seconds: float
+    track_seconds: np.ndarray
+    #: Per frame mask IoU (None where no predicted mask or no mask ground truth).
+    mask_ious: list[Optional[float]]
+
+    @property
+    def fps(self) -> float:
+        total = float(np.sum(self.track_seconds))
+        return len(self.track_seconds) / total if total > 0 else math.nan
+
+
+def first_present_frame(sequence: Sequence) -> int:
+    present = np.flatnonzero(sequence.present)
+    if len(present) == 0:
+        raise ValueError(f"sequence {sequence.name}: the target is absent in every frame")
+    return int(present[0])
+
+
+def run_sequence(tracker: Tracker, sequence: Sequence) -> SequenceRun:
+    """Init on the first present frame, then track every later frame."""
+    n = len(sequence)
+    init_frame = first_present_frame(sequence)
+    boxes = np.full((n, 4), np.nan)
+    scores = np.full(n, np.nan)
+    lost = np.zeros(n, dtype=bool)
+    mask_ious: list[Optional[float]] = [None] * n
+    track_seconds = []
+    image = sequence.load_frame(init_frame)
+    start = time.perf_counter()
+    tracker.init(image, sequence.groundtruth[init_frame])
+    init_seconds = time.perf_counter() - start
+    boxes[init_frame] = sequence.groundtruth[init_frame]
+    scores[init_frame] = 1.0
+    for index in range(init_frame + 1, n):
+        image = sequence.load_frame(index)
+        start = time.perf_counter()
+        result = tracker.track(image)
+        track_seconds.append(time.perf_counter() - start)
+        boxes[index] = np.asarray(result.box, dtype=np.float64).reshape(4)
+        scores[index] = float(result.score)
+        lost[index] = bool(result.lost)
+        if result.mask is not None:
+            gt_mask = sequence.load_mask(index)
+            if gt_mask is not None:
+                mask_ious[index] = mask_iou(np.asarray(result.mask) > 0, gt_mask)
+    return SequenceRun(boxes=boxes, scores=scores, lost=lost, init_frame=init_frame,
+                       init_seconds=init_seconds, track_seconds=np.asarray(track_seconds),
+                       mask_ious=mask_ious)
+
+
+@dataclasses.dataclass
+class MethodResult:
+    name: str
+    runs: dict[str, SequenceRun]
+    metrics: dict[str, SequenceMetrics]
+    overall: DatasetMetrics
+
+    @property
+    def fps(self) -> float:
+        total = sum(float(np.sum(r.track_seconds)) for r in self.runs.values())
+        calls = sum(len(r.track_seconds) for r in self.runs.values())
+        return calls / total if total > 0 else math.nan
+
+
+def evaluate_method(name: str, factory: TrackerFactory, sequences: SequenceType[Sequence],
+                    log: Optional[TextIO] = sys.stderr) -> MethodResult:
+    runs, metrics = {}, {}
+    for sequence in sequences:
+        run = run_sequence(factory(), sequence)
+        seq_metrics = evaluate_boxes(run.boxes, sequence.groundtruth, run.init_frame,
+                                     run.mask_ious)
+        runs[sequence.name] = run
+        metrics[sequence.name] = seq_metrics
+        if log is not None:
+            print(f"  {name:>12s} {sequence.name:<24s} AUC {100 * seq_metrics.auc:5.1f}  "
+                  f"P@20 {100 * seq_metrics.precision_20:5.1f}  {run.fps:7.1f} FPS",
+                  file=log, flush=True)
+    return MethodResult(name=name, runs=runs, metrics=metrics, overall=aggregate(metrics.values()))
+
+
+def run_benchmark(methods: dict[str, TrackerFactory], sequences: SequenceType[Sequence],
+                  out_dir: str | Path | None = None, dataset_label: str = "",
+                  log: Optional[TextIO] = sys.stderr) -> list[MethodResult]:
+    """Evaluate every method on every sequence; write the outputs when ``out_dir`` is given."""
+    if not methods:
+        raise ValueError("no method to evaluate")
+    if not sequences:
+        raise ValueError("no sequence to evaluate on")
+    results = []
+    for name, factory in methods.items():
+        if log is not None:
+            print(f"evaluating {name} on {len(sequences)} sequence(s)", file=log, flush=True)
+        results.append(evaluate_method(name, factory, sequences, log))
+    if out_dir is not None:
+        write_outputs(results, sequences, Path(out_dir), dataset_label)
+    return results
+
+
+def _percent(value: Optional[float]) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
+
+
+def markdown_table(results: SequenceType[MethodResult], sequence_names: SequenceType[str]) -> str:
+    """Method rows: AUC, P@20, NormP@0.2 (all %), FPS of track(), then per-sequence AUC (%)."""
+    with_masks = any(r.overall.mask_iou is not None for r in results)
+    header = ["method", "AUC", "P@20", "NormP@0.2"] + (["maskIoU"] if with_masks else [])
+    header += ["FPS"] + list(sequence_names)
+    lines = ["| " + " | ".join(header) + " |",
+             "|---|" + "---:|" * (len(header) - 1)]
+    for result in results:
+        row = [result.name, _percent(result.overall.auc), _percent(result.overall.precision_20),
+               _percent(result.overall.norm_precision_02)]
+        if with_masks:
+            row.append(_percent(result.overall.mask_iou))
+        row.append(f"{result.fps:.1f}")
+        row += [_percent(result.metrics[name].auc) if result.metrics[name].num_scored else "-"
+                for name in sequence_names]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def results_dict(results: SequenceType[MethodResult], sequences: SequenceType[Sequence],
+                 dataset_label: str = "") -> dict:
+    methods = {}
+    for result in results:
+        per_sequence = {}
+        for sequence in sequences:
+            run, metrics = result.runs[sequence.name], result.metrics[sequence.name]
+            per_sequence[sequence.name] = {
+                **metrics.summary(),
+                "fps": _finite_or_none(run.fps),
+                "num_frames": len(sequence),
+                "init_frame": run.init_frame,
+                "init_seconds": run.init_seconds,
+                "lost_frames": int(np.count_nonzero(run.lost)),
+            }
+        overall = result.overall
+        methods[result.name] = {
+            "overall": {
+                "auc": overall.auc, "precision_20": overall.precision_20,
+                "norm_precision_0.2": overall.norm_precision_02, "mask_iou": overall.mask_iou,
+                "fps": _finite_or_none(result.fps),
+                "success_curve": overall.success.tolist(),
+                "precision_curve": overall.precision.tolist(),
+                "norm_precision_curve": overall.norm_precision.tolist(),
+            },
+            "sequences": per_sequence,
+        }
+    return {
+        "dataset": dataset_label,
+        "sequences": [s.name for s in sequences],
+        "protocol": ("one-pass; init on the first present frame with its ground truth; scored: "
+                     "present frames after the init frame; success = IoU > t for t in "
+                     "linspace(0,1,21), AUC = mean; precision = centre error <= 20 px; normalised "
+                     "precision = centre error / GT size <= 0.2 (pysot); curves averaged over "
+                     "sequences; FPS = track() calls only"),
+        "thresholds": {"iou": IOU_THRESHOLDS.tolist(), "pixels": PIXEL_THRESHOLDS.tolist(),
+                       "normalized": NORM_THRESHOLDS.tolist()},
+        "methods": methods,
+    }
+
+
+def _finite_or_none(value: float) -> Optional[float]:
+    return float(value) if math.isfinite(value) else None
+
+
+def _file_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "method"
+
+
+def write_outputs(results: SequenceType[MethodResult], sequences: SequenceType[Sequence],
+                  out_dir: Path, dataset_label: str = "") -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [s.name for s in sequences]
+    with open(out_dir / "results.json", "w", encoding="utf-8") as handle:
+        json.dump(results_dict(results, sequences, dataset_label), handle, indent=1)
+    with open(out_dir / "results.md", "w", encoding="utf-8") as handle:
+        if dataset_label:
+            handle.write(f"Dataset: `{dataset_label}` ({len(sequences)} sequences)\n\n")
+        handle.write(markdown_table(results, names))
+    for result in results:
+        folder = out_dir / "boxes" / _file_safe(result.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, run in result.runs.items():
+            write_otb_boxes(folder / f"{_file_safe(name)}.txt", run.boxes)
+    save_plots(results, out_dir)
+
+
+def save_plots(results: SequenceType[MethodResult], out_dir: Path) -> list[Path]:
+    """``success.png`` and ``precision.png``; returns the files written."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    order = sorted(results, key=lambda r: -r.overall.auc)
+    figure, axes = plt.subplots(figsize=(6, 4.5))
+    for result in order:
+        axes.plot(IOU_THRESHOLDS, result.overall.success,
+                  label=f"{result.name} [{100 * result.overall.auc:.1f}]")
+    axes.set(xlabel="overlap threshold", ylabel="success rate", title="Success plot (one pass)",
+             xlim=(0, 1), ylim=(0, 1.02))
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(out_dir / "success.png", dpi=100)
+    plt.close(figure)
+    written.append(out_dir / "success.png")
+
+    order = sorted(results, key=lambda r: -r.overall.precision_20)
+    figure, axes = plt.subplots(figsize=(6, 4.5))
+    for result in order:
+        axes.plot(PIXEL_THRESHOLDS, result.overall.precision,
+                  label=f"{result.name} [{100 * result.overall.precision_20:.1f}]")
+    axes.set(xlabel="location error threshold (px)", ylabel="precision",
+             title="Precision plot (one pass)", xlim=(0, 50), ylim=(0, 1.02))
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    figure.savefig(out_dir / "precision.png", dpi=100)
+    plt.close(figure)
+    written.append(out_dir / "precision.png")
+    return written
