@@ -65,6 +65,14 @@ def test_evaluate_boxes_skips_init_and_absent_frames():
     assert metrics.norm_precision_02 == pytest.approx(1 / 3)
 
 
+def test_non_finite_prediction_is_a_miss():
+    gt = np.array([[0, 0, 10, 10]] * 3, dtype=float)
+    pred = np.array([[0, 0, 10, 10], NAN_ROW, [0, 0, 10, 10]], dtype=float)
+    metrics = evaluate_boxes(pred, gt)
+    np.testing.assert_array_equal(metrics.ious, [0.0, 1.0])
+    assert metrics.precision_20 == 0.5 and metrics.norm_precision_02 == 0.5
+
+
 def test_evaluate_boxes_respects_later_init_frame_and_short_runs():
     gt = np.array([[0, 0, 10, 10]] * 5, dtype=float)
     pred = np.array([[50, 50, 10, 10]] * 3 + [[0, 0, 10, 10]] * 2, dtype=float)

@@ -132,11 +132,14 @@ def evaluate_boxes(pred: np.ndarray, groundtruth: np.ndarray, init_frame: int = 
         raise ValueError(f"{len(pred)} predicted boxes for {len(groundtruth)} frames")
     frames = scored_frames(groundtruth, init_frame, len(pred))
     p, g = pred[frames], groundtruth[frames]
-    if not np.all(np.isfinite(p)):
-        raise ValueError("a scored frame has a non-finite predicted box")
     ious = iou_xywh(p, g) if len(frames) else np.zeros(0)
     errors = center_distance(p, g) if len(frames) else np.zeros(0)
     norm_errors = normalized_center_error(p, g) if len(frames) else np.zeros(0)
+    # A tracker that reports no usable box (NaN/inf) in a scored frame simply misses it.
+    missing = ~np.all(np.isfinite(p), axis=1)
+    ious[missing] = 0.0
+    errors[missing] = np.inf
+    norm_errors[missing] = np.inf
     mean_mask_iou = None
     if mask_ious is not None:
         per_frame = list(mask_ious)
