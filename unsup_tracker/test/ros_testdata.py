@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-FRAMES = 40
+FRAMES = 60
 SIZE = (320, 240)  # width, height
 START_BOX = (60.0, 50.0, 48.0, 40.0)  # x, y, w, h on the first frame
 VELOCITY = (3.0, 2.0)  # px per frame

@@ -233,15 +233,17 @@ def test_tracker_follows_the_known_motion(tracking_run):
             centre = target.box_xywh[:2] + target.box_xywh[2:] / 2
             expected = truth(index)[:2] + truth(index)[2:] / 2
             errors[index] = float(np.linalg.norm(centre - expected))
-    # Frames published after the init answer must all have been answered (a 15 Hz camera
-    # leaves the tracker time for every frame), and the target found on nearly all.
-    later = [i for stamp, i in index_of.items() if stamp * 1e-9 > tracking_run["init_answered"]]
-    assert later, "no frame was published after the init answer"
-    assert len(answered & set(later)) >= 0.9 * len(later), (sorted(answered), later)
-    assert len(errors) >= 0.8 * len(later), \
-        f"target reported on {len(errors)} of {len(later)} frames"
+    # How many frames the tracker skips as stale depends on the machine's load (speed is not
+    # asserted here); every frame it did answer after the init must show the target where
+    # the clip put it.
+    later = {i for stamp, i in index_of.items() if stamp * 1e-9 > tracking_run["init_answered"]}
+    answered_later = answered & later
+    summary = (f"{len(later)} frames after init, {len(answered_later)} answered, "
+               f"target on {len(errors)}; centre errors (px): {errors}")
+    assert len(answered_later) >= 10, summary
+    assert len(errors) >= 0.9 * len(answered), summary
     good = [i for i, e in errors.items() if e < 8.0]
-    assert len(good) >= 0.9 * len(errors), f"centre errors (px): {errors}"
+    assert len(good) >= 0.9 * len(errors), summary
 
 
 def test_visualization_publishes_annotated_frames(graph, tracking_run):
@@ -363,3 +365,23 @@ def test_nodes_stop_cleanly(graph, tracking_run):
     assert tracker.alive
     assert tracker.stop() is not None and not tracker.alive
     assert "Traceback" not in tracker.log_text(), tracker.log_tail(40)
+
+
+def test_nodes_with_an_unusable_configuration_exit_with_a_message(tmp_path):
+    cases = [
+        ("camera_node", {"source": "/nonexistent/clip.mp4"}, "does not exist"),
+        ("tracker_node", {"image_reliability": "sometimes"}, "image_reliability"),
+        ("tracker_node", {"onlne_update": False}, "unknown parameter"),
+    ]
+    processes = [NodeProcess(node_command(executable) + ros_args(parameters),
+                             tmp_path / f"{index}_{executable}.log", ros_environment())
+                 for index, (executable, parameters, _) in enumerate(cases)]
+    try:
+        codes = [process.wait(timeout=60.0) for process in processes]
+    finally:
+        for process in processes:
+            process.stop()
+    for (executable, _, message), process, code in zip(cases, processes, codes):
+        assert code == 2, f"{executable}: {process.log_tail()}"
+        assert message in process.log_text(), process.log_tail()
+        assert "Traceback" not in process.log_text(), process.log_tail()
