@@ -1,0 +1,69 @@
+"""Every UDT tracking hyper-parameter, in one place."""
+from __future__ import annotations
+
+import dataclasses
+
+from ...params import TrackerParams
+
+#: Side of the square network input (template = search patch), pixels. The recipe trains at this
+#: size by default too, so objects have the same pixel scale in training and tracking.
+DEFAULT_INPUT_SIZE = 64
+
+
+@dataclasses.dataclass
+class UDTParams(TrackerParams):
+    """UDT / DCFNet tracking parameters (defaults: see the tracker module docstring)."""
+
+    #: Below this normalised response peak the result is flagged lost (see UDTTracker.score).
+    lost_score_threshold: float = 0.15
+    #: Network input side (pixels); the paper's 125 is ~3x slower with similar accuracy here.
+    input_size: int = DEFAULT_INPUT_SIZE
+    #: Search window = target size * (1 + padding); UDT's run_UDT.m uses 1.8.
+    padding: float = 1.8
+    #: Zero padding of the two 3x3 convolutions at tracking time (1 keeps the input size).
+    conv_padding: int = 1
+    #: Gaussian label sigma = output_sigma_factor * target side in the patch.
+    output_sigma_factor: float = 0.1
+    #: Ridge-regression regulariser lambda of the DCF.
+    dcf_lambda: float = 1e-4
+    #: Blend the DCF model with each new frame (UDT's Eq. 12).
+    online_update: bool = True
+    #: Interpolation rate of that update (UDT code: 0.01).
+    interp_factor: float = 0.01
+    #: Build the update from the chosen search crop's features shifted by the found displacement
+    #: instead of cropping and evaluating the network again (see tracker.py).
+    update_from_search: bool = True
+    #: Number of scales searched each frame (1 = translation only).
+    num_scales: int = 3
+    #: Ratio between neighbouring scales.
+    scale_step: float = 1.015
+    #: Multiplies the peak of each off-centre scale per step away from 1 (< 1 favours no change).
+    scale_penalty: float = 0.9925
+    #: Damping of the size update: size *= 1 + scale_lr * (best_scale - 1).
+    scale_lr: float = 0.59
+    #: Size limits relative to the initial box.
+    min_scale_factor: float = 0.2
+    max_scale_factor: float = 5.0
+    #: Refine the response peak to sub-pixel precision with a parabola per axis.
+    subpixel: bool = True
+
+    def validate(self) -> None:
+        super().validate()
+        if self.input_size < 16:
+            raise ValueError("input_size must be >= 16")
+        if self.conv_padding not in (0, 1):
+            raise ValueError("conv_padding must be 0 or 1")
+        if self.padding <= 0:
+            raise ValueError("padding must be > 0")
+        if self.output_sigma_factor <= 0 or self.dcf_lambda <= 0:
+            raise ValueError("output_sigma_factor and dcf_lambda must be > 0")
+        if not 0.0 <= self.interp_factor <= 1.0:
+            raise ValueError("interp_factor must be in [0, 1]")
+        if self.num_scales < 1 or self.num_scales % 2 == 0:
+            raise ValueError("num_scales must be odd and >= 1")
+        if self.scale_step < 1.0 or self.scale_penalty <= 0:
+            raise ValueError("scale_step must be >= 1 and scale_penalty > 0")
+        if not 0.0 <= self.scale_lr <= 1.0:
+            raise ValueError("scale_lr must be in [0, 1]")
+        if not 0 < self.min_scale_factor <= 1.0 <= self.max_scale_factor:
+            raise ValueError("need 0 < min_scale_factor <= 1 <= max_scale_factor")
