@@ -165,7 +165,6 @@ class TrackerNode(Node):
         self._session: Optional[Session] = None
         self._track_counter = 0
         self._models: dict[tuple, Any] = {}
-        self._model_errors: dict[tuple, str] = {}
         self._stats = _Stats()
         self._running = True
         self._warn_input = ThrottledWarning(self.get_logger())
@@ -320,9 +319,7 @@ class TrackerNode(Node):
             model, _ = build_model(config.method, config.checkpoint, config.device)
         except Exception as exc:  # noqa: BLE001 - any failure to build the model is a reason
             where = config.checkpoint or f"the shipped {config.method} checkpoint"
-            reason = f"cannot load {where}: {exc}"
-            self._model_errors[key] = reason
-            return None, reason
+            return None, f"cannot load {where}: {exc}"
         # Keep the current model only: switching back and forth is rare, and memory is not.
         self._models = {key: model}
         source = (
