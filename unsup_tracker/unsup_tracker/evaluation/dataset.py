@@ -15,10 +15,11 @@ Decisions:
 * Ground-truth values may be separated by commas, spaces, tabs or a mix (OTB ships all three).
 * OTB boxes are 1-based: ``x, y`` is the 1-based index of the top-left pixel (MATLAB convention).
   Our boxes (:mod:`unsup_tracker.geometry`) are 0-based with pixel ``i`` covering ``[i, i + 1)``,
-  so the loader converts ``x0 = x - 1, y0 = y - 1`` and keeps ``w, h``. With this conversion the
-  OpenCV baselines reproduce ``real_dev/baselines.md`` to the decimal (without it CSRT moves by up
-  to 7 AUC points). Files we write (devbench ground truth, tracker results) use the same 1-based
-  convention so that other OTB tools read them correctly.
+  so the loader converts ``x0 = x - 1, y0 = y - 1`` and keeps ``w, h``. With this conversion
+  MOSSE, KCF and the static box reproduce every per-sequence AUC of ``real_dev/baselines.md``
+  to the decimal (CSRT moves by up to 7 AUC points on a 1 px shift of its initial box).
+  Files we write (devbench ground truth, tracker results) use the same 1-based convention so
+  that other OTB tools read them correctly.
 * A row of ``0,0,0,0``, any NaN, or a non-positive width/height marks the target as absent in that
   frame: it becomes a NaN row and is never scored.
 * The number of ground-truth rows must equal the number of frames; a mismatch is an error

@@ -40,8 +40,9 @@ from .metrics import (IOU_THRESHOLDS, NORM_THRESHOLDS, PIXEL_THRESHOLDS, Dataset
 
 TrackerFactory = Callable[[], Tracker]
 
-# OpenCV factories: the legacy module takes float boxes (no rounding decision); the main module
-# needs integer rectangles and is the fallback where legacy is missing.
+# OpenCV factories: the main module where it has the tracker, else cv2.legacy (MOSSE, Boosting,
+# MedianFlow, TLD). Boxes are always passed as rounded integers: the main module requires them,
+# and legacy Boosting crashes (SIGSEGV in init, OpenCV 5.0) on fractional boxes such as vot_bag's.
 _OPENCV_TRACKERS = {  # kind: (factory name, display name)
     "mosse": ("TrackerMOSSE_create", "MOSSE"),
     "kcf": ("TrackerKCF_create", "KCF"),
@@ -65,17 +66,13 @@ class OpenCVTracker(Tracker):
                 f"unknown OpenCV tracker {kind!r}; available: {sorted(_OPENCV_TRACKERS)}")
         self.kind = kind
         self.method = _OPENCV_TRACKERS[kind][1]
-        self._create, self._float_boxes = _opencv_factory(kind)
+        self._create = _opencv_factory(kind)
         self._tracker = None
         self._box = np.zeros(4)
 
     def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
         self._tracker = self._create()
-        if self._float_boxes:
-            rect = tuple(float(v) for v in box_xywh)
-        else:
-            rect = tuple(int(round(v)) for v in box_xywh)
-        self._tracker.init(image, rect)
+        self._tracker.init(image, tuple(int(round(v)) for v in box_xywh))
         self._box = np.asarray(box_xywh, dtype=np.float64).copy()
 
     def _track(self, image: np.ndarray) -> TrackResult:
@@ -101,13 +98,11 @@ class StaticBoxTracker(Tracker):
         return TrackResult(box=self._box.copy(), score=1.0)
 
 
-def _opencv_factory(kind: str) -> tuple[Callable, bool]:
+def _opencv_factory(kind: str) -> Callable:
     name = _OPENCV_TRACKERS[kind][0]
-    legacy = getattr(cv2, "legacy", None)
-    if legacy is not None and hasattr(legacy, name):
-        return getattr(legacy, name), True
-    if hasattr(cv2, name):
-        return getattr(cv2, name), False
+    for module in (cv2, getattr(cv2, "legacy", None)):
+        if module is not None and hasattr(module, name):
+            return getattr(module, name)
     raise RuntimeError(
         f"OpenCV {cv2.__version__} has no {name}; install opencv-contrib-python for the "
         f"{kind.upper()} baseline")
