@@ -178,7 +178,7 @@ class TrackerNode(Node):
             image_qos(reliability, depth=2),
             callback_group=image_group,
         )
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        reliable = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
         self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", reliable)
         self.mask_pub = self.create_publisher(Image, "~/mask", QoSProfile(depth=2))
         self.timing_pub = (
