@@ -216,14 +216,18 @@ def test_tracker_follows_a_moving_textured_patch(method):
     frames, boxes = moving_patch_sequence()
     tracker = build_tracker(method, UNTRAINED, device="cpu")
     tracker.init(frames[0], boxes[0])
-    errors = []
+    errors, scores = [], []
     for frame, box in zip(frames[1:], boxes[1:]):
         result = tracker.track(frame)
         assert result.box.shape == (4,) and 0.0 <= result.score <= 1.0
         centre = result.box[:2] + result.box[2:] / 2
         errors.append(np.hypot(*(centre - np.array(box[:2]) - 20)))
+        scores.append(result.score)
     assert max(errors) < 8.0, errors
     assert np.mean(errors) < 4.0
+    # The confidence (normalised peak-to-sidelobe ratio) drops when the patch disappears.
+    background = (textured_image(np.random.default_rng(3), 240, 320) * 0.5 + 64).astype(np.uint8)
+    assert tracker.track(background).score < min(scores)
 
 
 def test_template_update_defaults_and_effect():

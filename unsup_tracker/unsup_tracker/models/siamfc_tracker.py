@@ -8,12 +8,20 @@ SiamFC's (siamfc-pytorch: scale step 1.0375, penalty 0.9745, lr 0.59, window 0.1
 
 Decisions:
 
-* Confidence (``TrackResult.score``): ``sigmoid`` of the raw logit at the chosen peak (before
-  the window and the penalty). The network is trained with a logistic loss on "within r of the
-  target" labels, so this is its own probability that the peak is the target, comparable across
-  frames and sequences, which is what the lost threshold needs. The penalty multiplies these
-  probabilities (SiamFC multiplies raw responses, which inverts the penalty for negative logits).
-* Best scale: the maximum of each upsampled map, multiplied by the penalty for non-unit scales.
+* Confidence (``TrackResult.score``): the peak-to-sidelobe ratio of the chosen scale's raw
+  17x17 logits, ``(max - mean) / std`` (population std), divided by its largest possible value
+  ``sqrt(cells - 1)`` (one spike on a flat map), so it lies in [0, 1]: 0 for a flat map, 1 for
+  a single isolated peak. It does not depend on the logits' offset or scale, so it compares
+  across frames, sequences and checkpoints. Measured on the development benchmark (its 12
+  sequences of 150 frames, a 6-minute S2SiamFC checkpoint; pairwise ranking of frames): the
+  PSR ranks a well-tracked frame (IoU > 0.5) above a target-absent frame in 90 % of pairs
+  (87 % with untrained weights), against 66 % for ``sigmoid`` of the peak logit (34 %
+  untrained) and 83 % for the peak relative to the first frame's. The default lost threshold,
+  0.18 (PSR about 3), flagged 54 % of the target-absent frames and 5 % of the well-tracked ones
+  there; it should be re-checked for each shipped checkpoint.
+* Best scale: the maximum of each upsampled map, multiplied by the penalty for non-unit scales
+  applied to ``sigmoid`` of that maximum (SiamFC multiplies raw responses, which inverts the
+  penalty for negative logits).
 * Optional linear template update (S2SiamFC "Linear", CFNet): ``kernel <- (1 - lambda_u) *
   kernel + lambda_u * phi(z_t)``, the running average the paper's printed equation intends
   (DIGEST 5.5). ``phi(z_t)`` is read from the chosen scale's search features: the 6x6 window at
@@ -64,6 +72,8 @@ class SiamFCParams(TrackerParams):
     min_target_size: float = 4.0
     #: Radius of the positive label in search-patch pixels (fine-tuning loss).
     label_radius: float = 16.0
+    #: Lost below this normalised peak-to-sidelobe ratio (see the module docstring).
+    lost_score_threshold: float = 0.18
 
     def validate(self) -> None:
         super().validate()
@@ -171,7 +181,10 @@ class SiamFCTracker(Tracker):
         blended = (1.0 - params.window_influence) * normalised \
             + params.window_influence * self.window
         row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
-        confidence = float(1.0 / (1.0 + np.exp(-response[row, col])))
+        raw = logits[best]
+        spread = float(raw.std())
+        peak_to_sidelobe = (float(raw.max()) - float(raw.mean())) / spread if spread > 0 else 0.0
+        confidence = float(np.clip(peak_to_sidelobe / np.sqrt(raw.size - 1), 0.0, 1.0))
 
         scale = self.scales[best]
         # Upsampled map -> search patch pixels -> image pixels.
