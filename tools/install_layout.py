@@ -2,7 +2,7 @@
 
 Run with the venv's interpreter after `pip install -e unsup_tracker`:
 - <prefix>/lib/unsup_tracker/<script>: a wrapper per console script (ros2 run / launch look here)
-- <prefix>/share/unsup_tracker/{package.xml,launch,config}: symlinks to the repository
+- <prefix>/share/unsup_tracker/package.xml and launch/, config/ with per-file symlinks to the repository
 - <prefix>/share/ament_index/resource_index/packages/unsup_tracker: the ament index marker
 - site-packages/{unsup_tracker,unsup_tracker_training}: symlinks to the source packages. pip's
   editable finder alone loses to the repository's `unsup_tracker/` directory (a namespace
@@ -65,8 +65,19 @@ def main() -> int:
     share.mkdir(parents=True, exist_ok=True)
     symlink(share / "package.xml", src / "package.xml")
     for sub in ("launch", "config"):
+        # Real directories with per-file links, as colcon --symlink-install makes them:
+        # `ros2 launch` does not find launch files behind a directory symlink.
         (src / sub).mkdir(exist_ok=True)
-        symlink(share / sub, src / sub)
+        dest = share / sub
+        if dest.is_symlink():
+            dest.unlink()
+        dest.mkdir(parents=True, exist_ok=True)
+        sources = {f.name for f in (src / sub).iterdir() if f.is_file()}
+        for name in sorted(sources):
+            symlink(dest / name, src / sub / name)
+        for stale in dest.iterdir():
+            if stale.is_symlink() and stale.name not in sources:
+                stale.unlink()
     symlink(prefix / "share/ament_index/resource_index/packages" / PKG, src / "resource" / PKG)
     site = pathlib.Path(sysconfig.get_paths()["purelib"])
     symlink(site / PKG, src / PKG)
