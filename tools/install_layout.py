@@ -2,7 +2,7 @@
 
 Run with the venv's interpreter after `pip install -e unsup_tracker`:
 - <prefix>/lib/unsup_tracker/<script>: a wrapper per console script (ros2 run / launch look here)
-- <prefix>/share/unsup_tracker/package.xml and launch/, config/ with per-file symlinks to the repository
+- <prefix>/share/unsup_tracker/package.xml, launch/ and config/: per-file symlinks to the repo
 - <prefix>/share/ament_index/resource_index/packages/unsup_tracker: the ament index marker
 - site-packages/{unsup_tracker,unsup_tracker_training}: symlinks to the source packages. pip's
   editable finder alone loses to the repository's `unsup_tracker/` directory (a namespace

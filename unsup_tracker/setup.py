@@ -25,7 +25,7 @@ setup(
     zip_safe=True,
     maintainer="unsup_tracker developers",
     maintainer_email="dev@unsup-tracker.local",
-    description="Label-free single-object trackers (UDT, S2SiamFC, PUL, USOT, CycleSiam) as ROS 2 nodes",
+    description="Label-free single-object trackers (UDT, S2SiamFC, PUL, ...) as ROS 2 nodes",
     license="Apache-2.0",
     tests_require=["pytest"],
     entry_points={

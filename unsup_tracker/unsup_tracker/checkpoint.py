@@ -10,6 +10,7 @@ A checkpoint is a ``torch.save``-d dict of tensors and plain Python values only,
 Checkpoints written during training may also carry ``"training_state"`` (optimizer and scheduler
 state dicts, step, RNG states: tensors and plain values only) so a run can be resumed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,21 +46,35 @@ def code_version() -> str:
     """Git commit of the source tree when available, else the package version."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if out.returncode == 0 and out.stdout.strip():
-            dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
-                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "-C", str(here), "status", "--porcelain", "--", "."],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
             return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
     from . import __version__
+
     return __version__
 
 
-def save_checkpoint(path: str | os.PathLike, method: str, model: torch.nn.Module,
-                    model_config: dict[str, Any], meta: dict[str, Any] | None = None,
-                    training_state: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike,
+    method: str,
+    model: torch.nn.Module,
+    model_config: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+    training_state: dict[str, Any] | None = None,
+) -> Path:
     """Write atomically (temp file then rename) so an interrupted save never leaves a torn file.
 
     ``training_state`` (optional) must hold only tensors and plain Python values so the file
@@ -69,7 +84,9 @@ def save_checkpoint(path: str | os.PathLike, method: str, model: torch.nn.Module
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
     meta.setdefault("code_version", code_version())
-    meta.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    meta.setdefault(
+        "created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    )
     payload = {
         "format": FORMAT,
         "method": method,
@@ -91,20 +108,39 @@ def load_checkpoint(path: str | os.PathLike, expected_method: str | None = None)
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError,
-            IndexError) as exc:  # IndexError: a short text file ("pop from empty list")
-        raise CheckpointError(f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {exc}") from exc
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        EOFError,
+        ValueError,
+        IndexError,
+    ) as exc:  # IndexError: a short text file ("pop from empty list")
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {exc}"
+        ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not in format {FORMAT!r}")
-    for key, kind in (("method", str), ("model_config", dict), ("state_dict", dict), ("meta", dict)):
+    for key, kind in (
+        ("method", str),
+        ("model_config", dict),
+        ("state_dict", dict),
+        ("meta", dict),
+    ):
         if not isinstance(payload.get(key), kind):
             raise CheckpointError(f"checkpoint {path} lacks a valid {key!r} entry")
     if expected_method is not None and payload["method"] != expected_method:
         raise CheckpointError(
-            f"checkpoint {path} holds a {payload['method']!r} model, not {expected_method!r}")
+            f"checkpoint {path} holds a {payload['method']!r} model, not {expected_method!r}"
+        )
     training_state = payload.get("training_state")
     if training_state is not None and not isinstance(training_state, dict):
         raise CheckpointError(f"checkpoint {path} has an invalid 'training_state' entry")
-    return Checkpoint(method=payload["method"], model_config=payload["model_config"],
-                      state_dict=payload["state_dict"], meta=payload["meta"], path=str(path),
-                      training_state=training_state)
+    return Checkpoint(
+        method=payload["method"],
+        model_config=payload["model_config"],
+        state_dict=payload["state_dict"],
+        meta=payload["meta"],
+        path=str(path),
+        training_state=training_state,
+    )

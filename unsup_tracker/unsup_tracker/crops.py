@@ -4,6 +4,7 @@ A crop is described by its centre and its side lengths in source-image pixels an
 to ``out_size`` pixels. Parts outside the image are filled with a constant (the image's mean
 colour by default), as SiamFC and DCFNet do.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -12,9 +13,14 @@ import cv2
 import numpy as np
 
 
-def crop_and_resize(image: np.ndarray, center: Sequence[float], size: Sequence[float] | float,
-                    out_size: Sequence[int] | int, fill=None,
-                    interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+def crop_and_resize(
+    image: np.ndarray,
+    center: Sequence[float],
+    size: Sequence[float] | float,
+    out_size: Sequence[int] | int,
+    fill=None,
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
     """Crop a region centred at ``center=(cx, cy)`` of ``size=(w, h)`` source pixels into
     an ``out_size=(W, H)`` patch.
 
@@ -32,27 +38,52 @@ def crop_and_resize(image: np.ndarray, center: Sequence[float], size: Sequence[f
     cx, cy = float(center[0]), float(center[1])
     # Map source continuous coordinates to output ones: out = (src - (c - size/2)) * scale.
     # OpenCV samples pixel centres, hence the half-pixel terms.
-    matrix = np.array([
-        [sx, 0.0, -(cx - sw / 2.0) * sx + 0.5 * sx - 0.5],
-        [0.0, sy, -(cy - sh / 2.0) * sy + 0.5 * sy - 0.5],
-    ])
+    matrix = np.array(
+        [
+            [sx, 0.0, -(cx - sw / 2.0) * sx + 0.5 * sx - 0.5],
+            [0.0, sy, -(cy - sh / 2.0) * sy + 0.5 * sy - 0.5],
+        ]
+    )
     if fill is None:
-        fill = image.reshape(-1, image.shape[2]).mean(axis=0) if image.ndim == 3 else float(image.mean())
+        fill = (
+            image.reshape(-1, image.shape[2]).mean(axis=0)
+            if image.ndim == 3
+            else float(image.mean())
+        )
     border_value = tuple(float(v) for v in np.atleast_1d(fill))
-    return cv2.warpAffine(image, matrix, (out_w, out_h), flags=interpolation,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+    return cv2.warpAffine(
+        image,
+        matrix,
+        (out_w, out_h),
+        flags=interpolation,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )
 
 
-def scale_pyramid_crops(image: np.ndarray, center: Sequence[float], base_size: Sequence[float] | float,
-                        scales: Sequence[float], out_size: Sequence[int] | int, fill=None) -> np.ndarray:
+def scale_pyramid_crops(
+    image: np.ndarray,
+    center: Sequence[float],
+    base_size: Sequence[float] | float,
+    scales: Sequence[float],
+    out_size: Sequence[int] | int,
+    fill=None,
+) -> np.ndarray:
     """Crops of ``base_size * s`` for each scale ``s``, stacked as (S, H, W, C)."""
     if np.isscalar(base_size):
         base_size = (float(base_size), float(base_size))
     if fill is None:
-        fill = image.reshape(-1, image.shape[2]).mean(axis=0) if image.ndim == 3 else float(image.mean())
-    return np.stack([
-        crop_and_resize(image, center, (base_size[0] * s, base_size[1] * s), out_size, fill)
-        for s in scales])
+        fill = (
+            image.reshape(-1, image.shape[2]).mean(axis=0)
+            if image.ndim == 3
+            else float(image.mean())
+        )
+    return np.stack(
+        [
+            crop_and_resize(image, center, (base_size[0] * s, base_size[1] * s), out_size, fill)
+            for s in scales
+        ]
+    )
 
 
 def scale_factors(num_scales: int, step: float) -> np.ndarray:

@@ -1,4 +1,5 @@
 """Device choice: CUDA when present, the CPU otherwise."""
+
 from __future__ import annotations
 
 import torch
@@ -13,7 +14,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'")
+            raise ValueError(
+                f"device {device!r} requested but CUDA is not available; use 'auto' or 'cpu'"
+            )
         return torch.device(name)
     if name == "cpu":
         return torch.device("cpu")

@@ -1,9 +1,10 @@
 """Box geometry shared by every tracker, the evaluation and the ROS adapters.
 
-Conventions: an ``xywh`` box is ``(x, y, w, h)`` with ``(x, y)`` the top-left corner in 0-based pixel
-coordinates, as OpenCV uses them; a ``cxcywh`` box is ``(cx, cy, w, h)`` with the centre at
+Conventions: an ``xywh`` box is ``(x, y, w, h)`` with ``(x, y)`` the top-left corner in 0-based
+pixel coordinates, as OpenCV uses them; a ``cxcywh`` box is ``(cx, cy, w, h)`` with the centre at
 ``x + w / 2`` (continuous coordinates: pixel ``i`` covers ``[i, i + 1)``).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,10 @@ def iou_xywh(a, b) -> np.ndarray:
     return iou
 
 
-def clip_box_xywh(box: Sequence[float], image_size: tuple[int, int], min_size: float = 1.0) -> np.ndarray:
-    """Clip an xywh box to an image of ``image_size = (width, height)``, keeping at least ``min_size``."""
+def clip_box_xywh(
+    box: Sequence[float], image_size: tuple[int, int], min_size: float = 1.0
+) -> np.ndarray:
+    """Clip an xywh box to a ``(width, height)`` image, keeping at least ``min_size`` pixels."""
     width, height = image_size
     x1, y1, x2, y2 = xywh_to_xyxy(box)
     x1 = min(max(x1, 0.0), width - min_size)
@@ -62,7 +65,9 @@ def clip_box_xywh(box: Sequence[float], image_size: tuple[int, int], min_size: f
     return np.array([x1, y1, x2 - x1, y2 - y1])
 
 
-def validate_init_box(box: Sequence[float], image_size: tuple[int, int], min_size: float = 2.0) -> np.ndarray:
+def validate_init_box(
+    box: Sequence[float], image_size: tuple[int, int], min_size: float = 2.0
+) -> np.ndarray:
     """Check an initial box and return it clipped to the image.
 
     Raises :class:`InvalidBoxError` with a reason a user can act on: wrong length, NaN/inf,
@@ -78,15 +83,17 @@ def validate_init_box(box: Sequence[float], image_size: tuple[int, int], min_siz
         raise InvalidBoxError(f"box has a non-finite value: {values}")
     x, y, w, h = values
     if w < min_size or h < min_size:
-        raise InvalidBoxError(f"box is {w:g}x{h:g} px; width and height must be at least {min_size:g} px")
+        raise InvalidBoxError(
+            f"box is {w:g}x{h:g} px; width and height must be at least {min_size:g} px"
+        )
     width, height = image_size
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-        raise InvalidBoxError(
-            f"box {values} lies outside the {width}x{height} image")
+        raise InvalidBoxError(f"box {values} lies outside the {width}x{height} image")
     clipped = clip_box_xywh(values, image_size)
     if clipped[2] < min_size or clipped[3] < min_size:
         raise InvalidBoxError(
-            f"box {values} overlaps the {width}x{height} image by less than {min_size:g} px")
+            f"box {values} overlaps the {width}x{height} image by less than {min_size:g} px"
+        )
     return clipped
 
 

@@ -5,6 +5,7 @@ NumPy 2, and it is not installable from PyPI. The ROS nodes and the rosbag reade
 message's plain fields here (``height, width, encoding, is_bigendian, step, data``), so a live
 topic and a recorded bag decode the same way.
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,15 +31,17 @@ class ImageEncodingError(ValueError):
     """The message's fields do not describe a decodable image."""
 
 
-def fields_to_array(height: int, width: int, encoding: str, is_bigendian: bool, step: int,
-                    data) -> np.ndarray:
+def fields_to_array(
+    height: int, width: int, encoding: str, is_bigendian: bool, step: int, data
+) -> np.ndarray:
     """View the message buffer as (H, W) or (H, W, C) in the message's own channel order.
 
     Honours ``step`` (row padding) and ``is_bigendian``; zero-copy where the layout allows.
     """
     if encoding not in ENCODINGS:
         raise ImageEncodingError(
-            f"unsupported encoding {encoding!r}; supported: {', '.join(sorted(ENCODINGS))}")
+            f"unsupported encoding {encoding!r}; supported: {', '.join(sorted(ENCODINGS))}"
+        )
     channels, dtype = ENCODINGS[encoding]
     height, width, step = int(height), int(width), int(step)
     if height <= 0 or width <= 0:
@@ -47,21 +50,32 @@ def fields_to_array(height: int, width: int, encoding: str, is_bigendian: bool, 
     row_bytes = width * channels * itemsize
     if step < row_bytes:
         raise ImageEncodingError(
-            f"step {step} is smaller than one row of {width} {encoding} pixels ({row_bytes} bytes)")
-    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+            f"step {step} is smaller than one row of {width} {encoding} pixels ({row_bytes} bytes)"
+        )
+    buffer = (
+        np.frombuffer(data, dtype=np.uint8)
+        if not isinstance(data, np.ndarray)
+        else data.view(np.uint8).ravel()
+    )
     if buffer.size < step * (height - 1) + row_bytes:
         raise ImageEncodingError(
-            f"data holds {buffer.size} bytes, {height} rows of step {step} need {step * height}")
+            f"data holds {buffer.size} bytes, {height} rows of step {step} need {step * height}"
+        )
     rows = np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes), strides=(step, 1))
     byte_order = ">" if is_bigendian else "<"
     # astype(copy=False) is a no-op when the message's byte order is already native.
-    typed = rows.view(np.dtype(dtype).newbyteorder(byte_order)).astype(dtype, copy=False) if itemsize > 1 else rows
+    typed = (
+        rows.view(np.dtype(dtype).newbyteorder(byte_order)).astype(dtype, copy=False)
+        if itemsize > 1
+        else rows
+    )
     image = typed.reshape(height, width, channels)
     return image[:, :, 0] if channels == 1 else image
 
 
-def fields_to_bgr8(height: int, width: int, encoding: str, is_bigendian: bool, step: int,
-                   data) -> np.ndarray:
+def fields_to_bgr8(
+    height: int, width: int, encoding: str, is_bigendian: bool, step: int, data
+) -> np.ndarray:
     """Decode to an HxWx3 uint8 BGR image, the layout every tracker takes."""
     image = fields_to_array(height, width, encoding, is_bigendian, step, data)
     if encoding in ("bgr8", "8UC3"):
@@ -92,7 +106,9 @@ def array_to_fields(image: np.ndarray, encoding: str) -> dict:
         raise ImageEncodingError(f"array of shape {image.shape} is not {encoding}")
     height, width = image.shape[:2]
     return {
-        "height": height, "width": width, "encoding": encoding,
+        "height": height,
+        "width": width,
+        "encoding": encoding,
         "is_bigendian": sys.byteorder == "big",
         "step": width * channels * image.dtype.itemsize,
         "data": image.tobytes(),

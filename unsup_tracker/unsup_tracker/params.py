@@ -1,10 +1,11 @@
-"""Hyper-parameters: every component declares its defaults in one dataclass and refuses unknown keys.
+"""Hyper-parameters: each component declares its defaults in one dataclass, refuses unknown keys.
 
 A method's tracker parameters are a dataclass deriving from :class:`TrackerParams`; models and
 training recipes use :class:`Params` the same way. ``from_overrides`` is the only way parameters
 enter from outside (Python keyword arguments, YAML files, ROS parameters), so a typo such as
 ``scale_stpe`` is an error that names the valid keys instead of a silently ignored setting.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,7 +38,8 @@ class Params:
         unknown = sorted(set(merged) - set(valid))
         if unknown:
             raise UnknownParameterError(
-                f"{cls.__name__} has no parameter(s) {unknown}; valid keys: {sorted(valid)}")
+                f"{cls.__name__} has no parameter(s) {unknown}; valid keys: {sorted(valid)}"
+            )
         values = {}
         for name, value in merged.items():
             values[name] = _coerce(name, value, valid[name], cls)
@@ -90,7 +92,8 @@ def _coerce(name: str, value: Any, field: dataclasses.Field, cls: type) -> Any:
             return kind(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(
-            f"{cls.__name__}.{name} expects a {kind.__name__}, got {value!r}") from exc
+            f"{cls.__name__}.{name} expects a {kind.__name__}, got {value!r}"
+        ) from exc
     return value
 
 

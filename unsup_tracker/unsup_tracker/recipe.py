@@ -4,6 +4,7 @@ A recipe lives in its method's folder next to the model and tracker. It knows no
 files, bags or command lines: the training module (``unsup_tracker_training``) hands it a
 :class:`FrameSource` and runs the optimisation loop, checkpoints and logging.
 """
+
 from __future__ import annotations
 
 import abc
@@ -38,16 +39,24 @@ class TrainingRecipe(abc.ABC):
         self.model_config = model_config
 
     @abc.abstractmethod
-    def sample_batch(self, source: FrameSource, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def sample_batch(
+        self, source: FrameSource, rng: np.random.Generator
+    ) -> dict[str, torch.Tensor]:
         """One mini-batch of inputs, built from unlabeled frames only."""
 
     @abc.abstractmethod
-    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, model: torch.nn.Module, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Scalar loss and named figures to log."""
 
     @abc.abstractmethod
-    def make_optimizer(self, model: torch.nn.Module, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    def make_optimizer(
+        self, model: torch.nn.Module, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, Any]:
         """Optimizer and a per-step LR scheduler (or None) for ``total_steps`` steps."""
 
-    def prepare(self, model: torch.nn.Module, source: FrameSource, rng: np.random.Generator) -> None:
+    def prepare(
+        self, model: torch.nn.Module, source: FrameSource, rng: np.random.Generator
+    ) -> None:
         """Optional stage before the main loop (e.g. PUL's background model and mining)."""

@@ -3,6 +3,7 @@
 Each method is a folder under ``unsup_tracker/methods/`` whose ``__init__`` calls
 :func:`register_method`; the folders are discovered, so adding a method adds no line here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,6 +60,7 @@ def _discover() -> None:
     if _discovered:
         return
     from . import methods
+
     for info in pkgutil.iter_modules(methods.__path__):
         if info.ispkg:
             importlib.import_module(f"{methods.__name__}.{info.name}")
@@ -77,9 +79,12 @@ def get_method(name: str) -> MethodSpec:
     return _METHODS[name]
 
 
-def build_model(method: str, checkpoint: str | Path | Checkpoint | None = None,
-                device: str | torch.device = "cpu") -> tuple[torch.nn.Module, Checkpoint | None]:
-    """The method's network with weights from ``checkpoint`` (None = shipped, UNTRAINED = fresh)."""
+def build_model(
+    method: str,
+    checkpoint: str | Path | Checkpoint | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.nn.Module, Checkpoint | None]:
+    """The method's network, weights from ``checkpoint`` (None = shipped, UNTRAINED = fresh)."""
     spec = get_method(method)
     dev = resolve_device(device)
     if isinstance(checkpoint, str) and checkpoint == UNTRAINED:
@@ -89,9 +94,12 @@ def build_model(method: str, checkpoint: str | Path | Checkpoint | None = None,
         if not spec.shipped_checkpoint.is_file():
             raise CheckpointError(
                 f"no shipped checkpoint for {method!r} ({spec.shipped_checkpoint}); "
-                f"train one with `unsup-tracker-train --method {method}` and pass checkpoint=PATH")
+                f"train one with `unsup-tracker-train --method {method}` and pass checkpoint=PATH"
+            )
         checkpoint = spec.shipped_checkpoint
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, method)
+    ckpt = (
+        checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, method)
+    )
     if ckpt.method != method:
         raise CheckpointError(f"checkpoint holds a {ckpt.method!r} model, not {method!r}")
     config = {**spec.default_model_config, **ckpt.model_config}
@@ -99,13 +107,19 @@ def build_model(method: str, checkpoint: str | Path | Checkpoint | None = None,
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {ckpt.path} does not fit the {method!r} model: {exc}") from exc
+        raise CheckpointError(
+            f"checkpoint {ckpt.path} does not fit the {method!r} model: {exc}"
+        ) from exc
     return model.to(dev).eval(), ckpt
 
 
-def build_tracker(method: str, checkpoint: str | Path | Checkpoint | None = None,
-                  device: str | torch.device = "auto", **overrides) -> Tracker:
-    """A ready tracker. ``overrides`` are the method's hyper-parameters; unknown keys are refused."""
+def build_tracker(
+    method: str,
+    checkpoint: str | Path | Checkpoint | None = None,
+    device: str | torch.device = "auto",
+    **overrides,
+) -> Tracker:
+    """A ready tracker; ``overrides`` are the method's hyper-parameters (unknown keys refused)."""
     spec = get_method(method)
     params = spec.params_cls.from_overrides(overrides)
     model, _ = build_model(method, checkpoint, device)

@@ -1,4 +1,4 @@
-"""The one tracker interface: ``init(image_bgr, box_xywh)`` then ``track(image_bgr) -> TrackResult``."""
+"""The one tracker interface: ``init(image_bgr, box_xywh)``, then ``track(image_bgr)``."""
 from __future__ import annotations
 
 import abc
