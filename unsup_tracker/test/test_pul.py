@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from unsup_tracker import get_method
 from unsup_tracker.geometry import iou_xywh, xywh_to_cxcywh
 from unsup_tracker.methods.pul import background_model as bd
 from unsup_tracker.methods.pul.losses import (bounded_nr_loss, floored_log_probabilities,
@@ -336,6 +337,11 @@ def test_recipe_steps_reduce_the_loss_on_a_synthetic_clip():
     recipe.sample_batch(source, rng)
     assert len(recipe.pairs) == before + round(0.8 * 3)
     assert recipe.summary["round2_pairs"] == 3
+
+
+def test_pul_is_registered_as_a_video_recipe():
+    spec = get_method("pul")
+    assert spec.recipe_cls is PULRecipe and spec.recipe_cls.data_kind == "video"
 
 
 def test_recipe_params_refuse_bad_values():

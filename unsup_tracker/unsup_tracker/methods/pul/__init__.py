@@ -2,14 +2,13 @@
 is learned from unlabeled video (background discrimination, temporal mining, noise-robust loss).
 
 The network and the tracker are the shared SiamFC ones (:mod:`unsup_tracker.models.siamfc`,
-:mod:`unsup_tracker.models.siamfc_tracker`). The training recipe is provided by
-``methods/pul/recipe.py``; until that module exists the method tracks with given weights but
-``unsup-tracker-train`` reports it as not trainable.
+:mod:`unsup_tracker.models.siamfc_tracker`). The training recipe is :mod:`.recipe`.
 """
 import copy
 
 from ...models.siamfc import DEFAULT_SIAMFC_CONFIG, build_siamfc
 from ...registry import MethodSpec, register_method
+from .recipe import PULRecipe
 from .tracker import PULParams, PULTracker
 
 SPEC = register_method(MethodSpec(
@@ -18,7 +17,7 @@ SPEC = register_method(MethodSpec(
     build_model=build_siamfc,
     tracker_cls=PULTracker,
     default_model_config=copy.deepcopy(DEFAULT_SIAMFC_CONFIG),
-    recipe_cls=None,
+    recipe_cls=PULRecipe,
     description="PUL: SiamFC with a backbone learned by progressive unsupervised learning "
                 "from unlabeled video",
 ))
