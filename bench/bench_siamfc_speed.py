@@ -12,10 +12,15 @@ the default network (models/siamfc.py): the paper's AlexNet layout, a half-width
 the default. ``--finetune`` times ``init`` with first-frame fine-tuning (budget = the methods'
 default ``finetune_seconds``).
 
+Threads default to 1: on this shared 2-core machine two torch threads per process measured
+contention, not the trackers (at a load average of 7 a 2-thread run gave s2siamfc 4.4 FPS and
+KCF 9.1 FPS; the same frames with 1 thread 55 FPS and 16 FPS). ``--threads 2`` on an idle
+machine is the figure for a dedicated CPU.
+
 Speed does not depend on the weights, so trackers use the shipped checkpoint when there is one
 and fresh weights otherwise (said in the output). Nothing is asserted. Usage::
 
-    python bench/bench_siamfc_speed.py [--frames 150] [--threads 2] [--variants] [--finetune]
+    python bench/bench_siamfc_speed.py [--frames 150] [--threads 1] [--variants] [--finetune]
 """
 import argparse
 import time
@@ -28,7 +33,7 @@ import torch
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=150, help="frames tracked per tracker")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (0: default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     parser.add_argument("--variants", action="store_true",
                         help="also time other SiamFC backbone widths")
     parser.add_argument("--finetune", action="store_true",
