@@ -5,14 +5,16 @@ The one SiamFC network of the package (S2SiamFC and PUL train it differently; th
 
 Decisions (see ``bench/bench_siamfc_speed.py`` for the measurements behind them):
 
-* Width. SiamFC's AlexNet (96-256-384-384-256 channels, 11x11 conv1) costs ~87 ms of one CPU
-  core per three-scale frame here even with batch norm folded into the convolutions and
-  channels-last memory (thread CPU time, so the figure does not depend on the machine's load).
-  The default is 32-96-128-128-96 with a 7x7 conv1: ~15 ms per three-scale frame, so three-scale
-  search runs above 30 FPS on one core. A 7x7 stride-2 conv1 keeps every feature size of the
-  11x11 layout (127 -> 6x6, 255 -> 22x22, 17x17 responses, total stride 8) at 40% of its cost;
-  conv1 dominates a slim network's time. ``channels`` and ``conv1_kernel`` are model-config
-  keys, so the paper's layout is ``{"channels": [96, 256, 384, 384, 256], "conv1_kernel": 11}``.
+* Width. A full three-scale ``track()`` on 640x480 frames with one CPU thread
+  (``bench/bench_siamfc_speed.py --variants``, opencv-doc box.mp4) takes 97 ms (10 FPS) with
+  SiamFC's AlexNet (96-256-384-384-256 channels, 11x11 conv1), 30 ms (34 FPS) at half width and
+  18 ms (55 FPS) with the default 32-96-128-128-96 and a 7x7 conv1; those figures already
+  include folding batch norm into the convolutions and channels-last memory. Half width would
+  leave no margin for a second process on a shared core, so the default is the slimmer one. A
+  7x7 stride-2 conv1 keeps every feature size of the 11x11 layout (127 -> 6x6, 255 -> 22x22,
+  17x17 responses, total stride 8) at 40% of its cost; conv1 dominates a slim network's time.
+  ``channels`` and ``conv1_kernel`` are model-config keys, so the paper's layout is
+  ``{"channels": [96, 256, 384, 384, 256], "conv1_kernel": 11}``.
 * Layout otherwise as SiamFC v1: conv-BN-ReLU blocks, max-pool 3/2 after conv1 and conv2,
   two groups in conv2, conv4 and conv5, no padding (so the network is exactly translation
   equivariant on the stride-8 grid), conv5 without BN and ReLU.
@@ -22,11 +24,12 @@ Decisions (see ``bench/bench_siamfc_speed.py`` for the measurements behind them)
   learned bias. A directly learned scale would receive gradients of the order of the
   correlation itself (hundreds) and jump by orders of magnitude in one SGD step; the gain is
   the same degree of freedom at a sane scale. SiamFC's constant is 0.001, tuned for its 256
-  ReLU'd channels; with the slim default network it leaves the initial logits near 0 and the
+  wide channels; with the slim default network it leaves the initial logits near 0 and the
   first steps learn mostly the scale. Measured on 60 S2SiamFC steps (batch 8, opencv-doc
-  photos, seed 0; unweighted loss, mean of the first vs the last 15 steps): 0.001 -> 0.683 to
-  0.650, 0.005 -> 0.702 to 0.543, 0.01 -> 0.808 to 0.514, 0.02 -> 1.103 to 0.535, 0.05 ->
-  1.968 to 0.636. The default is 0.01; ``out_scale`` is a model-config key.
+  photos, seed 0, no masking or negatives; unweighted loss, mean of the first vs the last 15
+  steps): 0.001 -> 0.683 to 0.650, 0.005 -> 0.702 to 0.543, 0.01 -> 0.808 to 0.514,
+  0.02 -> 1.103 to 0.535, 0.05 -> 1.968 to 0.636. The default is 0.01; ``out_scale`` is a
+  model-config key.
 * Inference: :meth:`SiamFC.inference_copy` folds the input normalisation and the batch norms into
   the convolutions and uses channels-last memory (about 2x faster on this CPU, same outputs to
   float rounding). Trackers make that copy once per target, after optional fine-tuning.
