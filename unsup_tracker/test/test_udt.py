@@ -166,7 +166,7 @@ def test_learning_rate_schedule_spans_the_run():
 
 
 # -- tracking ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("overrides", [{}, {"update_from_search": False}, {"num_scales": 5}])
+@pytest.mark.parametrize("overrides", [{}, {"update_source": "crop"}, {"num_scales": 5}])
 def test_untrained_tracker_follows_a_moving_growing_patch(overrides):
     images, boxes = moving_scaling_target(seed=0)
     torch.manual_seed(0)
@@ -174,7 +174,7 @@ def test_untrained_tracker_follows_a_moving_growing_patch(overrides):
     tracker.init(images[0], boxes[0])
     predicted = np.array([tracker.track(image).box for image in images[1:]])
     ious = iou_xywh(predicted, boxes[1:])
-    # Measured ~0.78 (0.74-0.82 over five scenes); the size lags the 35 % growth (DCF scale
+    # Measured 0.77 (0.73-0.80 over five scenes); the size lags the 35 % growth (DCF scale
     # search is biased towards the template's size when the background does not scale).
     assert ious.mean() > 0.7, ious
     assert predicted[-1, 2] > 1.05 * boxes[0, 2]

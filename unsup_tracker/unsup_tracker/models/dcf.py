@@ -45,21 +45,34 @@ def index_to_displacement(index, size: int):
     return (index + size // 2) % size - size // 2
 
 
+def phase_ramp(shift_yx: torch.Tensor, height: int, width: int,
+               dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+    """``(B, h, w // 2 + 1)`` factors shifting a real map's ``rfft2`` by ``shift_yx`` ``(B, 2)``.
+
+    Shift theorem: multiplying the spectrum by the ramp rolls the map circularly by
+    ``(dy, dx)``; non-integer shifts give the band-limited (sinc) interpolation.
+    """
+    device = shift_yx.device
+    fy = torch.fft.fftfreq(height, device=device, dtype=torch.float64)
+    fx = torch.fft.rfftfreq(width, device=device, dtype=torch.float64)
+    shift = shift_yx.to(torch.float64)
+    # Separable: exp(-2 pi i (fy dy + fx dx)) = exp(-2 pi i fy dy) exp(-2 pi i fx dx).
+    phase_y = -2.0 * math.pi * shift[:, 0, None] * fy[None, :]
+    phase_x = -2.0 * math.pi * shift[:, 1, None] * fx[None, :]
+    ramp_y = torch.polar(torch.ones_like(phase_y), phase_y)
+    ramp_x = torch.polar(torch.ones_like(phase_x), phase_x)
+    return (ramp_y[:, :, None] * ramp_x[:, None, :]).to(dtype)
+
+
 def shifted_label_spectrum(label_spectrum: torch.Tensor, shift_yx: torch.Tensor,
                            height: int, width: int) -> torch.Tensor:
-    """Spectrum of the label circularly shifted by integer ``shift_yx`` (``(B, 2)``: dy, dx).
+    """Spectrum of the label circularly shifted by ``shift_yx`` (``(B, 2)``: dy, dx).
 
-    Uses the shift theorem (a phase ramp), so a batch of pseudo labels centred at different
-    response peaks costs one multiplication and no per-sample roll.
-    ``label_spectrum`` is ``rfft2`` of the unshifted label, ``(h, w // 2 + 1)``.
+    A batch of pseudo labels centred at different response peaks costs one multiplication and
+    no per-sample roll. ``label_spectrum``: ``rfft2`` of the unshifted label, ``(h, w // 2 + 1)``.
     """
-    fy = torch.fft.fftfreq(height, device=label_spectrum.device, dtype=torch.float64)
-    fx = torch.fft.rfftfreq(width, device=label_spectrum.device, dtype=torch.float64)
-    shift = shift_yx.to(torch.float64)
-    phase = -2.0 * math.pi * (shift[:, 0, None, None] * fy[None, :, None]
-                              + shift[:, 1, None, None] * fx[None, None, :])
-    ramp = torch.polar(torch.ones_like(phase), phase).to(label_spectrum.dtype)
-    return label_spectrum * ramp
+    return label_spectrum * phase_ramp(shift_yx.to(label_spectrum.device), height, width,
+                                       label_spectrum.dtype)
 
 
 def spectrum(features: torch.Tensor) -> torch.Tensor:
@@ -98,9 +111,12 @@ class _RealFFT2(torch.autograd.Function):
 
 def auto_kernel(x_spec: torch.Tensor, channels: int, height: int, width: int) -> torch.Tensor:
     """``k_xx = sum_c |X_c|^2 / (h w C)``, real, over the channel dimension ``-3``."""
-    # One pass over the (re, im) view; .real/.imag separately cost two zero-filled complex
-    # gradient buffers under autograd.
-    power = torch.view_as_real(x_spec).square().sum(dim=-1)
+    if torch.is_grad_enabled() and x_spec.requires_grad:
+        # Under autograd .real/.imag would each cost a zero-filled complex gradient buffer.
+        power = torch.view_as_real(x_spec).square().sum(dim=-1)
+    else:
+        # ~4x faster on the CPU than reducing the (re, im) view.
+        power = x_spec.real.square().add_(x_spec.imag.square())
     return power.sum(dim=-3) / (height * width * channels)
 
 
@@ -157,6 +173,7 @@ class CorrelationFilter:
         if self.alpha is None or rate >= 1.0:
             self.alpha, self.x_spec = alpha, x_spec.clone()
         else:
+            # mul_ + add_ rather than lerp_: the complex lerp_ is ~4x slower here.
             self.alpha.mul_(1.0 - rate).add_(alpha, alpha=rate)
             self.x_spec.mul_(1.0 - rate).add_(x_spec, alpha=rate)
         channels = self.x_spec.shape[-3]
