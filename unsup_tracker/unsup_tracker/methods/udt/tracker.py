@@ -126,8 +126,10 @@ class UDTTracker(Tracker):
         return self.model(self._patches_to_tensor(patches), padding=self.params.conv_padding)
 
     def _windowed_spectra(self, features: torch.Tensor, with_norms: bool = False):
-        """Cosine-windowed feature spectra ``(S, C, h, w // 2 + 1)`` (and the windowed maps'
-        L2 norms ``(S,)`` when ``with_norms``)."""
+        """Cosine-windowed feature spectra ``(S, C, h, w // 2 + 1)``.
+
+        With ``with_norms`` also the windowed maps' L2 norms ``(S,)``.
+        """
         # Multiplying into a standard-layout tensor doubles as the layout change: the FFT over
         # (h, w) of a channels-last tensor is ~2x slower than of a contiguous one.
         windowed = torch.empty(features.shape, dtype=features.dtype, device=features.device)
