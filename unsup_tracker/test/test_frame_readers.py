@@ -59,7 +59,8 @@ def test_gzipped_video_is_decompressed_into_the_cache(tmp_path, monkeypatch):
     packed = tmp_path / "clip.avi.gz"
     packed.write_bytes(gzip.compress(video.read_bytes()))
     reader = open_frame_reader(str(packed))
-    assert (tmp_path / "cache" / "clip.avi").is_file()
+    (cached,) = (tmp_path / "cache" / "videos").iterdir()
+    assert cached.name.endswith("clip.avi")
     assert reader.fps == pytest.approx(12.0) and reader.frame_count == 5
     frames = []
     while (frame := reader.read()) is not None:

@@ -30,22 +30,19 @@ from __future__ import annotations
 
 import abc
 import collections
-import gzip
 import hashlib
 import logging
 import os
 import re
-import shutil
-import tempfile
-import zlib
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 
+from unsup_tracker.frame_readers import natural_key
 from unsup_tracker.image_encoding import ImageEncodingError, fields_to_bgr8
-from unsup_tracker.sample_data import cache_dir
+from unsup_tracker.sample_data import DecompressionError, decompress_gz
 
 LOG = logging.getLogger("unsup_tracker_training.sources")
 
@@ -67,12 +64,6 @@ MAX_LOGGED_SKIPS = 20
 
 class DataError(ValueError):
     """A data path cannot be used: missing, of unknown kind, empty, or a bag without the topic."""
-
-
-def natural_key(name: str) -> list:
-    """Sort key ordering ``img2`` before ``img10`` (numbers compared as numbers)."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower())
-            for part in re.split(r"(\d+)", name) if part]
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -196,47 +187,12 @@ class Source(abc.ABC):
         self._logged_skips = 0
 
 
-def _cache_folders() -> Iterator[Path]:
-    try:
-        yield cache_dir() / "videos"
-    except OSError as exc:
-        LOG.debug("cache directory not usable: %s", exc)
-    yield Path(tempfile.gettempdir()) / "unsup_tracker_videos"
-
-
 def decompressed_video(path: Path) -> Path:
-    """A playable copy of ``<video>.gz``: decompressed once into the cache, then reused.
-
-    The cache is :func:`unsup_tracker.sample_data.cache_dir` (``UNSUP_TRACKER_CACHE``, else
-    ``~/.cache/unsup_tracker``) + ``videos/``. The file name carries a key over the absolute
-    path, size and modification time, so two ``clip.mp4.gz`` from different folders do not
-    collide and a changed file is decompressed again. Falls back to a temporary folder when the
-    cache is not writable.
-    """
-    stat = path.stat()
-    identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    key = hashlib.sha256(identity.encode()).hexdigest()
-    target_name = f"{key[:16]}_{path.name[:-3]}"
-    for folder in _cache_folders():
-        target = folder / target_name
-        if target.is_file():
-            return target
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            return target
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise DataError(f"{path}: not a valid (or a truncated) gzip file: {exc}") from exc
-        except OSError as exc:
-            LOG.debug("cannot decompress %s into %s: %s", path, folder, exc)
-    raise DataError(f"{path}: could not decompress into the cache or the temporary folder")
+    """A playable copy of ``<video>.gz`` (see :func:`unsup_tracker.sample_data.decompress_gz`)."""
+    try:
+        return decompress_gz(path)
+    except DecompressionError as exc:
+        raise DataError(str(exc)) from exc
 
 
 class VideoSource(Source):

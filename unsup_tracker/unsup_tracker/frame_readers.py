@@ -6,23 +6,21 @@
 - a directory: an image sequence, sorted by the numbers in the file names; an OTB-style
   sequence folder (``<seq>/img/0001.jpg``) is accepted as it is;
 - any other path: a video file; ``*.gz`` (e.g. opencv-doc's ``box.mp4.gz``) is decompressed once
-  into the cache directory of :mod:`unsup_tracker.sample_data`.
+  into the cache by :func:`unsup_tracker.sample_data.decompress_gz`.
 
 Every reader yields HxWx3 uint8 BGR frames and reports its native rate where it has one.
 """
 
 from __future__ import annotations
 
-import gzip
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import cv2
 import numpy as np
+
+from .sample_data import decompress_gz
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -104,7 +102,8 @@ class ImageFolderReader(FrameReader):
         if (folder / "img").is_dir():
             folder = folder / "img"
         self.paths = sorted(
-            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+            key=lambda p: natural_key(p.name),
         )
         if not self.paths:
             raise FrameReaderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
@@ -132,31 +131,10 @@ class ImageFolderReader(FrameReader):
         return True
 
 
-def _natural_key(path: Path):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
-
-
-def decompress_gz(path: Path) -> Path:
-    """Decompress ``path`` (``x.mp4.gz``) once into the cache; concurrent callers are safe."""
-    from .sample_data import cache_dir
-
-    target = cache_dir() / path.name[:-3]
-    if (
-        target.is_file()
-        and target.stat().st_size > 0
-        and target.stat().st_mtime >= path.stat().st_mtime
-    ):
-        return target
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as inp:
-            shutil.copyfileobj(inp, out, 1 << 20)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+def natural_key(name: str) -> list:
+    """Sort key ordering ``img2`` before ``img10`` (numbers compared as numbers, case ignored)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+            for part in re.split(r"(\d+)", name) if part]
 
 
 def open_frame_reader(source: str) -> FrameReader:
@@ -180,6 +158,6 @@ def open_frame_reader(source: str) -> FrameReader:
     if path.suffix == ".gz":
         try:
             path = decompress_gz(path)
-        except (OSError, EOFError) as exc:
+        except OSError as exc:  # DecompressionError is one
             raise FrameReaderError(f"cannot decompress {source}: {exc}") from exc
     return _CaptureReader(str(path), f"video {path}", live=False)

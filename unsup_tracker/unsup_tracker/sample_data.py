@@ -10,12 +10,21 @@
 
 Environment: ``UNSUP_TRACKER_OPENCV_DOC`` overrides the opencv-doc directory,
 ``UNSUP_TRACKER_CACHE`` the cache directory (default ``~/.cache/unsup_tracker``).
+
+:func:`decompress_gz` is the one place where ``<video>.gz`` files are decompressed (used here, by
+the camera node's frame readers and by the training data sources).
 """
 import gzip
+import hashlib
+import logging
 import os
 import pathlib
 import shutil
 import tempfile
+import zlib
+from typing import Iterator
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_OPENCV_DOC_DIR = "/usr/share/doc/opencv-doc"
 
@@ -50,6 +59,57 @@ def cache_dir() -> pathlib.Path:
     return path
 
 
+class DecompressionError(OSError):
+    """A ``.gz`` file is not valid gzip (or is truncated), or no folder could take its copy."""
+
+
+def _decompression_folders() -> Iterator[pathlib.Path]:
+    try:
+        yield cache_dir() / "videos"
+    except OSError as exc:
+        LOG.debug("cache directory not usable: %s", exc)
+    yield pathlib.Path(tempfile.gettempdir()) / "unsup_tracker_videos"
+
+
+def decompress_gz(path) -> pathlib.Path:
+    """Return a decompressed copy of ``path`` (``<name>.gz``): made once, then reused.
+
+    Copies live in :func:`cache_dir` + ``videos/`` (a temporary folder when the cache is not
+    writable). The copy's name carries a key over the absolute path, size and modification time,
+    so two ``clip.mp4.gz`` from different folders do not collide and a changed file is
+    decompressed again. Writes go to a temporary file renamed into place, so concurrent callers
+    are safe. Raises DecompressionError for a corrupt or truncated file, or when no folder is
+    writable; FileNotFoundError when ``path`` is missing.
+    """
+    path = pathlib.Path(path)
+    stat = path.stat()
+    identity = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = hashlib.sha256(identity.encode()).hexdigest()
+    target_name = f"{key[:16]}_{path.name[:-3]}"
+    for folder in _decompression_folders():
+        target = folder / target_name
+        if target.is_file():
+            return target
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                os.replace(tmp, target)
+            except BaseException:
+                pathlib.Path(tmp).unlink(missing_ok=True)
+                raise
+            return target
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise DecompressionError(
+                f"{path}: not a valid (or a truncated) gzip file: {exc}") from exc
+        except OSError as exc:
+            LOG.debug("cannot decompress %s into %s: %s", path, folder, exc)
+    raise DecompressionError(
+        f"{path}: could not decompress into the cache or the temporary folder")
+
+
 def _locate(name: str) -> pathlib.Path:
     root = opencv_doc_dir()
     plain = name[:-3] if name.endswith(".gz") else name
@@ -72,26 +132,11 @@ def _locate(name: str) -> pathlib.Path:
 def find_sample_video(name: str) -> pathlib.Path:
     """Return a readable path of the sample video ``name`` (e.g. ``"vtest.avi"``, ``"box.mp4"``).
 
-    Gzip-compressed videos are decompressed once into :func:`cache_dir` (atomically, so
-    concurrent callers are safe). Raises FileNotFoundError with a hint to run ``make setup``
-    when opencv-doc or the video is missing.
+    Gzip-compressed videos are decompressed once by :func:`decompress_gz`. Raises
+    FileNotFoundError with a hint to run ``make setup`` when opencv-doc or the video is missing.
     """
     src = _locate(name)
-    if src.suffix != ".gz":
-        return src
-    dst = cache_dir() / src.name[:-3]
-    if dst.is_file() and dst.stat().st_mtime >= src.stat().st_mtime and dst.stat().st_size > 0:
-        return dst
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, gzip.open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out, 1 << 20)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return dst
+    return decompress_gz(src) if src.suffix == ".gz" else src
 
 
 def available_sample_videos() -> dict:

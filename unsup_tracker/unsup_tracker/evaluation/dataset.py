@@ -38,6 +38,8 @@ from typing import Any, Iterable, Optional, Sequence as SequenceType
 import cv2
 import numpy as np
 
+from ..frame_readers import natural_key
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 GROUNDTRUTH_FILE = "groundtruth_rect.txt"
 LIST_FILE = "list.txt"
@@ -46,11 +48,6 @@ META_FILE = "meta.json"
 
 class DatasetError(ValueError):
     """A dataset folder or file that does not follow the OTB layout."""
-
-
-def natural_key(text: str) -> list:
-    """Sort key that orders embedded numbers by value: ``img2`` before ``img10``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
 def read_groundtruth(path: str | Path) -> np.ndarray:
