@@ -80,16 +80,8 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.count_nonzero(pred & gt)) / union
 
 
-@dataclasses.dataclass
-class SequenceMetrics:
-    num_scored: int
-    ious: np.ndarray
-    center_errors: np.ndarray
-    success: np.ndarray
-    precision: np.ndarray
-    norm_precision: np.ndarray
-    #: Mean mask IoU over scored frames with mask ground truth and a predicted mask, else None.
-    mask_iou: Optional[float] = None
+class _CurveScores:
+    """Headline numbers read off the ``success``, ``precision`` and ``norm_precision`` curves."""
 
     @property
     def auc(self) -> float:
@@ -102,6 +94,18 @@ class SequenceMetrics:
     @property
     def norm_precision_02(self) -> float:
         return float(self.norm_precision[NORM_PRECISION_INDEX])
+
+
+@dataclasses.dataclass
+class SequenceMetrics(_CurveScores):
+    num_scored: int
+    ious: np.ndarray
+    center_errors: np.ndarray
+    success: np.ndarray
+    precision: np.ndarray
+    norm_precision: np.ndarray
+    #: Mean mask IoU over scored frames with mask ground truth and a predicted mask, else None.
+    mask_iou: Optional[float] = None
 
     def summary(self) -> dict:
         return {"auc": self.auc, "precision_20": self.precision_20,
@@ -152,23 +156,11 @@ def evaluate_boxes(pred: np.ndarray, groundtruth: np.ndarray, init_frame: int = 
 
 
 @dataclasses.dataclass
-class DatasetMetrics:
+class DatasetMetrics(_CurveScores):
     success: np.ndarray
     precision: np.ndarray
     norm_precision: np.ndarray
     mask_iou: Optional[float]
-
-    @property
-    def auc(self) -> float:
-        return float(np.mean(self.success))
-
-    @property
-    def precision_20(self) -> float:
-        return float(self.precision[PRECISION_INDEX])
-
-    @property
-    def norm_precision_02(self) -> float:
-        return float(self.norm_precision[NORM_PRECISION_INDEX])
 
 
 def aggregate(per_sequence: Iterable[SequenceMetrics]) -> DatasetMetrics:

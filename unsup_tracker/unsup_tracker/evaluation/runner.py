@@ -327,32 +327,29 @@ def save_plots(results: SequenceType[MethodResult], out_dir: Path) -> list[Path]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    written = []
-    order = sorted(results, key=lambda r: -r.overall.auc)
-    figure, axes = plt.subplots(figsize=(6, 4.5))
-    for result in order:
-        axes.plot(IOU_THRESHOLDS, result.overall.success,
-                  label=f"{result.name} [{100 * result.overall.auc:.1f}]")
-    axes.set(xlabel="overlap threshold", ylabel="success rate", title="Success plot (one pass)",
-             xlim=(0, 1), ylim=(0, 1.02))
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower left", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(out_dir / "success.png", dpi=100)
-    plt.close(figure)
-    written.append(out_dir / "success.png")
+    success = out_dir / "success.png"
+    _save_curve_plot(plt, success, results, IOU_THRESHOLDS, "success", "auc",
+                     xlabel="overlap threshold", ylabel="success rate",
+                     title="Success plot (one pass)", xlim=(0, 1), legend_loc="lower left")
+    precision = out_dir / "precision.png"
+    _save_curve_plot(plt, precision, results, PIXEL_THRESHOLDS, "precision", "precision_20",
+                     xlabel="location error threshold (px)", ylabel="precision",
+                     title="Precision plot (one pass)", xlim=(0, 50), legend_loc="lower right")
+    return [success, precision]
 
-    order = sorted(results, key=lambda r: -r.overall.precision_20)
+
+def _save_curve_plot(plt, path: Path, results: SequenceType[MethodResult], thresholds,
+                     curve: str, score: str, xlabel: str, ylabel: str, title: str, xlim,
+                     legend_loc: str) -> None:
+    """One curve per method (best ``score`` first in the legend, score shown in percent)."""
+    order = sorted(results, key=lambda r: -getattr(r.overall, score))
     figure, axes = plt.subplots(figsize=(6, 4.5))
     for result in order:
-        axes.plot(PIXEL_THRESHOLDS, result.overall.precision,
-                  label=f"{result.name} [{100 * result.overall.precision_20:.1f}]")
-    axes.set(xlabel="location error threshold (px)", ylabel="precision",
-             title="Precision plot (one pass)", xlim=(0, 50), ylim=(0, 1.02))
+        axes.plot(thresholds, getattr(result.overall, curve),
+                  label=f"{result.name} [{100 * getattr(result.overall, score):.1f}]")
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=xlim, ylim=(0, 1.02))
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc=legend_loc, fontsize="small")
     figure.tight_layout()
-    figure.savefig(out_dir / "precision.png", dpi=100)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
-    written.append(out_dir / "precision.png")
-    return written
