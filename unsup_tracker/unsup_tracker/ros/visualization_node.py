@@ -86,26 +86,18 @@ def annotate(
     status = f"{fps:.1f} FPS" if fps else "-- FPS"
     if not targets:
         status += "  no target"
-    cv2.putText(
-        canvas,
-        status,
-        (8, int(24 * scale)),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.7 * scale,
-        (0, 0, 0),
-        thickness + 2,
-        cv2.LINE_AA,
-    )
-    cv2.putText(
-        canvas,
-        status,
-        (8, int(24 * scale)),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.7 * scale,
-        (255, 255, 255),
-        thickness,
-        cv2.LINE_AA,
-    )
+    # White text over a thicker black copy stays readable on any background.
+    for color, stroke in (((0, 0, 0), thickness + 2), ((255, 255, 255), thickness)):
+        cv2.putText(
+            canvas,
+            status,
+            (8, int(24 * scale)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.7 * scale,
+            color,
+            stroke,
+            cv2.LINE_AA,
+        )
     return canvas
 
 
