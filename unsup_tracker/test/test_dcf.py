@@ -2,20 +2,12 @@
 import numpy as np
 import pytest
 import torch
+from synthetic import one_torch_thread  # noqa: F401 (autouse fixture)
 from torch import nn
 
 from unsup_tracker.models.dcf import (CorrelationFilter, dcf_forward, gaussian_label,
                                       index_to_displacement, shifted_label_spectrum, spectrum)
 from unsup_tracker.models.lrn import FastLocalResponseNorm
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a shared, loaded CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 # -- NumPy reference (full complex FFTs, written from the formulas, not from the module) -----

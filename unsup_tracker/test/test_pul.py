@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from synthetic import ClipSource
 
 from unsup_tracker import get_method
 from unsup_tracker.geometry import iou_xywh, xywh_to_cxcywh
@@ -32,20 +33,6 @@ def texture(rng, height, width):
         image += cv2.resize(noise, (width, height), interpolation=cv2.INTER_NEAREST)
     image = cv2.GaussianBlur(image / 3.0 * 255.0, (0, 0), 1.0)
     return np.clip(image, 0, 255).astype(np.uint8)
-
-
-class ClipSource:
-    """FrameSource over one clip: windows of consecutive frames, images from any frame."""
-
-    def __init__(self, frames):
-        self.frames = frames
-
-    def sample_window(self, length, rng):
-        start = int(rng.integers(0, max(1, len(self.frames) - length + 1)))
-        return self.frames[start:start + length]
-
-    def sample_image(self, rng):
-        return self.frames[int(rng.integers(len(self.frames)))]
 
 
 def panning_clip(rng, num_frames, step, size=(320, 240)):

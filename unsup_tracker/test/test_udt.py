@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from synthetic import ClipSource, one_torch_thread  # noqa: F401 (autouse fixture)
 
 from unsup_tracker import (UNTRAINED, InvalidBoxError, InvalidImageError, UnknownParameterError,
                            build_tracker, get_method, save_checkpoint)
@@ -11,15 +12,6 @@ from unsup_tracker.methods.udt.model import build_udt_model
 from unsup_tracker.methods.udt.params import UDTParams
 from unsup_tracker.methods.udt.recipe import UDTRecipe, UDTRecipeParams
 from unsup_tracker.recipe import TrainingRecipe
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a shared, loaded CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def textured(rng, height, width, blur):
@@ -53,20 +45,6 @@ def moving_scaling_target(seed=0, frames=60, size=(320, 240), growth=0.35):
         images.append(image)
         boxes.append((x0, y0, w, h))
     return images, np.array(boxes, dtype=float)
-
-
-class ClipSource:
-    """FrameSource over one in-memory clip."""
-
-    def __init__(self, frames):
-        self.frames = frames
-
-    def sample_window(self, length, rng):
-        start = int(rng.integers(0, max(1, len(self.frames) - length + 1)))
-        return self.frames[start:start + length]
-
-    def sample_image(self, rng):
-        return self.frames[int(rng.integers(len(self.frames)))]
 
 
 def small_recipe(**overrides):
