@@ -41,7 +41,7 @@ case "$method" in
   s2siamfc) # single images: photos plus every 5th video frame
     args=(--steps 900 --max-minutes 30 --frame-stride 5 --images-as stills) ; data=("$photos" "${videos[@]}") ;;
   pul)      # video only: PUL mines temporal correspondences
-    args=(--max-minutes 35) ; data=("${videos[@]}") ;;
+    args=(--steps 600 --max-minutes 30) ; data=("${videos[@]}") ;;
   *) echo "unknown method $method" >&2; exit 2 ;;
 esac
 dargs=(); for d in "${data[@]}"; do dargs+=(--data "$d"); done
