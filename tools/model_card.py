@@ -65,7 +65,7 @@ def main(argv=None) -> int:
                    f"`{str(entry.get('sha256'))[:16]}…` | {entry.get('frames_used')} |")
     out += ["", "Recipe parameters: `" + json.dumps(meta.get("recipe_params", {})) + "`", ""]
     for spec in args.eval:
-        label, _, results_path = spec.partition("=")
+        label, _, results_path = spec.rpartition("=")
         results = json.loads(pathlib.Path(results_path).read_text())
         out += [f"## Evaluation: {label}", "",
                 f"`unsup-tracker eval` one-pass results ({len(results['sequences'])} sequences; "
