@@ -292,6 +292,39 @@ def test_valid_init_after_refusals_and_stop(graph, tracking_run):
     assert again.success and "no active track" in again.message
 
 
+@pytest.mark.parametrize("method", ["s2siamfc", "pul"])
+def test_other_methods_track_when_named_in_the_init_request(graph, tracking_run, method):
+    """``method`` in InitTrack switches the running node to another method's shipped weights."""
+    if method not in list_methods() or not get_method(method).shipped_checkpoint.is_file():
+        pytest.skip(f"no shipped {method} checkpoint")
+    with graph.lock:
+        position = len(graph.images) - 1
+        stamp_ns = graph.images[position][0]
+    # The camera loops over the clip without losing frames (reliable QoS).
+    response = graph.init("t", tuple(truth(position % FRAMES)), stamp_ns, method)
+    assert response.success, response.message
+    assert response.track_id.startswith(f"{method}-")
+    started = time.time()
+    wait_until(lambda: sum(1 for t, m in graph.detections["t"] if t > started and any(
+        d.id == response.track_id for d in m.detections)) >= 10, 30.0, f"{method} detections")
+    with graph.lock:
+        index_of = {stamp: i % FRAMES for i, (stamp, _) in enumerate(graph.images)}
+        recent = [m for t, m in graph.detections["t"] if t > started]
+    errors = []
+    for msg in recent:
+        index = index_of.get(stamp_to_ns(msg.header.stamp))
+        # Frames just after a wrap-around jump the target back to its start: skip those.
+        if index is None or index < 3:
+            continue
+        for target in tracked_boxes(msg):
+            centre = target.box_xywh[:2] + target.box_xywh[2:] / 2
+            expected = truth(index)[:2] + truth(index)[2:] / 2
+            errors.append(float(np.linalg.norm(centre - expected)))
+    assert errors, "no detection for a known frame"
+    assert np.median(errors) < 10.0, f"{method} centre errors (px): {errors}"
+    graph.call(Trigger, "/t/tracker_node/stop", Trigger.Request())
+
+
 def _good_frame(stamp_ns):
     rng = np.random.default_rng(stamp_ns % 1000)
     image = texture(rng, SIZE[1], SIZE[0], 2.0)
