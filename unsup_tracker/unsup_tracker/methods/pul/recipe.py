@@ -30,17 +30,46 @@ Decisions where the paper is silent or does not fit this machine (DIGEST 3.8):
 * The network is the package's slim SiamFC (:mod:`unsup_tracker.models.siamfc`), trained from
   scratch: PUL starts from SiamFC's supervised weights, which would not be label-free.
 * Optimisation of stage 3: Adam, learning rate decayed exponentially from ``lr`` = 1e-3 to
-  ``lr_end`` = 1e-4 over the run (PUL: 1e-4 from a supervised start; far fewer steps here),
+  ``lr_end`` = 1e-4 over the run (PUL: 1e-4 from a supervised start; far fewer steps here, and
+  1e-4 measured worse, below),
   weight decay 5e-4 on convolution weights only, batch 8 (PUL: 196), gradient norm clipped at 10.
 * Budgets: every stage has a step/pair count and a wall-clock cap (``bd_max_seconds``,
-  ``mining_max_seconds``); with the defaults ``prepare`` takes about 5 minutes and the whole run
-  about 20 minutes on this 2-core CPU. A cap that bites makes the run depend on the machine's load
-  (the counts alone are reproducible).
+  ``mining_max_seconds``); a cap that bites makes the run depend on the machine's load (the
+  counts alone are reproducible). With the defaults, on this 2-core machine shared by several
+  jobs and with ``OMP_NUM_THREADS=1``: data 5 s, proposals 10 s, BD ~40 s, round-1 mining
+  (300 pairs) ~100 s, round 2 (200 pairs, gap 20) ~180 s, 0.31 s per step, about 10 minutes
+  in all. Thread count matters here: with torch's default two threads on the loaded machine a
+  training step took 1.5 s instead of 0.2 s of CPU and a mined pair 2.8 s instead of 0.5 s
+  (oversubscription), so run the training with ``OMP_NUM_THREADS=1`` on a shared CPU.
 * Resuming: ``prepare`` runs again (same seed: same proposals, BD steps and pairs unless a time
   cap bit), then the loop loads the saved weights; a run resumed after ``round2_start`` mines
   round 2 at its first step with the resumed weights.
 * ``tc_loss="bce"`` swaps the noise-robust loss for SiamFC's balanced BCE at the mined centre
   (the paper's Table 2 ablation).
+* The search crop uses the tracked box's size. The mined tracks never changed scale (the
+  last/first size ratio was 1.00 at the 5th and 95th percentile of 300 pairs: the scale penalty
+  always won with these networks), so taking the template's size instead gave identical pairs.
+
+Measured on the development benchmark (``unsup-tracker devbench``, seed 0, 12 sequences; AUC /
+precision@20 in %), all from one prepare (seed 0, opencv-doc videos, 240 kept round-1 pairs)
+and 300 TC steps unless noted; untrained network 37.4 / 43.3, KCF 50.7, CSRT 69.5:
+
+==============================================  ===========
+variant                                         AUC / P@20
+==============================================  ===========
+BD model only (after prepare, no TC learning)   36.7 / 41.4
+TC, defaults (NR loss, lambda 1, lr 1e-3)       44.1 / 49.7
+TC, contrastive term off (lambda 0)             44.0 / 49.9
+TC, lr 1e-4 -> 1e-5 (the paper's rate)          41.5 / 50.4
+TC, balanced BCE instead of the NR loss         40.5 / 46.4
+defaults at 150 / 300 / 450 / 600 / 900 steps   42.3 / 45.8 / 43.5 / 44.0 / 44.8 AUC
+round 2 mined at step 450, at 600 / 900 steps   42.9 / 43.7 AUC (without: 44.0 / 44.8)
+==============================================  ===========
+
+So TC learning with the NR loss is what helps (+7 AUC over the BD model, +3.6 over BCE); on
+five short videos the gains stop after about 300 steps, and the BD stage and round 2 showed
+no measurable gain on this benchmark (a single run each: differences of 1-2 points are within
+the spread of repeated runs). ``default_steps`` is 600.
 """
 from __future__ import annotations
 
