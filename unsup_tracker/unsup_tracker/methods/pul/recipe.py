@@ -70,10 +70,16 @@ So TC learning with the NR loss is what helps (+7 AUC over the BD model, +3.6 ov
 five short videos the gains stop after about 300 steps, and the BD stage and round 2 showed
 no measurable gain on this benchmark (a single run each: differences of 1-2 points are within
 the spread of repeated runs). ``default_steps`` is 600.
+
+The spread between whole runs is large: three 8-minute ``unsup-tracker-train --max-minutes 8``
+runs on the same five videos scored AUC 49.9 (two torch threads, so mining hit its time cap
+after 40 pairs; 171 steps), 39.3 (500 steps, round 2 with 150 pairs) and 37.3 (defaults,
+stopped by the budget at step 389 just after round 2). The learned tracker follows the target
+on some sequences and loses it on others; its gain over an untrained SiamFC (37.4) is not
+reliable with this little footage.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import time
@@ -84,8 +90,8 @@ import torch
 
 from ...crops import crop_and_resize, image_to_tensor_layout
 from ...geometry import xywh_to_cxcywh
-from ...models.siamfc import (DEFAULT_SIAMFC_CONFIG, SiamFC, balanced_logistic_loss,
-                              feature_size, label_maps)
+from ...models.siamfc import (SiamFC, balanced_logistic_loss,
+                              label_maps, pair_sizes)
 from ...pairs import PairGeometry, PairJitter, mean_color, photometric_jitter, sample_pair
 from ...params import Params
 from ...recipe import FrameSource, TrainingRecipe
@@ -188,12 +194,7 @@ class PULRecipe(TrainingRecipe):
 
     def __init__(self, params: PULRecipeParams, model_config: dict[str, Any]):
         super().__init__(params, model_config)
-        config = {**copy.deepcopy(DEFAULT_SIAMFC_CONFIG), **model_config}
-        self.template_size = int(config["exemplar_size"])
-        self.search_size = int(config["instance_size"])
-        conv1 = int(config["conv1_kernel"])
-        self.response_size = (feature_size(self.search_size, conv1)
-                              - feature_size(self.template_size, conv1) + 1)
+        self.template_size, self.search_size, self.response_size = pair_sizes(model_config)
         self.geometry = PairGeometry(self.template_size, self.search_size, params.context)
         self.proposal_settings = ProposalSettings(
             method=params.proposal_method, work_side=params.proposal_side,
