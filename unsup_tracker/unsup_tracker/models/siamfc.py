@@ -138,6 +138,14 @@ class XCorrHead(nn.Module):
         return xcorr(template_features, search_features) * (self.out_scale * self.gain) + self.bias
 
 
+def pair_sizes(model_config: dict[str, Any]) -> tuple[int, int, int]:
+    """(template side, search side, response side) of a SiamFC model config (defaults filled)."""
+    config = {**DEFAULT_SIAMFC_CONFIG, **model_config}
+    template, search = int(config["exemplar_size"]), int(config["instance_size"])
+    conv1 = int(config["conv1_kernel"])
+    return template, search, feature_size(search, conv1) - feature_size(template, conv1) + 1
+
+
 def feature_size(input_size: int, conv1_kernel: int = 7) -> int:
     """Side of the backbone output for a square input (no padding anywhere)."""
     size = (input_size - conv1_kernel) // 2 + 1     # conv1, stride 2

@@ -50,7 +50,6 @@ Decisions where the paper is silent or ambiguous (DIGEST 5.8):
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from typing import Any
@@ -60,8 +59,8 @@ import torch
 import torch.nn.functional as F
 
 from ...crops import crop_and_resize, image_to_tensor_layout
-from ...models.siamfc import (DEFAULT_SIAMFC_CONFIG, SiamFC, balanced_logistic_loss,
-                              feature_size, label_maps)
+from ...models.siamfc import (SiamFC, balanced_logistic_loss,
+                              label_maps, pair_sizes)
 from ...pairs import PairGeometry, PairJitter, mean_color, photometric_jitter, sample_pair
 from ...params import Params
 from ...recipe import FrameSource, TrainingRecipe
@@ -224,12 +223,7 @@ class S2SiamFCRecipe(TrainingRecipe):
 
     def __init__(self, params: S2SiamFCRecipeParams, model_config: dict[str, Any]):
         super().__init__(params, model_config)
-        config = {**copy.deepcopy(DEFAULT_SIAMFC_CONFIG), **model_config}
-        self.template_size = int(config["exemplar_size"])
-        self.search_size = int(config["instance_size"])
-        conv1 = int(config["conv1_kernel"])
-        self.response_size = (feature_size(self.search_size, conv1)
-                              - feature_size(self.template_size, conv1) + 1)
+        self.template_size, self.search_size, self.response_size = pair_sizes(model_config)
         self.geometry = PairGeometry(self.template_size, self.search_size, params.context)
         self.jitter = PairJitter(
             max_shift=params.max_shift, scale=params.scale_jitter, aspect=params.aspect_jitter,
