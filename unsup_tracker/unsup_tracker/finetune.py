@@ -37,7 +37,8 @@ import numpy as np
 import torch
 
 from .geometry import xywh_to_cxcywh
-from .pairs import PairGeometry, PairJitter, mean_color, sample_pair, stack_pairs
+from .crops import mean_color
+from .pairs import PairGeometry, PairJitter, sample_pair, stack_pairs
 
 if TYPE_CHECKING:
     from .tracker_base import Tracker

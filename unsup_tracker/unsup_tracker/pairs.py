@@ -26,7 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .crops import crop_and_resize, image_to_tensor_layout
+from .crops import crop_and_resize, image_to_tensor_layout, mean_color
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,10 +89,6 @@ class Pair:
     offset: np.ndarray
     #: Mean colour used for padding (BGR), also the fill for masking.
     fill: np.ndarray
-
-
-def mean_color(image: np.ndarray) -> np.ndarray:
-    return np.asarray(cv2.mean(image)[:3], dtype=np.float64)
 
 
 def _log_uniform(rng: np.random.Generator, amount: float) -> float:

@@ -39,11 +39,11 @@ import cv2
 import numpy as np
 import torch
 
-from ..crops import cosine_window, crop_and_resize, image_to_tensor_layout, scale_factors
-from ..crops import scale_pyramid_crops
+from ..crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
+                     scale_factors, scale_pyramid_crops)
 from ..finetune import FinetuneHook
 from ..geometry import cxcywh_to_xywh, xywh_to_cxcywh
-from ..pairs import PairGeometry, PairJitter, mean_color
+from ..pairs import PairGeometry, PairJitter
 from ..params import TrackerParams
 from ..tracker_base import Tracker, TrackResult
 from .siamfc import SiamFC, balanced_logistic_loss, label_maps

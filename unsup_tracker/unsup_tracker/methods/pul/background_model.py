@@ -75,9 +75,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...crops import crop_and_resize, image_to_tensor_layout
+from ...crops import crop_and_resize, image_to_tensor_layout, mean_color
 from ...geometry import iou_xywh, xywh_to_cxcywh
-from ...pairs import PairGeometry, PairJitter, mean_color, photometric_jitter
+from ...pairs import PairGeometry, PairJitter, photometric_jitter
 from ...recipe import FrameSource
 from .losses import info_nce
 from .proposals import ProposalSettings, propose

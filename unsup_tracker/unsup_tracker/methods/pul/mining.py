@@ -41,10 +41,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...crops import crop_and_resize, image_to_tensor_layout
+from ...crops import crop_and_resize, image_to_tensor_layout, mean_color
 from ...geometry import xywh_to_cxcywh
 from ...models.siamfc_tracker import SiamFCParams, SiamFCTracker
-from ...pairs import PairGeometry, mean_color
+from ...pairs import PairGeometry
 from ...recipe import FrameSource
 from .proposals import ProposalSettings, propose
 

@@ -88,11 +88,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...crops import crop_and_resize, image_to_tensor_layout
+from ...crops import crop_and_resize, image_to_tensor_layout, mean_color
 from ...geometry import xywh_to_cxcywh
 from ...models.siamfc import (SiamFC, balanced_logistic_loss,
                               label_maps, pair_sizes)
-from ...pairs import PairGeometry, PairJitter, mean_color, photometric_jitter, sample_pair
+from ...pairs import PairGeometry, PairJitter, photometric_jitter, sample_pair
 from ...params import Params
 from ...recipe import FrameSource, TrainingRecipe
 from .background_model import (BDSettings, collect_proposals, instance_view,
