@@ -66,7 +66,7 @@ def main():
             os.environ[key] = env[key]
 
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo
     from std_msgs.msg import Float64MultiArray
@@ -106,7 +106,8 @@ def main():
     node.create_subscription(Detection2DArray, "tracker_node/detections", on_detections, reliable)
     node.create_subscription(Float64MultiArray, "tracker_node/timing", on_timing, reliable)
     init_client = node.create_client(InitTrack, "tracker_node/init")
-    executor = MultiThreadedExecutor(num_threads=2)
+    # Single-threaded, as the nodes: see unsup_tracker.ros.common.run_node.
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()

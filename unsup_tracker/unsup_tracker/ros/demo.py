@@ -180,7 +180,9 @@ class _Recorder:
             self._on_annotated,
             QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE),
         )
-        self.executor = rclpy.executors.MultiThreadedExecutor(num_threads=2)
+        # Single-threaded, as the nodes (see common.run_node): rclpy's multi-threaded executor
+        # delayed the detections it measures by tens of milliseconds.
+        self.executor = rclpy.executors.SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()

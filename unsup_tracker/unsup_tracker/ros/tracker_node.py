@@ -10,11 +10,13 @@ sensor-data QoS, reliability from ``image_reliability``); publishes ``~/detectio
 Decisions:
 
 - Threads. Decoding and tracking run in one worker thread that always takes the NEWEST received
-  frame; a frame replaced before the worker reached it is dropped and counted. The image
-  callback only validates and buffers (no copy), and the services run in their own callback
-  group of a multi-threaded executor, so ``~/init`` answers while a frame is being tracked.
-  ``~/init`` builds and initialises a NEW tracker object in the service thread and swaps it in
-  atomically; a result the worker computed with the previous tracker is discarded.
+  frame; a frame replaced before the worker reached it is dropped and counted. The executor is
+  single-threaded (see :func:`.common.run_node` for the measurement that chose it): the image
+  callback only validates and buffers (no copy), so it never waits for a frame being tracked.
+  ``~/init`` builds and initialises a NEW tracker object in the executor thread and swaps it in
+  atomically (a result the worker computed with the previous tracker is discarded); while it
+  runs (UDT ~70 ms, fine-tuning at most ``finetune_seconds`` more) new images wait in the DDS
+  queue and only the newest ``image`` QoS depth of them are kept.
 - Init frame. The request's stamp selects a frame of the last ``frame_buffer_size`` received
   frames; a zero stamp means the latest frame. A stamp that is no longer (or never was)
   buffered is refused with the buffered range in the message rather than silently using another
@@ -46,7 +48,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import SetParametersResult
@@ -169,14 +170,11 @@ class TrackerNode(Node):
         self._running = True
         self._warn_input = ThrottledWarning(self.get_logger())
 
-        image_group = MutuallyExclusiveCallbackGroup()
-        service_group = MutuallyExclusiveCallbackGroup()
         self.image_sub = self.create_subscription(
             Image,
             "image",
             self._on_image,
             image_qos(reliability, depth=2),
-            callback_group=image_group,
         )
         reliable = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
         self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", reliable)
@@ -186,8 +184,8 @@ class TrackerNode(Node):
             if self.publish_timing
             else None
         )
-        self.create_service(InitTrack, "~/init", self._on_init, callback_group=service_group)
-        self.create_service(Trigger, "~/stop", self._on_stop, callback_group=service_group)
+        self.create_service(InitTrack, "~/init", self._on_init)
+        self.create_service(Trigger, "~/stop", self._on_stop)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._startup_check()
@@ -578,9 +576,7 @@ class _Stats:
 
 
 def main(args=None) -> int:
-    # Three executor threads: images, services, and parameter/graph services never wait for
-    # each other; tracking itself runs in the node's worker thread.
-    return run_node(TrackerNode, executor_threads=3, args=args)
+    return run_node(TrackerNode, args=args)
 
 
 if __name__ == "__main__":

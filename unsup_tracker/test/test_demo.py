@@ -1,0 +1,59 @@
+"""`make demo` as a user runs it: camera, tracker and visualization processes on opencv-doc's box.mp4.
+
+The full run plays the first 150 frames (5 s at the video's 30 FPS) at camera size (640x480 rgb8,
+best effort), so it fails when frames are lost between the processes or the tracker cannot keep
+up, which is the demo's own pass criterion (detections on at least 95% of the frames).
+"""
+import json
+import subprocess
+
+import pytest
+
+pytest.importorskip("rclpy")
+pytest.importorskip("unsup_tracker_interfaces")
+
+from unsup_tracker.ros.demo import DEMO_VIDEO, MAX_MISSING_FRACTION  # noqa: E402
+from unsup_tracker.ros.processes import node_command  # noqa: E402
+from unsup_tracker.sample_data import available_sample_videos  # noqa: E402
+
+FRAMES = 150
+
+
+def run_demo(*args, timeout=240):
+    return subprocess.run(
+        node_command("demo") + list(args), capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["--video", "/tmp/anything.mp4"], "--video needs --box"),
+        (["--method", "no_such_method"], "no_such_method"),
+        (["--box", "1,2,3"], "4 numbers"),
+        (["--checkpoint", "/nonexistent/weights.pt"], "does not exist"),
+    ],
+)
+def test_bad_arguments_exit_with_status_2_and_a_reason(args, reason, tmp_path):
+    if "--video" not in args and DEMO_VIDEO not in available_sample_videos():
+        pytest.skip(f"opencv-doc's {DEMO_VIDEO} is not installed (make setup installs it)")
+    result = run_demo(*args, "--out", str(tmp_path), timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert reason in result.stderr
+
+
+def test_demo_tracks_the_sample_video_across_processes(tmp_path):
+    if DEMO_VIDEO not in available_sample_videos():
+        pytest.skip(f"opencv-doc's {DEMO_VIDEO} is not installed (make setup installs it)")
+    result = run_demo("--frames", str(FRAMES), "--out", str(tmp_path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["frames_seen"] >= FRAMES - 3, output
+    assert summary["frames_after_init"] >= FRAMES - 10, output
+    assert summary["missing_fraction"] <= MAX_MISSING_FRACTION, output
+    assert summary["annotated_frames"] >= 0.9 * FRAMES, output
+    assert summary["latency_stamp_to_detection"]["n"] == summary["frames_with_detection"]
+    for key in ("annotated_video", "contact_sheet"):
+        assert summary[key] and (tmp_path / summary[key]).stat().st_size > 10_000, key
+    assert "demo results" in result.stdout
