@@ -1,4 +1,4 @@
-"""`make demo` as a user runs it: camera, tracker and visualization processes on opencv-doc's box.mp4.
+"""`make demo` as a user runs it: camera, tracker and visualization processes on box.mp4.
 
 The full run plays the first 150 frames (5 s at the video's 30 FPS) at camera size (640x480 rgb8,
 best effort), so it fails when frames are lost between the processes or the tracker cannot keep
