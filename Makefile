@@ -14,6 +14,9 @@ SETUP_INPUTS := tools/setup.sh tools/requirements.txt tools/ros-requirements.txt
 	$(wildcard ros_deps/vision_msgs/* ros_deps/vision_msgs/msg/*.msg) \
 	$(wildcard unsup_tracker_interfaces/* unsup_tracker_interfaces/srv/*.srv)
 SETUP_DONE := $(VENV)/.stamps/setup-done
+# With a sourced ROS 2 install, setup built our packages with colcon into ./install: use them.
+ROS_ENV := if [ "$$(cat $(VENV)/.stamps/ros-mode 2>/dev/null)" = system ]; then \
+	set +u; source install/setup.bash || exit 1; fi;
 LINT_PATHS := unsup_tracker tools bench
 FLAKE8_ARGS := --max-line-length=99 --extend-exclude=build,install,log,.venv,__pycache__
 
@@ -36,11 +39,11 @@ $(SETUP_DONE): $(SETUP_INPUTS)
 	@touch $@
 
 demo: $(SETUP_DONE)
-	$(VENV)/bin/demo $(ARGS)
+	@$(ROS_ENV) echo "$(VENV)/bin/demo $(ARGS)"; $(VENV)/bin/demo $(ARGS)
 
 # Tests: loopback-only ROS discovery, a random domain per run, ROS logs in a temp dir.
 test: $(SETUP_DONE)
-	@tmp=$$(mktemp -d -t unsup_tracker_test.XXXXXX); \
+	@$(ROS_ENV) tmp=$$(mktemp -d -t unsup_tracker_test.XXXXXX); \
 	domain=$$(( RANDOM % 101 + 1 )); \
 	echo "ROS_DOMAIN_ID=$$domain ROS_LOG_DIR=$$tmp/ros_log"; \
 	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$domain ROS_LOG_DIR=$$tmp/ros_log \
@@ -52,14 +55,14 @@ test: $(SETUP_DONE)
 BENCH ?= $(sort $(wildcard bench/bench_*.py))
 bench: $(SETUP_DONE)
 	@[ -n "$(strip $(BENCH))" ] || { echo "no benchmark (bench/bench_*.py)"; exit 1; }
-	@tmp=$$(mktemp -d -t unsup_tracker_bench.XXXXXX); rc=0; \
+	@$(ROS_ENV) tmp=$$(mktemp -d -t unsup_tracker_bench.XXXXXX); rc=0; \
 	for b in $(BENCH); do echo "== $$b $(ARGS)"; \
 	  ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$(( RANDOM % 101 + 1 )) \
 	  ROS_LOG_DIR=$$tmp/ros_log $(PY) $$b $(ARGS) || rc=$$?; done; \
 	rm -rf "$$tmp"; exit $$rc
 
 lint: $(SETUP_DONE)
-	$(PY) -m flake8 $(FLAKE8_ARGS) $(LINT_PATHS)
+	@$(ROS_ENV) $(PY) -m flake8 $(FLAKE8_ARGS) $(LINT_PATHS)
 
 clean:
 	rm -rf build install log .pytest_cache

@@ -5,8 +5,10 @@
 # PyPI wheels, our interface packages built into the venv prefix, and unsup_tracker installed
 # editable and laid out like `colcon build --symlink-install`. Each step is stamped with a hash of
 # its inputs in .venv/.stamps, so a re-run with nothing changed takes a few seconds.
-# With a sourced ROS 2 install (ROS_DISTRO set and rclpy importable) it only installs the Python
-# dependencies and prints how to build with colcon.
+# With a sourced ROS 2 install (ROS_DISTRO set and rclpy importable) the venv sees that install's
+# Python packages, and colcon (run by the venv's interpreter, so our executables run with torch)
+# builds unsup_tracker_interfaces, unsup_tracker and, only when it is missing, our vision_msgs into
+# ./install; `make test`/`make demo` then source install/setup.bash.
 #
 # Never deletes .venv: other shells may be using it. Environment knobs:
 #   PYTHON=python3.11    interpreter to create the venv with (default: python3)
@@ -68,6 +70,12 @@ if [ ! -x "$PY" ]; then
   fi
 fi
 "$PY" -c 'import sys; assert sys.prefix != sys.base_prefix' || die ".venv/bin/python is not a venv"
+# The Makefile reads this to decide whether to source install/setup.bash.
+if [ -f "$STAMPS/ros-mode" ] && [ "$(cat "$STAMPS/ros-mode")" != "$ROS_MODE" ]; then
+  die ".venv was set up for ROS mode '$(cat "$STAMPS/ros-mode")' but this shell is '$ROS_MODE' \
+(a sourced ROS 2 install decides). Run \`make distclean\` and set up again to switch."
+fi
+stamp_set ros-mode "$ROS_MODE"
 
 # ---------------------------------------------------------------- Python dependencies
 if [ -n "${UNSUP_TRACKER_TORCH:-}" ]; then
@@ -80,7 +88,12 @@ fi
 h=$(hash_of tools/requirements.txt "$TORCH_REQ")
 if ! stamp_ok python-deps "$h"; then
   log "pip: $TORCH_REQ + tools/requirements.txt"
-  pip install -q --upgrade setuptools wheel
+  if [ "$ROS_MODE" = system ]; then
+    # colcon (from the ROS install) needs setuptools < 80; editable installs need >= 64
+    pip install -q "setuptools>=64,<80" wheel
+  else
+    pip install -q --upgrade setuptools wheel
+  fi
   pip install -q "$TORCH_REQ" -r tools/requirements.txt
   stamp_set python-deps "$h"
 fi
@@ -136,6 +149,31 @@ if ! stamp_ok unsup_tracker "$h"; then
   stamp_set unsup_tracker "$h"
 fi
 
+# ---------------------------------------------------------------- colcon (sourced ROS 2 install)
+if [ "$ROS_MODE" = system ]; then
+  COLCON_PATHS=(unsup_tracker_interfaces unsup_tracker)
+  if [ -d build/ros_deps/vision_msgs ] || ! "$PY" -c 'import vision_msgs.msg' >/dev/null 2>&1; then
+    # ros_deps/ is COLCON_IGNOREd (a workspace with apt's vision_msgs must not build a second
+    # one); build our copy from a scratch copy only because this install lacks it.
+    rm -rf build/ros_deps && mkdir -p build/ros_deps
+    cp -r ros_deps/vision_msgs build/ros_deps/vision_msgs
+    rm -f build/ros_deps/vision_msgs/COLCON_IGNORE
+    COLCON_PATHS+=(build/ros_deps/vision_msgs)
+  fi
+  h=$(hash_of "${COLCON_PATHS[@]}" "$pkg_list" "$ROS_DISTRO" "${AMENT_PREFIX_PATH:-}")
+  if ! stamp_ok colcon "$h" || [ ! -f install/setup.bash ]; then
+    "$PY" -c 'import colcon_core' >/dev/null 2>&1 \
+      || die "colcon is not importable: sudo apt-get install python3-colcon-common-extensions"
+    log "colcon build (${COLCON_PATHS[*]}) into ./install with .venv/bin/python"
+    "$PY" -m colcon --log-base build/colcon_log build --symlink-install \
+      --base-paths "${COLCON_PATHS[@]}" --build-base build/colcon --install-base install \
+      --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$PY" \
+      > build/colcon.log 2>&1 \
+      || { tail -n 40 build/colcon.log >&2; die "colcon build failed (log: build/colcon.log)"; }
+    stamp_set colcon "$h"
+  fi
+fi
+
 # ---------------------------------------------------------------- sample videos (opencv-doc)
 if [ "${SKIP_APT:-0}" != 1 ] && ! dpkg-query -W -f='${Status}' opencv-doc 2>/dev/null \
     | grep -q 'install ok installed'; then
@@ -154,26 +192,18 @@ if [ "${SKIP_APT:-0}" != 1 ] && ! dpkg-query -W -f='${Status}' opencv-doc 2>/dev
 fi
 
 # ---------------------------------------------------------------- check
-ROS_MODE=$ROS_MODE "$PY" - <<'EOF' || die "import check failed"
+if [ "$ROS_MODE" = system ]; then
+  set +u; source install/setup.bash; set -u
+fi
+"$PY" - <<'EOF' || die "import check failed"
 import cv2, matplotlib, numpy, rosbags, torch, tqdm  # noqa: F401
 assert hasattr(cv2, "legacy") and hasattr(cv2.legacy, "TrackerMOSSE_create"), "cv2.legacy missing"
 assert hasattr(cv2, "TrackerCSRT_create"), "cv2.TrackerCSRT_create missing"
-import os
 import rclpy  # noqa: F401
-if os.environ["ROS_MODE"] == "wheels":  # with a system ROS these come from colcon build
-    import vision_msgs.msg, unsup_tracker_interfaces.srv  # noqa: F401,E401
-    from ament_index_python.packages import get_package_share_directory
-    get_package_share_directory("unsup_tracker")
+import vision_msgs.msg, unsup_tracker_interfaces.srv  # noqa: F401,E401
+from ament_index_python.packages import get_package_share_directory
+get_package_share_directory("unsup_tracker")
 import unsup_tracker  # noqa: F401
 EOF
 
-if [ "$ROS_MODE" = system ]; then
-  cat <<EOF
-[setup] A ROS 2 install is sourced (ROS_DISTRO=$ROS_DISTRO): nothing was built. Build with colcon:
-    sudo apt-get install ros-\$ROS_DISTRO-vision-msgs     # if not installed yet
-    colcon build --symlink-install --packages-select unsup_tracker_interfaces unsup_tracker
-    source install/setup.bash
-  (ros_deps/ is COLCON_IGNOREd; .venv sees the ROS Python packages via --system-site-packages.)
-EOF
-fi
 log "done: .venv ready (ROS: $ROS_MODE)"
