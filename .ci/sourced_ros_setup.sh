@@ -5,10 +5,15 @@
 # setup.bash that exports what /opt/ros/<distro>/setup.bash would (ROS_DISTRO, AMENT_PREFIX_PATH,
 # CMAKE_PREFIX_PATH, PYTHONPATH, LD_LIBRARY_PATH, PATH). vision_msgs is deliberately absent, so
 # the copy in ros_deps/ is built too. Runs on a clone of HEAD (commit first). Usage:
-#   bash .ci/sourced_ros_setup.sh [WORK_DIR]
+#   bash .ci/sourced_ros_setup.sh [WORK_DIR]   (kept; without it a temporary dir is removed)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WORK="${1:-$(mktemp -d -t unsup_tracker_sourced_ros.XXXXXX)}"
+if [ -n "${1:-}" ]; then
+  WORK="$1"
+else
+  WORK="$(mktemp -d -t unsup_tracker_sourced_ros.XXXXXX)"
+  trap 'rm -rf "$WORK"' EXIT  # two venvs with torch and ROS: ~2 GB
+fi
 PREFIX="$WORK/ros"
 PY_VER=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -42,5 +47,5 @@ grep -q "^system$" .venv/.stamps/ros-mode || { echo "setup did not take the sour
   && head -1 install/unsup_tracker/lib/unsup_tracker/tracker_node | grep -q "$WORK/repo/.venv/bin/python" \
   || { echo "colcon-installed executables do not run with .venv/bin/python"; exit 1; }
 echo "[sourced-ros] make test (node, demo and interface tests)"
-make test PYTEST_ARGS="-q -k 'test_ros_nodes or test_demo or test_interfaces'"
+make test PYTEST_ARGS="-k 'test_ros_nodes or test_demo or test_interfaces'"
 echo "[sourced-ros] passed"
