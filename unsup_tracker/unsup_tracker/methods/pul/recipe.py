@@ -52,7 +52,8 @@ Decisions where the paper is silent or does not fit this machine (DIGEST 3.8):
 
 Measured on the development benchmark (``unsup-tracker devbench``, seed 0, 12 sequences; AUC /
 precision@20 in %), all from one prepare (seed 0, opencv-doc videos, 240 kept round-1 pairs)
-and 300 TC steps unless noted; untrained network 37.4 / 43.3, KCF 50.7, CSRT 69.5:
+and 300 TC steps unless noted, tracked with SiamFC's cosine window 0.176 (the tracker's default
+since is 0.3, see tracker.py); untrained network 37.4 / 43.3, KCF 50.7, CSRT 69.5:
 
 ==============================================  ===========
 variant                                         AUC / P@20
