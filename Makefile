@@ -62,7 +62,7 @@ bench: $(SETUP_DONE)
 	rm -rf "$$tmp"; exit $$rc
 
 lint: $(SETUP_DONE)
-	@$(ROS_ENV) $(PY) -m flake8 $(FLAKE8_ARGS) $(LINT_PATHS)
+	$(PY) -m flake8 $(FLAKE8_ARGS) $(LINT_PATHS)
 
 clean:
 	rm -rf build install log .pytest_cache

@@ -145,25 +145,34 @@ h=$(hash_of unsup_tracker/setup.py unsup_tracker/setup.cfg unsup_tracker/package
 if ! stamp_ok unsup_tracker "$h"; then
   log "pip install -e unsup_tracker"
   pip install -q --no-deps --no-build-isolation --use-pep517 -e unsup_tracker
-  "$PY" tools/install_layout.py "$ROOT/unsup_tracker"
+  # with a sourced ROS install, colcon lays the package out in ./install instead (below)
+  if [ "$ROS_MODE" = wheels ]; then "$PY" tools/install_layout.py "$ROOT/unsup_tracker"; fi
   stamp_set unsup_tracker "$h"
 fi
 
 # ---------------------------------------------------------------- colcon (sourced ROS 2 install)
 if [ "$ROS_MODE" = system ]; then
   COLCON_PATHS=(unsup_tracker_interfaces unsup_tracker)
+  # What the symlinked install depends on (Python sources are linked, so editing them needs no
+  # rebuild): the interfaces, unsup_tracker's metadata, packages and data files, our vision_msgs.
+  colcon_inputs=(unsup_tracker_interfaces unsup_tracker/setup.py unsup_tracker/setup.cfg
+    unsup_tracker/package.xml "$pkg_list" "$(cd unsup_tracker && ls launch config resource)")
   if [ -d build/ros_deps/vision_msgs ] || ! "$PY" -c 'import vision_msgs.msg' >/dev/null 2>&1; then
     # ros_deps/ is COLCON_IGNOREd (a workspace with apt's vision_msgs must not build a second
     # one); build our copy from a scratch copy only because this install lacks it.
-    rm -rf build/ros_deps && mkdir -p build/ros_deps
-    cp -r ros_deps/vision_msgs build/ros_deps/vision_msgs
-    rm -f build/ros_deps/vision_msgs/COLCON_IGNORE
     COLCON_PATHS+=(build/ros_deps/vision_msgs)
+    colcon_inputs+=(ros_deps/vision_msgs)
   fi
-  h=$(hash_of "${COLCON_PATHS[@]}" "$pkg_list" "$ROS_DISTRO" "${AMENT_PREFIX_PATH:-}")
+  h=$(hash_of "${colcon_inputs[@]}" "$ROS_DISTRO" "${AMENT_PREFIX_PATH:-}")
   if ! stamp_ok colcon "$h" || [ ! -f install/setup.bash ]; then
     "$PY" -c 'import colcon_core' >/dev/null 2>&1 \
       || die "colcon is not importable: sudo apt-get install python3-colcon-common-extensions"
+    if [[ " ${COLCON_PATHS[*]} " == *" build/ros_deps/vision_msgs "* ]]; then
+      rm -rf build/ros_deps && mkdir -p build/ros_deps
+      cp -r ros_deps/vision_msgs build/ros_deps/vision_msgs
+      rm -f build/ros_deps/vision_msgs/COLCON_IGNORE
+    fi
+    mkdir -p build
     log "colcon build (${COLCON_PATHS[*]}) into ./install with .venv/bin/python"
     "$PY" -m colcon --log-base build/colcon_log build --symlink-install \
       --base-paths "${COLCON_PATHS[@]}" --build-base build/colcon --install-base install \
