@@ -5,8 +5,9 @@ Example::
     unsup-tracker-train --method udt --data /usr/share/doc/opencv-doc/examples/data/vtest.avi \\
         --data recording/ --topic /camera/image_raw --out runs/udt --max-minutes 30
 
-``--set key=value`` values are read as JSON when they parse (``0.01``, ``true``, ``[1, 2]``)
-and as plain strings otherwise; the recipe's parameter class checks keys and types.
+``--set key=value`` (recipe) and ``--model-set key=value`` (network) values are read as JSON
+when they parse (``0.01``, ``true``, ``[1, 2]``) and as plain strings otherwise; the recipe's
+parameter class and the method's network builder check keys and types.
 Exit status: 0 done, 1 training failed, 2 bad arguments or data, 130 interrupted.
 """
 from __future__ import annotations
@@ -55,8 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch CPU threads (default: torch's); results are bit-identical "
+                        "only at the same thread count")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="recipe parameter override; repeat")
+    parser.add_argument("--model-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="network configuration of a model trained from scratch (repeatable; "
+                        "unknown keys are refused)")
     parser.add_argument("--resume", action="store_true",
                         help="continue OUT/<method>_last.pt (model, optimizer, step, RNG)")
     parser.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights")
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         overrides = parse_set(args.set)
+        model_overrides = parse_set(args.model_set)
     except ValueError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -97,10 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         options = TrainOptions(
             method=args.method, data=args.data, out=args.out, topic=args.topic, steps=args.steps,
             max_minutes=args.max_minutes, seed=args.seed, device=args.device,
-            overrides=overrides, resume=args.resume, init=args.init, quiet=args.quiet,
+            overrides=overrides, model_overrides=model_overrides, resume=args.resume,
+            init=args.init, quiet=args.quiet,
             checkpoint_every=args.checkpoint_every, max_side=args.max_side,
             frame_stride=args.frame_stride, memory_mb=args.memory_mb, images_as=args.images_as,
-            overwrite=args.overwrite, command=shlex.join([PROG] + argv))
+            overwrite=args.overwrite, threads=args.threads, command=shlex.join([PROG] + argv))
         result = train(options)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

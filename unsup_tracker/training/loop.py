@@ -19,6 +19,10 @@ Decisions:
   the checkpoint's weights are loaded after it. With the same data this makes a resumed run
   reproduce an uninterrupted one (on the same device and thread count). ``loss.csv`` rows after
   the resumed step (written after that checkpoint) are dropped.
+* Reproducibility: with the same data, seed, parameters, step count, device and ``--threads``,
+  a run from scratch gives bit-identical weights (``test_training_reproducible.py``; the full
+  shipped runs: ``bench/bench_reproducible_training.py``). ``--max-minutes`` stops on wall time,
+  so a run it cuts short depends on machine load: shipped checkpoints never use it.
 * ``--max-minutes`` bounds the wall time of this invocation, data loading included: a step is
   not started when the average step would end past the budget; the run then saves as at its end.
 * The LR scheduler steps once per step. Resuming with another ``--steps`` rebuilds the
@@ -91,6 +95,8 @@ class TrainOptions:
     device: str = "auto"
     #: Recipe parameter overrides (``--set key=value``).
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Network configuration of a fresh model (``--model-set key=value``); unknown keys refused.
+    model_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     resume: bool = False
     init: str | None = None
     quiet: bool = False
@@ -101,6 +107,9 @@ class TrainOptions:
     images_as: str = "auto"
     overwrite: bool = False
     max_nonfinite: int = 20
+    #: torch intra-op threads (None: torch's default). Float sums are split across threads, so
+    #: a run is bit-identical to another only at the same thread count: shipped runs pin it.
+    threads: int | None = None
     #: The exact command line, recorded in checkpoints (default: this process's argv).
     command: str | None = None
 
@@ -259,6 +268,8 @@ def train(options: TrainOptions) -> TrainResult:
         raise ConfigError("frame_stride must be >= 1, memory_mb > 0 and max_side >= 0")
     if options.max_nonfinite < 1:
         raise ConfigError("max_nonfinite must be >= 1")
+    if options.threads is not None and options.threads < 1:
+        raise ConfigError("threads must be >= 1")
     out = Path(options.out)
     last_path = out / f"{method}_last.pt"
     command = options.command or shlex.join(sys.argv)
@@ -305,6 +316,8 @@ def train(options: TrainOptions) -> TrainResult:
         device = resolve_device(options.device)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
     torch.manual_seed(seed)
     random.seed(seed)
     prepare_seed, step_seed = np.random.SeedSequence(seed).spawn(2)
@@ -312,9 +325,17 @@ def train(options: TrainOptions) -> TrainResult:
     step_rng = np.random.default_rng(step_seed)
 
     init = resume if resume else (options.init or UNTRAINED)
-    model, init_checkpoint = build_model(method, init, device)
+    if options.model_overrides and init is not UNTRAINED:
+        raise ConfigError("--model-set configures a network trained from scratch; with --init "
+                          "or --resume the checkpoint's model_config defines the network")
+    try:
+        model, init_checkpoint = build_model(method, init, device,
+                                             model_config=options.model_overrides or None)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model configuration of {method!r}: {exc}") from exc
     model_config = {**spec.default_model_config,
-                    **(init_checkpoint.model_config if init_checkpoint else {})}
+                    **(init_checkpoint.model_config if init_checkpoint
+                       else options.model_overrides)}
     recipe = spec.recipe_cls(params, model_config)
 
     sources = open_sources(options.data, topic=options.topic, images_as=options.images_as)
@@ -391,6 +412,7 @@ def train(options: TrainOptions) -> TrainResult:
             "final_loss_mean50": float(np.mean(recent)) if recent else None,
             "stop_reason": stop_reason,
             "device": str(device),
+            "threads": torch.get_num_threads(),
             "init_checkpoint": (saved_meta.get("init_checkpoint") if resume
                                 else str(options.init) if options.init else None),
             "torch_version": torch.__version__,

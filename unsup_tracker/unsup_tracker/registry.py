@@ -83,13 +83,21 @@ def build_model(
     method: str,
     checkpoint: str | Path | Checkpoint | None = None,
     device: str | torch.device = "cpu",
+    model_config: dict[str, Any] | None = None,
 ) -> tuple[torch.nn.Module, Checkpoint | None]:
-    """The method's network, weights from ``checkpoint`` (None = shipped, UNTRAINED = fresh)."""
+    """The method's network, weights from ``checkpoint`` (None = shipped, UNTRAINED = fresh).
+
+    ``model_config`` overrides the method's default network configuration of a fresh
+    (UNTRAINED) network; a checkpoint's network is defined by its own configuration.
+    """
     spec = get_method(method)
     dev = resolve_device(device)
     if isinstance(checkpoint, str) and checkpoint == UNTRAINED:
-        model = spec.build_model(dict(spec.default_model_config))
+        model = spec.build_model({**spec.default_model_config, **(model_config or {})})
         return model.to(dev).eval(), None
+    if model_config:
+        raise ValueError("model_config applies to a fresh (UNTRAINED) network only; a "
+                         "checkpoint's network is defined by its own model_config")
     if checkpoint is None:
         if not spec.shipped_checkpoint.is_file():
             raise CheckpointError(

@@ -42,7 +42,10 @@ raised recall@16 of selective search at 160 px from 0.38 to 0.42 and left recall
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import warnings
+import zlib
 
 import cv2
 import numpy as np
@@ -116,7 +119,33 @@ def edge_density(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inside / area
 
 
+def _seed_c_rand(image: np.ndarray) -> None:
+    """Seed C's ``rand()`` from the image's bytes.
+
+    OpenCV's selective search ranks regions by ``level * rand()`` (C's generator, which no
+    OpenCV seed reaches): the same frame gave the same boxes in a different order on each call,
+    so PUL's proposals, mined pairs and weights differed between identical runs. Seeding it from
+    the frame's content makes the proposals a function of the frame (and consumes nothing from
+    the training's own random streams).
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(None)
+            _LIBC.srand.argtypes = [ctypes.c_uint]
+        except (OSError, AttributeError):
+            _LIBC = False
+            warnings.warn("cannot seed C's rand(): selective-search proposals will not be "
+                          "reproducible between runs on this platform", RuntimeWarning)
+    if _LIBC:
+        _LIBC.srand(zlib.crc32(np.ascontiguousarray(image).tobytes()))
+
+
+_LIBC = None
+
+
 def _selective_search(small: np.ndarray, settings: ProposalSettings, rng) -> tuple:
+    _seed_c_rand(small)
     search = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     search.setBaseImage(small)
     search.switchToSelectiveSearchFast()
