@@ -52,7 +52,10 @@ def main(argv=None) -> int:
            "```", str(meta.get("training_command")), "```", "",
            f"- steps: {meta.get('steps')} of {meta.get('total_steps')} "
            f"(stop reason: {meta.get('stop_reason')}), seed {meta.get('seed')}, "
-           f"device {meta.get('device')}, torch {meta.get('torch_version')}",
+           f"device {meta.get('device')}, {meta.get('threads', '?')} torch thread(s), "
+           f"torch {meta.get('torch_version')}; a fixed step count and every parameter pinned "
+           "in the command, so a re-run gives bit-identical weights "
+           "(`bench/bench_reproducible_training.py`)",
            f"- wall-clock training time: "
            f"{float(meta.get('elapsed_seconds', 0)) / 60:.1f} min on the "
            "2-core CPU development machine (shared with other jobs while it ran)",
@@ -63,7 +66,8 @@ def main(argv=None) -> int:
     for entry in meta.get("data_manifest", []):
         out.append(f"| {entry.get('file')} | {entry.get('kind')} | {entry.get('size')} | "
                    f"`{str(entry.get('sha256'))[:16]}…` | {entry.get('frames_used')} |")
-    out += ["", "Recipe parameters: `" + json.dumps(meta.get("recipe_params", {})) + "`", ""]
+    out += ["", "Recipe parameters: `" + json.dumps(meta.get("recipe_params", {})) + "`", "",
+            "Network (`model_config`): `" + json.dumps(ckpt.model_config) + "`", ""]
     for spec in args.eval:
         label, _, results_path = spec.rpartition("=")
         results = json.loads(pathlib.Path(results_path).read_text())
