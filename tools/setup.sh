@@ -14,7 +14,7 @@
 #   PYTHON=python3.11    interpreter to create the venv with (default: python3)
 #   UNSUP_TRACKER_TORCH  pip requirement for torch (default: torch==2.13.0 CPU, or plain `torch`
 #                        when nvidia-smi works)
-#   SKIP_APT=1           do not install Debian's opencv-doc (sample videos)
+#   SKIP_APT=1           do not install Debian's opencv-doc and lomiri-wallpapers-16.04
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -183,20 +183,27 @@ if [ "$ROS_MODE" = system ]; then
   fi
 fi
 
-# ---------------------------------------------------------------- sample videos (opencv-doc)
-if [ "${SKIP_APT:-0}" != 1 ] && ! dpkg-query -W -f='${Status}' opencv-doc 2>/dev/null \
-    | grep -q 'install ok installed'; then
+# ---------------------------------------------------------------- footage (Debian packages)
+# opencv-doc: sample videos and photos (demo, training, development-benchmark targets);
+# lomiri-wallpapers-16.04: photographs, development-benchmark backgrounds only (16 MB).
+missing=()
+for pkg in opencv-doc lomiri-wallpapers-16.04; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=("$pkg")
+done
+if [ "${SKIP_APT:-0}" != 1 ] && [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    log "apt: installing Debian's opencv-doc (sample videos for the demo and training)"
+    log "apt: installing Debian's ${missing[*]} (sample footage)"
     export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -q --no-install-recommends opencv-doc >/dev/null 2>&1; then
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
       apt-get update -q >/dev/null 2>&1 || true
-      apt-get install -y -q --no-install-recommends opencv-doc >/dev/null 2>&1 \
-        || log "WARNING: apt-get install opencv-doc failed; the demo's sample videos are missing"
+      apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+        || log "WARNING: apt-get install ${missing[*]} failed; the demo's sample videos or the" \
+               "development benchmark's footage are missing"
     fi
   else
-    log "WARNING: opencv-doc is not installed and apt-get is unavailable (or not root):"
-    log "WARNING:   sudo apt-get install opencv-doc   # sample videos for the demo and training"
+    log "WARNING: ${missing[*]} not installed and apt-get is unavailable (or not root):"
+    log "WARNING:   sudo apt-get install ${missing[*]}   # sample footage (demo, training, devbench)"
   fi
 fi
 

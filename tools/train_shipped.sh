@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce a shipped checkpoint: tools/train_shipped.sh METHOD [OUT_DIR] [extra unsup-tracker-train args]
 #
-# Data: only Debian's opencv-doc footage (installed by `make setup`), never real_dev or the
-# development benchmark's footage (photos it uses and their near-duplicates are left out of the
-# still-image set below). The resulting checkpoint
+# Data: only Debian's opencv-doc footage (installed by `make setup`), never real_dev or any of the
+# development benchmark's source files (its photos and their near-duplicates are left out of the
+# still-image set; its backgrounds come from another package). The resulting checkpoint
 # records this exact command, the data manifest (file names, sizes, sha256) and the time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,43 +11,11 @@ method=${1:?usage: tools/train_shipped.sh udt|s2siamfc|pul [OUT_DIR] [args...]}
 out=${2:-runs/$method}
 shift $(( $# >= 2 ? 2 : 1 ))
 py=.venv/bin/python
-doc=/usr/share/doc/opencv-doc
-videos=(
-  "$doc/examples/data/Megamind.avi" "$doc/examples/data/vtest.avi" "$doc/examples/data/tree.avi"
-  "$doc/opencv4/html/box.mp4.gz" "$doc/opencv4/html/cup.mp4.gz"
-)
-for v in "${videos[@]}"; do [ -f "$v" ] || { echo "missing $v: run make setup" >&2; exit 2; }; done
-# Still photos for s2siamfc: an explicit list (so the data never change with the development
-# benchmark's code), linked into one folder. Left out: every opencv-doc photo the development
-# benchmark uses and their near-duplicates (other views or frames of the same scene:
-# rubberwhale2, basketball2, aloeR, aloeGT, graf3, leuvenB, aero1).
-photos=$($py - <<'PY'
-import pathlib
-from unsup_tracker.sample_data import cache_dir
-names = """Blender_Suzanne1.jpg Blender_Suzanne2.jpg LinuxLogo.jpg blox.jpg box.png
-box_in_scene.png cards.png chessboard.png detect_blob.png digits.png ela_modified.jpg
-ela_original.jpg ellipses.jpg gradient.png imageTextN.png imageTextR.png left01.jpg left02.jpg
-left03.jpg left04.jpg left05.jpg left06.jpg left07.jpg left08.jpg left09.jpg left11.jpg
-left12.jpg left13.jpg left14.jpg licenseplate_motion.jpg mask.png notes.png
-opencv-logo-white.png opencv-logo.png pca_test1.jpg pic1.png pic2.png pic3.png pic4.png pic5.png
-pic6.png right.jpg right01.jpg right02.jpg right03.jpg right04.jpg right05.jpg right06.jpg
-right07.jpg right08.jpg right09.jpg right11.jpg right12.jpg right13.jpg right14.jpg smarties.png
-stuff.jpg sudoku.png templ.png text_defocus.jpg text_motion.jpg tmpl.png""".split()
-src = pathlib.Path("/usr/share/doc/opencv-doc/examples/data")
-missing = [n for n in names if not (src / n).is_file()]
-if missing:
-    raise SystemExit(f"missing opencv-doc photos {missing}: run make setup")
-dst = pathlib.Path(cache_dir()) / "train_photos"
-dst.mkdir(parents=True, exist_ok=True)
-# Rewritten only when it differs, so concurrent runs never see it half-built.
-if sorted(f.name for f in dst.iterdir()) != sorted(names):
-    for old in dst.iterdir():
-        old.unlink()
-    for name in names:
-        (dst / name).symlink_to(src / name)
-print(dst)
-PY
-)
+# The footage (opencv-doc videos, and an explicit list of its photos without the development
+# benchmark's or their near-duplicates) is listed in unsup_tracker/training/shipped_data.py;
+# training itself refuses any benchmark file.
+data_list=$($py -m unsup_tracker_training.shipped_data "$method") || exit 2
+mapfile -t data <<<"$data_list"
 # Every recipe parameter (--set) and network parameter (--model-set) is pinned here, with a fixed
 # step count, one torch thread and no wall-clock limit, so the command recorded in the checkpoint
 # reproduces it bit for bit whatever the defaults become and however loaded the machine is
@@ -56,7 +24,6 @@ siamfc_net=(--model-set 'channels=[32,96,128,128,96]' --model-set conv1_kernel=7
   --model-set exemplar_size=127 --model-set instance_size=255 --model-set out_scale=0.01)
 case "$method" in
   udt)      # video only: UDT's forward-backward cycle needs frame windows
-    data=("${videos[@]}")
     args=(--steps 400
       --set batch_size=32 --set input_size=56 --set window_length=10 --set crop_fraction=0.5
       --set padding=2.0 --set output_sigma_factor=0.1 --set dcf_lambda=0.0001
@@ -67,7 +34,6 @@ case "$method" in
       --model-set channels=32 --model-set lrn_size=5 --model-set lrn_alpha=0.0001
       --model-set lrn_beta=0.75 --model-set lrn_k=1.0) ;;
   s2siamfc) # single images: photos plus every 5th video frame
-    data=("$photos" "${videos[@]}")
     args=(--steps 600 --frame-stride 5 --images-as stills
       --set batch_size=8 --set box_divisor_min=4.0 --set box_divisor_max=8.0 --set context=0.5
       --set max_shift=16.0 --set scale_jitter=0.05 --set aspect_jitter=0.05
@@ -82,7 +48,6 @@ case "$method" in
       --set grad_clip_norm=10.0 "${siamfc_net[@]}") ;;
   pul)      # video only: PUL mines temporal correspondences. The stage caps are set far above
             # what the counts need so only the counts decide (a cap that bites depends on load).
-    data=("${videos[@]}")
     args=(--steps 600
       --set proposal_method=selective_search --set proposal_side=160
       --set proposals_per_frame=64 --set proposal_nms_iou=0.6 --set bd_steps=150

@@ -12,6 +12,8 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("unsup_tracker_interfaces")
 
+from footage import skip_footage_missing  # noqa: E402
+
 from unsup_tracker.ros.demo import DEMO_VIDEO, MAX_MISSING_FRACTION  # noqa: E402
 from unsup_tracker.ros.processes import node_command  # noqa: E402
 from unsup_tracker.sample_data import available_sample_videos  # noqa: E402
@@ -36,7 +38,7 @@ def run_demo(*args, timeout=240):
 )
 def test_bad_arguments_exit_with_status_2_and_a_reason(args, reason, tmp_path):
     if "--video" not in args and DEMO_VIDEO not in available_sample_videos():
-        pytest.skip(f"opencv-doc's {DEMO_VIDEO} is not installed (make setup installs it)")
+        skip_footage_missing(f"opencv-doc's {DEMO_VIDEO} is not installed")
     result = run_demo(*args, "--out", str(tmp_path), timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert reason in result.stderr
@@ -44,7 +46,7 @@ def test_bad_arguments_exit_with_status_2_and_a_reason(args, reason, tmp_path):
 
 def test_demo_tracks_the_sample_video_across_processes(tmp_path):
     if DEMO_VIDEO not in available_sample_videos():
-        pytest.skip(f"opencv-doc's {DEMO_VIDEO} is not installed (make setup installs it)")
+        skip_footage_missing(f"opencv-doc's {DEMO_VIDEO} is not installed")
     result = run_demo("--frames", str(FRAMES), "--out", str(tmp_path))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

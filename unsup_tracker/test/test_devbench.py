@@ -1,36 +1,35 @@
 """Development benchmark: deterministic, masks agree with boxes, absent frames when asked.
 
-Skipped when Debian's opencv-doc footage (the benchmark's raw material) is not installed.
+Skipped (as footage missing) when the benchmark's raw material (Debian's opencv-doc and
+lomiri-wallpapers-16.04) is not installed.
 """
 import dataclasses
 import json
 
 import numpy as np
 import pytest
+from footage import require_devbench_footage
 
+from unsup_tracker import sample_data
 from unsup_tracker.cli import main
 from unsup_tracker.evaluation import devbench
 from unsup_tracker.evaluation.dataset import load_dataset, load_sequence
 
 
 def _footage():
-    try:
-        footage = devbench.Footage()
-        footage.video_path("tree.avi")
-    except devbench.FootageMissingError as exc:
-        pytest.skip(f"opencv-doc footage missing: {exc}")
-    return footage
+    require_devbench_footage()
+    return devbench.Footage()
 
 
 def _specs():
     base = devbench.make_specs(seed=5, num_sequences=1, num_frames=24, frame_size=(192, 144))[0]
-    # A photo background with the target leaving the frame and a full occlusion, and a short
-    # video (tree.avi decodes 68 frames: exercises the ping-pong path) without either.
+    # An opencv-doc background with the target leaving the frame and a full occlusion, and a
+    # (large, so shrunk) wallpaper background without either.
     hidden = dataclasses.replace(
         base, name="hidden", background="building.jpg",
         attributes=("camera_motion", "out_of_view", "full_occlusion", "distractor"))
     visible = dataclasses.replace(
-        base, name="visible", seed=(5, 1), background="tree.avi",
+        base, name="visible", seed=(5, 1), background="friends_by_Aitzol_Berasategi.jpg",
         target=devbench.TARGET_PHOTOS[0],
         attributes=("camera_motion", "motion_blur", "rotation", "illumination", "distractor"))
     return hidden, visible
@@ -89,6 +88,26 @@ def test_masks_agree_with_boxes(generated):
                 assert mask_box[0] + mask_box[2] <= box[0] + box[2]
                 assert mask_box[1] + mask_box[3] <= box[1] + box[3]
         assert fully_visible >= 5
+
+
+def test_backgrounds_come_from_their_packages(generated):
+    hidden = json.loads((generated[0] / "hidden" / "meta.json").read_text())["background"]
+    visible = json.loads((generated[0] / "visible" / "meta.json").read_text())["background"]
+    assert hidden["file"] == "building.jpg" and hidden["package"] == "opencv-doc"
+    assert visible["package"] == sample_data.WALLPAPER_PACKAGE
+    for background in (hidden, visible):  # shrunk: the widest window spans 1.5 frame widths
+        width, height = background["size_used"]
+        assert min(width, height * 192 / 144) == pytest.approx(1.5 * 192, abs=1)
+    # At the default 640x480 the opencv-doc photos are small enough to be used as they are.
+    assert _footage().background("building.jpg", (640, 480)).shape[:2] == (600, 868)
+
+
+def test_specs_use_every_template_background():
+    specs = devbench.make_specs()
+    assert len(specs) == 12
+    assert [s.background for s in specs] == [b for b, _ in devbench.TEMPLATES]
+    assert specs[0].name.startswith("dev01_life_")
+    assert len({s.name for s in specs}) == 12
 
 
 def test_absent_frames_only_when_requested(generated):

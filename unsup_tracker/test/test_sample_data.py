@@ -1,5 +1,6 @@
-"""The opencv-doc sample videos are found, decompressed into the cache, and decodable."""
+"""The sample footage is found (videos decompressed into the cache) and decodable."""
 import pytest
+from footage import require_opencv_doc
 
 from unsup_tracker import sample_data
 
@@ -12,10 +13,7 @@ def test_missing_opencv_doc_message(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("name", ["Megamind.avi", "vtest.avi", "box.mp4", "cup.mp4"])
 def test_sample_video_decodes(name, monkeypatch, tmp_path):
-    try:
-        sample_data.opencv_doc_dir()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+    require_opencv_doc()
     cv2 = pytest.importorskip("cv2")
     monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path))
     path = sample_data.find_sample_video(name)
@@ -27,3 +25,12 @@ def test_sample_video_decodes(name, monkeypatch, tmp_path):
     finally:
         cap.release()
     assert ok and frame.ndim == 3 and frame.shape[0] >= 240
+
+
+def test_missing_wallpaper_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("UNSUP_TRACKER_WALLPAPERS", str(tmp_path))
+    hint = f"apt-get install {sample_data.WALLPAPER_PACKAGE}"
+    with pytest.raises(FileNotFoundError, match=hint):
+        sample_data.find_wallpaper("Dragonfly_by_Bolly.jpg")
+    with pytest.raises(ValueError, match="plain file name"):
+        sample_data.find_wallpaper("../etc/passwd")

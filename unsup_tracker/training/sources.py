@@ -25,6 +25,11 @@ at least two images, all names are PREFIX + NUMBER with the same PREFIX and suff
 90% of the steps between sorted numbers equal the most common step (a constant step also covers
 dumps exported with a stride; the 10% tolerates a few dropped frames). Everything else is
 stills. The guess is logged, and ``--images-as sequence|stills`` forces it.
+
+Development-benchmark footage is refused: :func:`open_sources` raises
+:class:`DevbenchFootageError` when any file a source reads is one of the benchmark's source files
+or a copy of one (:class:`unsup_tracker.evaluation.devbench.SourceIndex`: same path, same name
+and size, or same content), so a folder holding one such photo is refused whole.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from unsup_tracker.evaluation.devbench import SourceIndex
 from unsup_tracker.frame_readers import natural_key
 from unsup_tracker.image_encoding import ImageEncodingError, fields_to_bgr8
 from unsup_tracker.sample_data import DecompressionError, decompress_gz
@@ -64,6 +70,10 @@ MAX_LOGGED_SKIPS = 20
 
 class DataError(ValueError):
     """A data path cannot be used: missing, of unknown kind, empty, or a bag without the topic."""
+
+
+class DevbenchFootageError(DataError):
+    """A data path reads development-benchmark footage (see the module docstring)."""
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -520,4 +530,22 @@ def open_sources(paths: list[str | os.PathLike], topic: str | None = None,
         if not found:
             raise DataError(f"{path}: no videos, images or rosbag2 recordings found")
         sources.extend(found)
+    refuse_devbench_footage(sources)
     return sources
+
+
+def refuse_devbench_footage(sources: list[Source], index: SourceIndex | None = None) -> None:
+    """Raise :class:`DevbenchFootageError` if a source reads a development-benchmark file.
+
+    ``index`` defaults to the benchmark sources installed here.
+    """
+    index = SourceIndex() if index is None else index
+    for source in sources:
+        for path in source.files():
+            match = index.match(path)
+            if match is not None:
+                raise DevbenchFootageError(
+                    f"{source.path}: {path} is development-benchmark footage (same as {match}); "
+                    "training on it would let the benchmark score what the model learnt from "
+                    "its own footage. Leave it out (unsup_tracker.evaluation.devbench."
+                    "source_files() lists the benchmark's files)")

@@ -1,4 +1,13 @@
-"""Real sample videos from Debian's ``opencv-doc`` package (installed by ``make setup``).
+"""Real footage from Debian packages (installed by ``make setup``): where it is found.
+
+Two packages, with separate roles (see :mod:`unsup_tracker.evaluation.devbench` for the split):
+
+* ``opencv-doc``: sample videos and photos; the videos are the demo's and the shipped
+  checkpoints' training footage, some photos are the development benchmark's targets,
+  occluders and backgrounds;
+* ``lomiri-wallpapers-16.04`` (:data:`WALLPAPER_PACKAGE`): 15 wallpaper photographs (CC-BY-4.0,
+  CC-BY-SA-4.0, CC0-1.0), used only as development-benchmark backgrounds; found with
+  :func:`find_wallpaper`.
 
 ``opencv-doc`` 4.6 on Debian 12 puts them here (relative to :func:`opencv_doc_dir`)::
 
@@ -9,6 +18,7 @@
     opencv4/html/cup.mp4.gz          a cup moved by hand (gzip: decompressed into the cache)
 
 Environment: ``UNSUP_TRACKER_OPENCV_DOC`` overrides the opencv-doc directory,
+``UNSUP_TRACKER_WALLPAPERS`` the wallpaper directory (default ``/usr/share/backgrounds``),
 ``UNSUP_TRACKER_CACHE`` the cache directory (default ``~/.cache/unsup_tracker``).
 
 :func:`decompress_gz` is the one place where ``<video>.gz`` files are decompressed (used here, by
@@ -38,6 +48,11 @@ SAMPLE_VIDEOS = {
 }
 
 _HINT = "run make setup (installs Debian's opencv-doc: apt-get install opencv-doc)"
+
+DEFAULT_WALLPAPER_DIR = "/usr/share/backgrounds"
+#: The Debian package whose photographs :func:`find_wallpaper` locates.
+WALLPAPER_PACKAGE = "lomiri-wallpapers-16.04"
+_WALLPAPER_HINT = f"run make setup (installs it: apt-get install {WALLPAPER_PACKAGE})"
 
 
 def opencv_doc_dir() -> pathlib.Path:
@@ -146,3 +161,18 @@ def available_sample_videos() -> dict:
     except FileNotFoundError:
         return {}
     return {name: root / rel for name, rel in SAMPLE_VIDEOS.items() if (root / rel).is_file()}
+
+
+def find_wallpaper(name: str) -> pathlib.Path:
+    """Return the path of the wallpaper photo ``name`` of :data:`WALLPAPER_PACKAGE`.
+
+    Raises FileNotFoundError with a hint to run ``make setup`` when it is missing.
+    """
+    if pathlib.Path(name).name != name:
+        raise ValueError(f"wallpaper name {name!r} must be a plain file name")
+    folder = pathlib.Path(os.environ.get("UNSUP_TRACKER_WALLPAPERS", DEFAULT_WALLPAPER_DIR))
+    path = folder / name
+    if not path.is_file():
+        raise FileNotFoundError(f"wallpaper {name!r} of {WALLPAPER_PACKAGE} not found in "
+                                f"{folder}: {_WALLPAPER_HINT}")
+    return path

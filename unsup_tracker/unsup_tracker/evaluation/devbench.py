@@ -2,8 +2,8 @@
 
 Every frame is real imagery composited with known geometry, so boxes and masks are exact:
 
-* background: a window moving and zooming over the frames of a real video (camera motion on top
-  of the video's own motion), or over a real photo (pan and zoom);
+* background: a window panning and zooming over a real photo (camera motion); no video is used
+  (see Sources);
 * target: an object cut out of a real photo with an irregular mask (GrabCut inside a hand-picked
   rectangle; a random smooth blob for photos where GrabCut cannot separate the object), moved
   along a smooth random path with scale change and rotation as the sequence's attributes ask;
@@ -31,17 +31,30 @@ Determinism: sequence ``i`` depends only on ``(seed, i)`` and the generation opt
 OpenCV's RNG is reseeded before GrabCut, so the same seed gives byte-identical files on the same
 OpenCV build.
 
-Sources (Debian ``opencv-doc``, located with :mod:`unsup_tracker.sample_data`). For train/tune
-separation, training should avoid the *photos* listed in :data:`TARGET_PHOTOS` (the targets the
-benchmark asks trackers to follow). Background videos and photos (:data:`BACKGROUND_VIDEOS`,
-:data:`BACKGROUND_PHOTOS`) and occluder photos (:data:`OCCLUDER_PHOTOS`) appear here unlabeled;
-training on those same videos is acceptable because no label is used in training, but a strict
-separation would exclude them too (the frame ranges used are recorded in each ``meta.json``).
-The benchmark never reads ``real_dev``.
+Sources (located with :mod:`unsup_tracker.sample_data`), none of them used by any training
+command: the benchmark's footage and training footage are disjoint, and the training module
+enforces it.
+
+* Debian ``opencv-doc`` photos: the targets (:data:`TARGET_PHOTOS`), the occluders
+  (:data:`OCCLUDER_PHOTOS`) and four backgrounds (:data:`BACKGROUND_PHOTOS`). The shipped
+  checkpoints train on opencv-doc's *videos* and on its other photos, never on these.
+* Debian ``lomiri-wallpapers-16.04``: eight real photographs as backgrounds
+  (:data:`WALLPAPER_BACKGROUNDS`; CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0; authors in the package's
+  copyright file). No training command uses this package. Large photos are shrunk (area
+  interpolation) so the widest camera window is at most :data:`MAX_BACKGROUND_SCALE` frame
+  widths.
+
+The benchmark used opencv-doc's five videos as backgrounds up to generator version 1; they are
+the shipped checkpoints' training footage, so version 2 replaced them with the wallpapers (a
+photo background has no motion of its own: the camera's pan and zoom is all the background
+motion). :func:`source_files` lists every file the benchmark reads, and
+:class:`SourceIndex` recognises them (by path, or by name and size, or by content for a renamed
+copy); the training module refuses them as ``--data``. The benchmark never reads ``real_dev``.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import sys
@@ -55,7 +68,7 @@ import numpy as np
 from .. import sample_data
 from .dataset import LIST_FILE, write_otb_boxes
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 ABSENT_VISIBILITY = 0.1
 DEFAULT_NUM_SEQUENCES = 12
 DEFAULT_NUM_FRAMES = 150
@@ -90,8 +103,18 @@ TARGET_PHOTOS = (
 )
 OCCLUDER_PHOTOS = ("starry_night.jpg", "graf1.png", "board.jpg", "aloeL.jpg", "fruits.jpg",
                    "basketball1.png")
-BACKGROUND_VIDEOS = ("vtest.avi", "box.mp4", "cup.mp4", "Megamind.avi", "tree.avi")
+#: Background photos from opencv-doc (``examples/data``).
 BACKGROUND_PHOTOS = ("building.jpg", "leuvenA.jpg", "aero3.jpg", "home.jpg")
+#: Background photos from :data:`unsup_tracker.sample_data.WALLPAPER_PACKAGE`.
+WALLPAPER_BACKGROUNDS = (
+    "life_by_Aitzol_Berasategi.jpg", "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg",
+    "aitzgorri_by_Aitzol_Berasategi.jpg", "Dragonfly_by_Bolly.jpg",
+    "picosdeeuropa_by_Aitzol_Berasategi.jpg", "seeding_by_Clements_Engelhardt.jpg",
+    "friends_by_Aitzol_Berasategi.jpg",
+)
+#: Background photos are shrunk until the widest camera window spans at most this many frame
+#: widths of source pixels (the wallpapers are 2-5k px wide; warping does not low-pass).
+MAX_BACKGROUND_SCALE = 1.5
 
 #: Our attribute names and the OTB attribute codes they correspond to.
 OTB_CODES = {
@@ -102,28 +125,24 @@ OTB_CODES = {
 
 #: One template per sequence index (cycled): background source and challenges.
 TEMPLATES = (
-    ("vtest.avi", ("scale_variation", "distractor")),
-    ("box.mp4", ("rotation", "motion_blur", "fast_motion")),
-    ("cup.mp4", ("partial_occlusion", "illumination")),
-    ("Megamind.avi", ("full_occlusion", "scale_variation")),
+    ("life_by_Aitzol_Berasategi.jpg", ("scale_variation", "distractor")),
+    ("Picture_1A_by_freespace.jpg", ("rotation", "motion_blur", "fast_motion")),
+    ("Wine_by_Jakkub_Mede.jpg", ("partial_occlusion", "illumination")),
+    ("aitzgorri_by_Aitzol_Berasategi.jpg", ("full_occlusion", "scale_variation")),
     ("building.jpg", ("out_of_view", "rotation")),
-    ("tree.avi", ("illumination", "distractor", "motion_blur")),
+    ("Dragonfly_by_Bolly.jpg", ("illumination", "distractor", "motion_blur")),
     ("leuvenA.jpg", ("partial_occlusion", "full_occlusion", "scale_variation")),
-    ("vtest.avi", ("out_of_view", "distractor", "fast_motion")),
+    ("picosdeeuropa_by_Aitzol_Berasategi.jpg", ("out_of_view", "distractor", "fast_motion")),
     ("aero3.jpg", ("fast_motion", "motion_blur", "rotation", "illumination")),
-    ("box.mp4", ("distractor", "partial_occlusion", "scale_variation")),
+    ("seeding_by_Clements_Engelhardt.jpg", ("distractor", "partial_occlusion", "scale_variation")),
     ("home.jpg", ("out_of_view", "full_occlusion", "rotation")),
-    ("cup.mp4", ("distractor", "partial_occlusion", "illumination", "motion_blur",
-                 "out_of_view", "scale_variation")),
+    ("friends_by_Aitzol_Berasategi.jpg", ("distractor", "partial_occlusion", "illumination",
+                                          "motion_blur", "out_of_view", "scale_variation")),
 )
 
 
-#: Usable frame ranges per (video path, mtime): decoding a whole video once per process is enough.
-_VIDEO_RANGES: dict[tuple[str, int], tuple[int, int]] = {}
-
-
 class FootageMissingError(FileNotFoundError):
-    """The opencv-doc footage the benchmark is built from is not installed."""
+    """The footage the benchmark is built from (opencv-doc, the wallpapers) is not installed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +172,9 @@ def make_specs(seed: int = 0, num_sequences: int = DEFAULT_NUM_SEQUENCES,
     for index in range(num_sequences):
         background, attributes = TEMPLATES[index % len(TEMPLATES)]
         target = TARGET_PHOTOS[order[index % len(order)]]
-        name = (f"dev{index + 1:02d}_{Path(background).stem.lower()}"
+        # "life_by_Aitzol_Berasategi.jpg" -> "life": the author stays in meta.json.
+        short = Path(background).stem.split("_by_")[0].lower()
+        name = (f"dev{index + 1:02d}_{short}"
                 f"_{Path(target.photo).stem.lower()}")
         specs.append(SequenceSpec(name=name, seed=(seed, index), background=background,
                                   target=target, attributes=("camera_motion",) + attributes,
@@ -163,55 +184,134 @@ def make_specs(seed: int = 0, num_sequences: int = DEFAULT_NUM_SEQUENCES,
 
 # ----------------------------------------------------------------------------- sources
 
+def opencv_doc_photo_names() -> tuple[str, ...]:
+    """Names of the opencv-doc photos the benchmark reads (targets, occluders, backgrounds)."""
+    return tuple(dict.fromkeys([t.photo for t in TARGET_PHOTOS] + list(OCCLUDER_PHOTOS)
+                               + list(BACKGROUND_PHOTOS)))
+
+
+def source_path(name: str) -> Path:
+    """The file the benchmark reads for the photo ``name`` (one of the lists above).
+
+    Raises ValueError for a name that is not a benchmark source, FootageMissingError when the
+    package holding it is not installed.
+    """
+    try:
+        if name in WALLPAPER_BACKGROUNDS:
+            return sample_data.find_wallpaper(name)
+        if name in opencv_doc_photo_names():
+            path = sample_data.opencv_doc_dir() / "examples" / "data" / name
+            if not path.is_file():
+                raise FileNotFoundError(f"opencv-doc photo {path} is missing")
+            return path
+    except FileNotFoundError as exc:
+        raise FootageMissingError(str(exc)) from exc
+    raise ValueError(f"{name!r} is not a development-benchmark source (TARGET_PHOTOS, "
+                     "OCCLUDER_PHOTOS, BACKGROUND_PHOTOS, WALLPAPER_BACKGROUNDS)")
+
+
+def source_files(missing_ok: bool = False) -> list[Path]:
+    """Every file the benchmark reads (targets, occluders, backgrounds), in a fixed order.
+
+    Raises FootageMissingError when one is not installed, unless ``missing_ok`` (then only the
+    present files are listed).
+    """
+    files = []
+    for name in opencv_doc_photo_names() + WALLPAPER_BACKGROUNDS:
+        try:
+            files.append(source_path(name))
+        except FootageMissingError:
+            if not missing_ok:
+                raise
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class SourceIndex:
+    """Recognises the benchmark's source files, also when copied or renamed.
+
+    A file matches a source when it resolves to the same path, or has the same size and either
+    the same name (a copy) or the same sha256 (a renamed copy; hashed only on a size match, so
+    checking many files stays cheap). Built from the sources installed here
+    (``source_files(missing_ok=True)``) unless ``files`` is given.
+    """
+
+    def __init__(self, files: Optional[list[Path]] = None):
+        files = source_files(missing_ok=True) if files is None else [Path(f) for f in files]
+        self._by_path = {f.resolve(): f for f in files}
+        self._by_size: dict[int, list[Path]] = {}
+        for f in files:
+            self._by_size.setdefault(f.stat().st_size, []).append(f)
+        self._hashes: dict[Path, str] = {}
+
+    def match(self, path: str | Path) -> Optional[Path]:
+        """The benchmark source ``path`` is (a copy of), or None."""
+        path = Path(path)
+        resolved = path.resolve()
+        if resolved in self._by_path:
+            return self._by_path[resolved]
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None
+        candidates = self._by_size.get(size, [])
+        for source in candidates:
+            if source.name == path.name:
+                return source
+        if candidates:
+            digest = _sha256(path)
+            for source in candidates:
+                if source not in self._hashes:
+                    self._hashes[source] = _sha256(source)
+                if self._hashes[source] == digest:
+                    return source
+        return None
+
+
 class Footage:
-    """Photos and videos of opencv-doc, loaded once per generation run."""
+    """The benchmark's photos, loaded once per generation run."""
 
     def __init__(self):
-        try:
-            self.data_dir = sample_data.opencv_doc_dir() / "examples" / "data"
-        except FileNotFoundError as exc:
-            raise FootageMissingError(str(exc)) from exc
+        source_files()  # fails now, not after half the sequences, when a package is missing
         self._photos: dict[str, np.ndarray] = {}
+        self._backgrounds: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
         self._cutouts: dict[TargetPhoto, tuple[np.ndarray, np.ndarray]] = {}
 
+    @staticmethod
+    def _read(name: str) -> np.ndarray:
+        path = source_path(name)
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise FootageMissingError(f"cannot read photo {path}")
+        return image
+
     def photo(self, name: str) -> np.ndarray:
+        """Return a target or occluder image at full size."""
         if name not in self._photos:
-            path = self.data_dir / name
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise FootageMissingError(f"cannot read opencv-doc photo {path}")
-            self._photos[name] = image
+            self._photos[name] = self._read(name)
         return self._photos[name]
 
-    def video_path(self, name: str) -> Path:
-        try:
-            return sample_data.find_sample_video(name)
-        except FileNotFoundError as exc:
-            raise FootageMissingError(str(exc)) from exc
-
-    def video_range(self, name: str) -> tuple[int, int]:
-        """``[first, end)`` of the frames that decode and are not black (one full decode).
-
-        Container frame counts are not trusted: tree.avi claims 444 frames and decodes 68.
-        """
-        path = self.video_path(name)
-        key = (str(path), path.stat().st_mtime_ns)
-        if key in _VIDEO_RANGES:
-            return _VIDEO_RANGES[key]
-        capture = cv2.VideoCapture(str(path))
-        count, first = 0, None
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if first is None and frame[::8, ::8].mean() > 12:  # Megamind opens on black
-                first = count
-            count += 1
-        capture.release()
-        if first is None or count - first < 2:
-            raise FootageMissingError(f"video {name} has no usable frames")
-        _VIDEO_RANGES[key] = (first, count)
-        return _VIDEO_RANGES[key]
+    def background(self, name: str, frame_size: tuple[int, int]) -> np.ndarray:
+        """A background photo, shrunk per :data:`MAX_BACKGROUND_SCALE` for ``frame_size``."""
+        key = (name, tuple(frame_size))
+        if key not in self._backgrounds:
+            image = self._read(name)
+            out_w, out_h = frame_size
+            widest = min(image.shape[1], image.shape[0] * out_w / out_h)
+            factor = MAX_BACKGROUND_SCALE * out_w / widest
+            if factor < 1.0:
+                size = (max(1, round(image.shape[1] * factor)),
+                        max(1, round(image.shape[0] * factor)))
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            self._backgrounds[key] = image
+        return self._backgrounds[key]
 
     def cutout(self, target: TargetPhoto) -> tuple[np.ndarray, np.ndarray]:
         """(BGR patch, uint8 mask 0/255) of the target, cropped to the mask's bounding box."""
@@ -272,72 +372,6 @@ def _blob_mask(rng: np.random.Generator, height: int, width: int, irregularity: 
     cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 255, lineType=cv2.LINE_AA)
     small = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
     return np.where(small >= 128, 255, 0).astype(np.uint8)
-
-
-class _BackgroundFrames:
-    """Consecutive frames of a video (ping-pong when it is shorter than needed) or one photo."""
-
-    def __init__(self, footage: Footage, name: str, num_frames: int, rng: np.random.Generator):
-        self.name = name
-        self.photo = None
-        self.capture = None
-        self.buffer: list[np.ndarray] = []
-        if name in BACKGROUND_PHOTOS:
-            self.photo = footage.photo(name)
-            self.source = {"kind": "photo", "file": name}
-            return
-        first, end = footage.video_range(name)
-        usable = end - first
-        start = first
-        if usable >= num_frames:
-            start += int(rng.integers(0, usable - num_frames + 1))
-        self.pingpong = usable < num_frames
-        self.source = {"kind": "video", "file": name, "start_frame": start,
-                       "end_frame": min(end, start + num_frames), "pingpong": self.pingpong}
-        self.capture = cv2.VideoCapture(str(footage.video_path(name)))
-        # Sequential reads: seeking is unreliable for some of these codecs (tree.avi).
-        for _ in range(start):
-            self.capture.read()
-        if self.pingpong:
-            for _ in range(usable):
-                ok, frame = self.capture.read()
-                if not ok:
-                    break
-                self.buffer.append(frame)
-            self.capture.release()
-            self.capture = None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        image = self.photo if self.photo is not None else self._peek()
-        return image.shape[1], image.shape[0]
-
-    def _peek(self) -> np.ndarray:
-        if self.buffer:
-            return self.buffer[0]
-        ok, frame = self.capture.read()
-        if not ok:
-            raise FootageMissingError(f"video {self.name} ended early")
-        self.buffer.append(frame)
-        return frame
-
-    def frame(self, index: int) -> np.ndarray:
-        if self.photo is not None:
-            return self.photo
-        if self.pingpong:
-            period = 2 * len(self.buffer) - 2
-            phase = index % period if period > 0 else 0
-            return self.buffer[phase if phase < len(self.buffer) else period - phase]
-        if self.buffer:
-            return self.buffer.pop(0)
-        ok, frame = self.capture.read()
-        if not ok:
-            raise FootageMissingError(f"video {self.name} ended early at frame {index}")
-        return frame
-
-    def close(self) -> None:
-        if self.capture is not None:
-            self.capture.release()
 
 
 # ----------------------------------------------------------------------------- motion
@@ -579,19 +613,17 @@ def _make_distractor(rng: np.random.Generator, plan: _TargetPlan, patch: np.ndar
     }
 
 
-def _camera_path(rng: np.random.Generator, background: "_BackgroundFrames", n: int,
+def _camera_path(rng: np.random.Generator, background: np.ndarray, n: int,
                  frame_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(window centres (n, 2), window widths (n,)) in source pixels: pan and zoom."""
     out_w, out_h = frame_size
-    src_w, src_h = background.size
+    src_h, src_w = background.shape[:2]
     widest = min(src_w, src_h * out_w / out_h)
-    is_photo = background.photo is not None
-    # Photos get more zoom and faster pans: they have no motion of their own.
-    zoom = _smooth_path(rng, n, 0.5 if is_photo else 0.6, 0.85 if is_photo else 0.95,
-                        30 if is_photo else 50)[:, 0]
+    # Strong zoom and fast pans: a photo has no motion of its own.
+    zoom = _smooth_path(rng, n, 0.5, 0.85, 30)[:, 0]
     window_w = zoom * widest
     window_h = window_w * out_h / out_w
-    position = _smooth_path(rng, n, (0, 0), (1, 1), 30 if is_photo else 50)
+    position = _smooth_path(rng, n, (0, 0), (1, 1), 30)
     centers = np.stack([window_w / 2 + position[:, 0] * (src_w - window_w),
                         window_h / 2 + position[:, 1] * (src_h - window_h)], 1)
     return centers, window_w
@@ -621,7 +653,7 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
         events.append("full")
     occluders = [_make_occluder(kind, rng, footage, plan.center, plan.size_px, n, out_w / 640.0)
                  for kind in events]
-    background = _BackgroundFrames(footage, spec.background, n, rng)
+    background = footage.background(spec.background, spec.frame_size)
     cam_center, window_w = _camera_path(rng, background, n, spec.frame_size)
 
     seq_dir = Path(out_dir) / spec.name
@@ -631,7 +663,7 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
     visibility, occlusion, in_view, blur_px = (np.zeros(n) for _ in range(4))
     for index in range(n):
         matrix = _camera_matrix(cam_center[index], window_w[index], (out_w, out_h))
-        canvas = cv2.warpAffine(background.frame(index), matrix, (out_w, out_h),
+        canvas = cv2.warpAffine(background, matrix, (out_w, out_h),
                                 flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REFLECT).astype(np.float32)
         if distractor is not None:
@@ -673,7 +705,6 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
         cv2.imwrite(str(seq_dir / "img" / f"{stem}.jpg"), frame,
                     [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         cv2.imwrite(str(seq_dir / "masks" / f"{stem}.png"), visible.astype(np.uint8) * 255)
-    background.close()
     if visibility[0] < 0.999:
         raise RuntimeError(f"{spec.name}: target not fully visible in frame 1 (generator bug)")
     write_otb_boxes(seq_dir / "groundtruth_rect.txt", boxes, decimals=0)
@@ -688,7 +719,10 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
         "num_frames": n,
         "attributes": list(spec.attributes),
         "otb_attributes": sorted({OTB_CODES[a] for a in spec.attributes}),
-        "background": background.source,
+        "background": {"kind": "photo", "file": spec.background,
+                       "package": ("opencv-doc" if spec.background in BACKGROUND_PHOTOS
+                                   else sample_data.WALLPAPER_PACKAGE),
+                       "size_used": [background.shape[1], background.shape[0]]},
         "target": {"photo": spec.target.photo, "rect_xywh": list(spec.target.rect),
                    "cut": spec.target.cut, "long_side_px": round(float(plan.long_side), 1),
                    "scale_range": [round(float(plan.scale.min()), 3),
