@@ -14,7 +14,7 @@ pytest.importorskip("unsup_tracker_interfaces")
 
 from unsup_tracker.ros.demo import DEMO_VIDEO, MAX_MISSING_FRACTION  # noqa: E402
 from unsup_tracker.ros.processes import node_command  # noqa: E402
-from unsup_tracker.sample_data import available_sample_videos  # noqa: E402
+from shipped_data import require_footage  # noqa: E402
 
 FRAMES = 150
 
@@ -35,16 +35,15 @@ def run_demo(*args, timeout=240):
     ],
 )
 def test_bad_arguments_exit_with_status_2_and_a_reason(args, reason, tmp_path):
-    if "--video" not in args and DEMO_VIDEO not in available_sample_videos():
-        pytest.skip(f"opencv-doc's {DEMO_VIDEO} is not installed (make setup installs it)")
+    if "--video" not in args:
+        require_footage(DEMO_VIDEO)
     result = run_demo(*args, "--out", str(tmp_path), timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert reason in result.stderr
 
 
 def test_demo_tracks_the_sample_video_across_processes(tmp_path):
-    if DEMO_VIDEO not in available_sample_videos():
-        pytest.skip(f"opencv-doc's {DEMO_VIDEO} is not installed (make setup installs it)")
+    require_footage(DEMO_VIDEO)
     result = run_demo("--frames", str(FRAMES), "--out", str(tmp_path))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

@@ -1,6 +1,7 @@
 """Development benchmark: deterministic, masks agree with boxes, absent frames when asked.
 
-Skipped when Debian's opencv-doc footage (the benchmark's raw material) is not installed.
+Skipped (failed in CI) when Debian's opencv-doc footage (the benchmark's raw material) is
+not installed.
 """
 import dataclasses
 import json
@@ -12,13 +13,15 @@ from unsup_tracker.cli import main
 from unsup_tracker.evaluation import devbench
 from unsup_tracker.evaluation.dataset import load_dataset, load_sequence
 
+from shipped_data import missing
+
 
 def _footage():
     try:
         footage = devbench.Footage()
         footage.video_path("tree.avi")
     except devbench.FootageMissingError as exc:
-        pytest.skip(f"opencv-doc footage missing: {exc}")
+        missing(f"opencv-doc footage missing: {exc}")
     return footage
 
 

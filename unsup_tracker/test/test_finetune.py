@@ -69,15 +69,11 @@ def test_pair_geometry_styles():
 
 # -- fine-tuning ------------------------------------------------------------------------------
 def test_every_method_supports_finetuning():
-    assert {"s2siamfc", "pul"} <= set(finetunable_methods())
-    if "udt" in list_methods():
-        assert "udt" in finetunable_methods()
+    assert {"udt", "s2siamfc", "pul"} <= set(finetunable_methods())
 
 
 @pytest.mark.parametrize("method", ["s2siamfc", "udt"])
 def test_finetuning_changes_only_the_per_target_copy(method):
-    if method not in finetunable_methods():
-        pytest.skip(f"{method} is not registered with fine-tuning")
     torch.manual_seed(0)
     frame = textured_frame()
     tracker = build_tracker(method, UNTRAINED, device="cpu", finetune=True, finetune_steps=3,
@@ -111,8 +107,6 @@ def test_finetuning_changes_only_the_per_target_copy(method):
 
 @pytest.mark.parametrize("method", ["s2siamfc", "udt"])
 def test_finetuning_lowers_its_loss(method):
-    if method not in finetunable_methods():
-        pytest.skip(f"{method} is not registered with fine-tuning")
     torch.manual_seed(0)
     tracker = build_tracker(method, UNTRAINED, device="cpu", finetune_steps=8,
                             finetune_seconds=30.0, finetune_lr=1e-2)

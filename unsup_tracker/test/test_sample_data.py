@@ -1,7 +1,10 @@
 """The opencv-doc sample videos are found, decompressed into the cache, and decodable."""
+import cv2
 import pytest
 
 from unsup_tracker import sample_data
+
+from shipped_data import require_footage
 
 
 def test_missing_opencv_doc_message(monkeypatch, tmp_path):
@@ -12,11 +15,7 @@ def test_missing_opencv_doc_message(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("name", ["Megamind.avi", "vtest.avi", "box.mp4", "cup.mp4"])
 def test_sample_video_decodes(name, monkeypatch, tmp_path):
-    try:
-        sample_data.opencv_doc_dir()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    cv2 = pytest.importorskip("cv2")
+    require_footage(name)
     monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path))
     path = sample_data.find_sample_video(name)
     assert path.is_file()

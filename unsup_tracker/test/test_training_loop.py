@@ -301,14 +301,6 @@ def test_cli_bag_without_the_topic(video, tmp_path, capsys):
     assert entry["kind"] == "rosbag" and entry["topic"] == "/cam/image"
 
 
-def _udt_trainable():
-    try:
-        return get_method("udt").recipe_cls is not None
-    except Exception:  # the UDT method may be missing or half-written in this checkout
-        return False
-
-
-@pytest.mark.skipif(not _udt_trainable(), reason="the UDT recipe is not there yet")
 def test_udt_smoke(video, tmp_path):
     out = tmp_path / "udt"
     assert main(["--method", "udt", "--data", str(video), "--out", str(out), "--steps", "3",
