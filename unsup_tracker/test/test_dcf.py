@@ -140,7 +140,7 @@ def test_fast_lrn_matches_torch_float64(size, beta):
 
 
 def test_fast_lrn_float32_udt_setting_and_layouts():
-    """UDT's LRN(5, 1e-4, 0.75, 1) on float32 features: ~1e-6 relative, any memory layout."""
+    """Check UDT's LRN(5, 1e-4, 0.75, 1) on float32 features: ~1e-6 relative, any layout."""
     torch.manual_seed(0)
     x = torch.randn(3, 32, 40, 40) * 30
     reference = nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0)(x)

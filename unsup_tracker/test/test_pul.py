@@ -36,7 +36,7 @@ def texture(rng, height, width):
 
 
 def panning_clip(rng, num_frames, step, size=(320, 240)):
-    """A camera panning over a large texture: scene content moves by -step px per frame."""
+    """Make a camera panning over a large texture: scene content moves by -step px per frame."""
     width, height = size
     canvas = texture(rng, height + abs(step[1]) * num_frames + 1,
                      width + abs(step[0]) * num_frames + 1)
@@ -48,7 +48,7 @@ def panning_clip(rng, num_frames, step, size=(320, 240)):
 
 
 def moving_object_clip(rng, num_frames, size=(320, 240)):
-    """A textured square moving diagonally over a static textured background."""
+    """Make a textured square moving diagonally over a static textured background."""
     width, height = size
     background = (texture(rng, height, width) * 0.6).astype(np.uint8)
     target = texture(rng, 48, 48)

@@ -20,7 +20,7 @@ def textured(rng, height, width, blur):
 
 
 def panning_clip(seed=0, frames=40, size=(160, 120)):
-    """A camera panning over a textured scene: every centre crop moves a few pixels a frame."""
+    """Make a camera panning over a textured scene: every centre crop moves a few px a frame."""
     rng = np.random.default_rng(seed)
     width, height = size
     scene = textured(rng, 2 * height, 2 * width, 2.0)
@@ -29,7 +29,7 @@ def panning_clip(seed=0, frames=40, size=(160, 120)):
 
 
 def moving_scaling_target(seed=0, frames=60, size=(320, 240), growth=0.35):
-    """A textured patch translating and growing by ``growth`` on a textured background."""
+    """Make a textured patch translating and growing by ``growth`` on a textured background."""
     rng = np.random.default_rng(seed)
     width, height = size
     background = textured(rng, height, width, 2.0)

@@ -17,7 +17,7 @@ INDEX_STEP = 10
 
 
 def marked_frame(index: int, source_id: int) -> np.ndarray:
-    """A BGR frame: textured background, a moving square, and the two marks."""
+    """Make a BGR frame: textured background, a moving square, and the two marks."""
     rng = np.random.default_rng(1000 * source_id + index)
     frame = (rng.integers(60, 120, size=(HEIGHT, WIDTH, 3))).astype(np.uint8)
     frame = cv2.GaussianBlur(frame, (5, 5), 0)

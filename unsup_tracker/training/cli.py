@@ -1,4 +1,4 @@
-"""``unsup-tracker-train``: learn a tracker's weights from unlabeled videos, images and rosbags.
+r"""``unsup-tracker-train``: learn a tracker's weights from unlabeled videos, images and rosbags.
 
 Example::
 

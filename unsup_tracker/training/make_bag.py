@@ -1,4 +1,4 @@
-"""Record real footage (a video or an image folder) into a rosbag2 recording, without ROS.
+r"""Record real footage (a video or an image folder) into a rosbag2 recording, without ROS.
 
     python -m unsup_tracker_training.make_bag VIDEO_OR_FOLDER OUT --storage mcap \\
         --topic /camera/image_raw --encoding rgb8 --max-frames 300
@@ -42,7 +42,7 @@ def message_type(encoding: str) -> str:
 
 def image_message(typestore, frame_bgr: np.ndarray, encoding: str, stamp_ns: int,
                   frame_id: str = "camera", jpeg_quality: int = 90):
-    """A sensor_msgs Image (raw encodings) or CompressedImage (jpeg, png) of a BGR frame."""
+    """Build a sensor_msgs Image (raw encodings) or CompressedImage (jpeg, png) of a BGR frame."""
     types = typestore.types
     header = types["std_msgs/msg/Header"](
         stamp=types["builtin_interfaces/msg/Time"](sec=int(stamp_ns // 10**9),

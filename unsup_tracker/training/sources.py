@@ -147,7 +147,7 @@ class Source(abc.ABC):
 
     @abc.abstractmethod
     def files(self) -> list[Path]:
-        """The files whose content defines this source (for the data manifest)."""
+        """Return the files whose content defines this source (for the data manifest)."""
 
     def manifest_entry(self) -> dict:
         """Kind, name, size and sha256 of the files read (computed once, on first call)."""
@@ -161,7 +161,7 @@ class Source(abc.ABC):
         return dict(self._manifest)
 
     def first_frame(self) -> np.ndarray | None:
-        """The first decodable frame, or None (skips are not logged: a full read reports them)."""
+        """Return the first decodable frame or None (skips unlogged: a full read reports them)."""
         self._probing = True
         frames = self.iter_frames(1)
         try:
@@ -188,7 +188,7 @@ class Source(abc.ABC):
 
 
 def decompressed_video(path: Path) -> Path:
-    """A playable copy of ``<video>.gz`` (see :func:`unsup_tracker.sample_data.decompress_gz`)."""
+    """Return a playable copy of ``<video>.gz`` (``unsup_tracker.sample_data.decompress_gz``)."""
     try:
         return decompress_gz(path)
     except DecompressionError as exc:

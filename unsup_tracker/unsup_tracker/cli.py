@@ -1,4 +1,4 @@
-"""The ``unsup-tracker`` command.
+r"""The ``unsup-tracker`` command.
 
 Subcommands::
 

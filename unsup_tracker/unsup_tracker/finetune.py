@@ -76,7 +76,7 @@ class FinetuneHook(abc.ABC):
     @abc.abstractmethod
     def trainable_parameters(self, tracker: "Tracker",
                              model: torch.nn.Module) -> list[torch.nn.Parameter]:
-        """The parameters of ``model`` (the per-target copy) to adapt."""
+        """Return the parameters of ``model`` (the per-target copy) to adapt."""
 
     def precompute(self, tracker: "Tracker", model: torch.nn.Module,
                    batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -97,7 +97,7 @@ def finetune_copy(shared_model: torch.nn.Module, image: np.ndarray, box_xywh, ho
                   tracker: "Tracker", seconds: float, max_steps: int, lr: float,
                   rng: np.random.Generator | None = None
                   ) -> tuple[torch.nn.Module, FinetuneReport]:
-    """A fine-tuned deep copy of ``shared_model`` (which is left untouched) and what happened."""
+    """Return a fine-tuned deep copy of ``shared_model`` (left untouched) and what happened."""
     started = time.perf_counter()
     rng = rng if rng is not None else np.random.default_rng(FINETUNE_SEED)
     model = copy.deepcopy(shared_model).eval()

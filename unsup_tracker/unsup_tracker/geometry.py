@@ -38,7 +38,7 @@ def xyxy_to_xywh(box: Sequence[float]) -> np.ndarray:
 
 
 def iou_xywh(a, b) -> np.ndarray:
-    """IoU of boxes (N, 4) vs (N, 4) (or single boxes) in xywh; zero-area pairs give 0."""
+    """Compute the IoU of boxes (N, 4) vs (N, 4) (or single boxes) in xywh; zero area gives 0."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     ix1 = np.maximum(a[:, 0], b[:, 0])

@@ -54,7 +54,7 @@ class Params:
         return dataclasses.asdict(self)
 
     def validate(self) -> None:
-        """Subclasses raise ValueError for values outside their meaningful range."""
+        """Raise ValueError for values outside their meaningful range (subclasses do)."""
 
 
 def _coerce(name: str, value: Any, field: dataclasses.Field, cls: type) -> Any:

@@ -59,4 +59,4 @@ class TrainingRecipe(abc.ABC):
     def prepare(
         self, model: torch.nn.Module, source: FrameSource, rng: np.random.Generator
     ) -> None:
-        """Optional stage before the main loop (e.g. PUL's background model and mining)."""
+        """Run an optional stage before the main loop (e.g. PUL's background model and mining)."""

@@ -84,7 +84,7 @@ def build_model(
     checkpoint: str | Path | Checkpoint | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[torch.nn.Module, Checkpoint | None]:
-    """The method's network, weights from ``checkpoint`` (None = shipped, UNTRAINED = fresh)."""
+    """Build the method's network with weights from ``checkpoint`` (None: shipped, UNTRAINED)."""
     spec = get_method(method)
     dev = resolve_device(device)
     if isinstance(checkpoint, str) and checkpoint == UNTRAINED:
@@ -119,7 +119,7 @@ def build_tracker(
     device: str | torch.device = "auto",
     **overrides,
 ) -> Tracker:
-    """A ready tracker; ``overrides`` are the method's hyper-parameters (unknown keys refused)."""
+    """Build a ready tracker; ``overrides``: the method's hyper-parameters (unknown refused)."""
     spec = get_method(method)
     params = spec.params_cls.from_overrides(overrides)
     model, _ = build_model(method, checkpoint, device)

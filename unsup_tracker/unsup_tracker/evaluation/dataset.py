@@ -157,7 +157,7 @@ class Sequence:
         return mask > 0
 
     def truncated(self, max_frames: int) -> "Sequence":
-        """The first ``max_frames`` frames (for quick runs)."""
+        """Return the first ``max_frames`` frames (for quick runs)."""
         if max_frames <= 0:
             raise ValueError("max_frames must be positive")
         masks = None if self.mask_paths is None else self.mask_paths[:max_frames]

@@ -69,7 +69,7 @@ def normalized_center_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """IoU of two boolean masks; two empty masks agree perfectly (1.0)."""
+    """Compute the IoU of two boolean masks; two empty masks agree perfectly (1.0)."""
     pred = np.asarray(pred, dtype=bool)
     gt = np.asarray(gt, dtype=bool)
     if pred.shape != gt.shape:
@@ -115,7 +115,7 @@ class SequenceMetrics(_CurveScores):
 
 def scored_frames(groundtruth: np.ndarray, init_frame: int, num_tracked: Optional[int] = None
                   ) -> np.ndarray:
-    """Indices of frames that count: after ``init_frame``, target present, and tracked."""
+    """Return the indices of frames that count: after ``init_frame``, target present, tracked."""
     groundtruth = np.asarray(groundtruth, dtype=np.float64).reshape(-1, 4)
     end = len(groundtruth) if num_tracked is None else min(num_tracked, len(groundtruth))
     present = np.all(np.isfinite(groundtruth[:end]), axis=1)

@@ -121,7 +121,7 @@ def baseline(kind: str) -> tuple[str, TrackerFactory]:
 
 
 def available_baselines() -> list[str]:
-    """OpenCV trackers by kind, plus ``static`` (:class:`StaticBoxTracker`)."""
+    """List the OpenCV trackers by kind, plus ``static`` (:class:`StaticBoxTracker`)."""
     return sorted(_OPENCV_TRACKERS) + ["static"]
 
 
@@ -236,7 +236,7 @@ def _percent(value: Optional[float]) -> str:
 
 
 def markdown_table(results: SequenceType[MethodResult], sequence_names: SequenceType[str]) -> str:
-    """Method rows: AUC, P@20, NormP@0.2 (all %), FPS of track(), then per-sequence AUC (%)."""
+    """Make method rows: AUC, P@20, NormP@0.2 (all %), FPS of track(), per-sequence AUC (%)."""
     with_masks = any(r.overall.mask_iou is not None for r in results)
     header = ["method", "AUC", "P@20", "NormP@0.2"] + (["maskIoU"] if with_masks else [])
     header += ["FPS"] + list(sequence_names)

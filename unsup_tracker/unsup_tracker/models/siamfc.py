@@ -208,7 +208,7 @@ def build_siamfc(model_config: dict[str, Any]) -> SiamFC:
 
 def label_maps(response_size: int, offsets: torch.Tensor, radius: float,
                positive: torch.Tensor | None = None) -> torch.Tensor:
-    """SiamFC labels ``(N, 1, R, R)``: 1 within ``radius`` cells of each target, else 0.
+    """Make SiamFC labels ``(N, 1, R, R)``: 1 within ``radius`` cells of each target, else 0.
 
     ``offsets`` ``(N, 2)`` are the targets' (dx, dy) from the map centre in response cells;
     samples with ``positive`` False (negative pairs) get all-zero maps.

@@ -1,5 +1,7 @@
-"""PUL (Progressive Unsupervised Learning, Wu et al., CVPR 2021): a SiamFC tracker whose backbone
-is learned from unlabeled video (background discrimination, temporal mining, noise-robust loss).
+"""PUL (Progressive Unsupervised Learning, Wu et al., CVPR 2021), a SiamFC tracker.
+
+Its backbone is learned from unlabeled video (background discrimination, temporal mining,
+noise-robust loss).
 
 The network and the tracker are the shared SiamFC ones (:mod:`unsup_tracker.models.siamfc`,
 :mod:`unsup_tracker.models.siamfc_tracker`). The training recipe is :mod:`.recipe`.

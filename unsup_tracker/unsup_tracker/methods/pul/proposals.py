@@ -86,7 +86,7 @@ class ProposalSettings:
 
 def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
                             limit: int) -> np.ndarray:
-    """Indices of kept boxes (xywh), best score first, at most ``limit``."""
+    """Return the indices of kept boxes (xywh), best score first, at most ``limit``."""
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     kept: list[int] = []
     suppressed = np.zeros(len(boxes), dtype=bool)

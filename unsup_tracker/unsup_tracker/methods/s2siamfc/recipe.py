@@ -127,7 +127,7 @@ class S2SiamFCRecipeParams(Params):
 
 def random_box(image_shape: tuple[int, ...], params: S2SiamFCRecipeParams,
                rng: np.random.Generator) -> np.ndarray:
-    """A random (cx, cy, w, h) box inside an image of ``image_shape`` (H, W, ...)."""
+    """Draw a random (cx, cy, w, h) box inside an image of ``image_shape`` (H, W, ...)."""
     height, width = image_shape[:2]
     box_w = max(width / rng.uniform(params.box_divisor_min, params.box_divisor_max), 2.0)
     box_h = max(height / rng.uniform(params.box_divisor_min, params.box_divisor_max), 2.0)
