@@ -47,7 +47,7 @@ test: $(SETUP_DONE)
 	domain=$$(( RANDOM % 101 + 1 )); \
 	echo "ROS_DOMAIN_ID=$$domain ROS_LOG_DIR=$$tmp/ros_log"; \
 	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$domain ROS_LOG_DIR=$$tmp/ros_log \
-	  $(PY) -m pytest unsup_tracker/test -q $(PYTEST_ARGS); rc=$$?; \
+	  $(PY) -m pytest unsup_tracker/test -q -rs $(PYTEST_ARGS); rc=$$?; \
 	rm -rf "$$tmp"; exit $$rc
 
 # Benchmarks: every bench/bench_*.py (or BENCH=path), options in ARGS; loopback-only ROS,

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Camera -> tracker -> visualization (-> RViz) for unsup_tracker.
 
     ros2 launch unsup_tracker tracker.launch.py                                   # /dev/video0
@@ -13,17 +26,20 @@ rviz (true | false), params_file (default config/<method>.yaml; a method without
 runs with the node's defaults).
 
 Large images: FASTDDS_DEFAULT_PROFILES_FILE is set to the shipped config/fastdds_large_images.xml
-(32 MiB shared-memory segment) unless it is already set, for every process of this launch.
-Fast DDS's default 512 KB segment loses most 640x480 frames with best-effort QoS.
+(32 MiB shared-memory segment) for every process of this launch (RViz included), by the rule the
+nodes apply themselves: not when UNSUP_TRACKER_DDS_PROFILE=0, another RMW is chosen, or a Fast
+DDS profile or transport is already set. Fast DDS's default 512 KB segment loses most 640x480
+frames with best-effort QoS.
 """
 
 import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+from unsup_tracker.ros.common import large_image_profile
 
 PACKAGE = "unsup_tracker"
 SOURCES = ("device", "video", "folder", "topic")
@@ -35,6 +51,14 @@ def _truthy(value, name):
     if value.lower() in ("false", "0", "no", "off"):
         return False
     raise ValueError(f"launch argument {name} must be true or false, got {value!r}")
+
+
+def _large_image_transport(context):
+    environment = getattr(context, "environment", os.environ)
+    profile = large_image_profile(environment)
+    if profile is None:
+        return [LogInfo(msg="Fast DDS profile: left as configured (not the large-image one)")]
+    return [SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", profile)]
 
 
 def _nodes(context):
@@ -140,7 +164,6 @@ def _nodes(context):
 
 def generate_launch_description():
     share = FindPackageShare(PACKAGE)
-    profile = PathJoinSubstitution([share, "config", "fastdds_large_images.xml"])
     return LaunchDescription(
         [
             DeclareLaunchArgument("method", default_value="udt", description="tracking method"),
@@ -192,10 +215,7 @@ def generate_launch_description():
                 ],
                 description="tracker_node parameters (YAML)",
             ),
-            SetEnvironmentVariable(
-                "FASTDDS_DEFAULT_PROFILES_FILE",
-                EnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", default_value=profile),
-            ),
+            OpaqueFunction(function=_large_image_transport),
             OpaqueFunction(function=_nodes),
         ]
     )

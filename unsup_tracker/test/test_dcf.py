@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """DCF layer against a NumPy reference, and the fast LRN against torch.nn.LocalResponseNorm."""
 import numpy as np
 import pytest
@@ -140,7 +153,7 @@ def test_fast_lrn_matches_torch_float64(size, beta):
 
 
 def test_fast_lrn_float32_udt_setting_and_layouts():
-    """UDT's LRN(5, 1e-4, 0.75, 1) on float32 features: ~1e-6 relative, any memory layout."""
+    """Check UDT's LRN(5, 1e-4, 0.75, 1) on float32 features: ~1e-6 relative, any layout."""
     torch.manual_seed(0)
     x = torch.randn(3, 32, 40, 40) * 30
     reference = nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0)(x)

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """`make demo` as a user runs it: camera, tracker and visualization processes on box.mp4.
 
 The full run plays the first 150 frames (5 s at the video's 30 FPS) at camera size (640x480 rgb8,
@@ -12,11 +25,9 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("unsup_tracker_interfaces")
 
-from footage import skip_footage_missing  # noqa: E402
-
 from unsup_tracker.ros.demo import DEMO_VIDEO, MAX_MISSING_FRACTION  # noqa: E402
 from unsup_tracker.ros.processes import node_command  # noqa: E402
-from unsup_tracker.sample_data import available_sample_videos  # noqa: E402
+from installed import require_footage  # noqa: E402
 
 FRAMES = 150
 
@@ -37,16 +48,15 @@ def run_demo(*args, timeout=240):
     ],
 )
 def test_bad_arguments_exit_with_status_2_and_a_reason(args, reason, tmp_path):
-    if "--video" not in args and DEMO_VIDEO not in available_sample_videos():
-        skip_footage_missing(f"opencv-doc's {DEMO_VIDEO} is not installed")
+    if "--video" not in args:
+        require_footage(DEMO_VIDEO)
     result = run_demo(*args, "--out", str(tmp_path), timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert reason in result.stderr
 
 
 def test_demo_tracks_the_sample_video_across_processes(tmp_path):
-    if DEMO_VIDEO not in available_sample_videos():
-        skip_footage_missing(f"opencv-doc's {DEMO_VIDEO} is not installed")
+    require_footage(DEMO_VIDEO)
     result = run_demo("--frames", str(FRAMES), "--out", str(tmp_path))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

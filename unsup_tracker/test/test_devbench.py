@@ -1,6 +1,19 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Development benchmark: deterministic, masks agree with boxes, absent frames when asked.
 
-Skipped (as footage missing) when the benchmark's raw material (Debian's opencv-doc and
+Skipped locally (failed in CI) when the benchmark's raw material (Debian's opencv-doc and
 lomiri-wallpapers-16.04) is not installed.
 """
 import dataclasses
@@ -8,7 +21,7 @@ import json
 
 import numpy as np
 import pytest
-from footage import require_devbench_footage
+from installed import require_devbench_footage
 
 from unsup_tracker import sample_data
 from unsup_tracker.cli import main

@@ -1,6 +1,19 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Training never sees development-benchmark footage: the lists are disjoint, training refuses it.
 
-Tests marked by :func:`footage.skip_footage_missing` need the installed packages; the guard's
+Tests marked by :mod:`installed` need the installed packages; the guard's
 matching rules are also checked on files made here, which needs no footage.
 """
 import shutil
@@ -8,7 +21,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from footage import require_devbench_footage, require_opencv_doc
+from installed import require_devbench_footage, require_footage
 
 from unsup_tracker import sample_data
 from unsup_tracker.evaluation import devbench
@@ -52,7 +65,7 @@ def test_devbench_sources_and_shipped_training_data_are_disjoint(tmp_path, monke
         refuse_devbench_footage(opened, index)
     assert not seen & {path.resolve() for path in sources}
     # The still photos are the listed ones, all present (62 of opencv-doc 4.6's 91).
-    photo_dir = require_opencv_doc() / "examples" / "data"
+    photo_dir = require_footage() / "examples" / "data"
     kept = [p.name for p in shipped_data.still_photos()]
     assert kept == list(shipped_data.STILL_PHOTOS) and len(set(kept)) == 62
     assert all((photo_dir / name).is_file() for name in kept)

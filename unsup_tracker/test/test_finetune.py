@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """First-frame fine-tuning (unsup_tracker.finetune) and single-image pairs (.pairs)."""
 import math
 
@@ -69,15 +82,11 @@ def test_pair_geometry_styles():
 
 # -- fine-tuning ------------------------------------------------------------------------------
 def test_every_method_supports_finetuning():
-    assert {"s2siamfc", "pul"} <= set(finetunable_methods())
-    if "udt" in list_methods():
-        assert "udt" in finetunable_methods()
+    assert {"udt", "s2siamfc", "pul"} <= set(finetunable_methods())
 
 
 @pytest.mark.parametrize("method", ["s2siamfc", "udt"])
 def test_finetuning_changes_only_the_per_target_copy(method):
-    if method not in finetunable_methods():
-        pytest.skip(f"{method} is not registered with fine-tuning")
     torch.manual_seed(0)
     frame = textured_frame()
     tracker = build_tracker(method, UNTRAINED, device="cpu", finetune=True, finetune_steps=3,
@@ -111,8 +120,6 @@ def test_finetuning_changes_only_the_per_target_copy(method):
 
 @pytest.mark.parametrize("method", ["s2siamfc", "udt"])
 def test_finetuning_lowers_its_loss(method):
-    if method not in finetunable_methods():
-        pytest.skip(f"{method} is not registered with fine-tuning")
     torch.manual_seed(0)
     tracker = build_tracker(method, UNTRAINED, device="cpu", finetune_steps=8,
                             finetune_seconds=30.0, finetune_lr=1e-2)

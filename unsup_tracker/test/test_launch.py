@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """launch_testing proof of life: launch/tracker.launch.py plays a stored clip, ~/init, detections.
 
 Needs ROS 2's launch, launch_ros and launch_testing (a ROS 2 install, `colcon test`); none of
@@ -28,10 +41,10 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from unsup_tracker_interfaces.srv import InitTrack  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 
-from unsup_tracker.registry import get_method  # noqa: E402
 from unsup_tracker.ros.conversions import xywh_to_bbox  # noqa: E402
 
 from ros_testdata import START_BOX, write_clip  # noqa: E402
+from installed import shipped_weights_or_untrained  # noqa: E402
 
 NAMESPACE = "proof_of_life"
 DEADLINE = 60.0  # seconds for the whole round trip on a slow machine
@@ -52,7 +65,7 @@ def _launch_file() -> str:
 @pytest.mark.launch_test
 def generate_test_description():
     clip = write_clip(Path(tempfile.mkdtemp(prefix="unsup_tracker_launch_test_")))
-    checkpoint = "" if get_method("udt").shipped_checkpoint.is_file() else "untrained"
+    checkpoint = shipped_weights_or_untrained("udt")
     arguments = {"source": "folder", "folder_path": str(clip), "rate": "15.0", "loop": "true",
                  "rviz": "false", "namespace": NAMESPACE, "method": "udt", "device": "cpu"}
     if checkpoint:

@@ -1,6 +1,21 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Launch file, configs and tracker parameter mapping, checked without a ROS graph."""
 import dataclasses
 import importlib.util
+import sys
+import types
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -8,7 +23,7 @@ import pytest
 
 from unsup_tracker.params import TrackerParams, UnknownParameterError
 from unsup_tracker.registry import get_method, list_methods
-from unsup_tracker.ros.common import ParameterError
+from unsup_tracker.ros.common import ParameterError, use_large_image_transport
 from unsup_tracker.ros.tracker_settings import NODE_PARAMETERS, method_overrides
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -33,6 +48,70 @@ def test_launch_file_builds_a_description_where_launch_is_installed():
     names = {e.name for e in description.entities if isinstance(e, DeclareLaunchArgument)}
     assert {"method", "checkpoint", "device", "source", "video_path", "folder_path",
             "video_device", "image_topic", "namespace", "rviz", "params_file"} <= names
+
+
+class _Recorded:
+    """Stand-in for a launch class: keeps its arguments."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+_LAUNCH_STUBS = {
+    "launch": ["LaunchDescription"],
+    "launch.actions": ["DeclareLaunchArgument", "LogInfo", "OpaqueFunction",
+                       "SetEnvironmentVariable"],
+    "launch.substitutions": ["LaunchConfiguration", "PathJoinSubstitution"],
+    "launch_ros": [],
+    "launch_ros.actions": ["Node"],
+    "launch_ros.substitutions": ["FindPackageShare"],
+}
+
+
+def _launch_module_with_stubs(monkeypatch):
+    """Load tracker.launch.py against recording stand-ins (ROS 2 launch is not on PyPI)."""
+    for module_name, classes in _LAUNCH_STUBS.items():
+        module = types.ModuleType(module_name)
+        for name in classes:
+            setattr(module, name, type(name, (_Recorded,), {}))
+        monkeypatch.setitem(sys.modules, module_name, module)
+    spec = importlib.util.spec_from_file_location("tracker_launch_stubbed", LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("environment", [
+    {},
+    {"UNSUP_TRACKER_DDS_PROFILE": "0"},
+    {"UNSUP_TRACKER_DDS_PROFILE": "1"},
+    {"FASTDDS_DEFAULT_PROFILES_FILE": "/home/me/my_profile.xml"},
+    {"FASTDDS_BUILTIN_TRANSPORTS": "UDPv4"},
+    {"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"},
+    {"RMW_IMPLEMENTATION": "rmw_fastrtps_cpp", "UNSUP_TRACKER_DDS_PROFILE": "0"},
+], ids=lambda env: ",".join(f"{k}={v}" for k, v in env.items()) or "default")
+def test_launch_file_sets_the_large_image_profile_like_the_nodes(monkeypatch, environment):
+    module = _launch_module_with_stubs(monkeypatch)
+    entities = module.generate_launch_description().args[0]
+    functions = [e.kwargs["function"] for e in entities if type(e).__name__ == "OpaqueFunction"]
+    # The profile must be in the environment before the nodes are started.
+    assert functions == [module._large_image_transport, module._nodes]
+    assert not [e for e in entities if type(e).__name__ == "SetEnvironmentVariable"]
+    actions = functions[0](types.SimpleNamespace(environment=dict(environment)))
+    launch_sets = {a.args[0]: a.args[1] for a in actions
+                   if type(a).__name__ == "SetEnvironmentVariable"}
+    node_environment = dict(environment)
+    node_profile = use_large_image_transport(node_environment)
+    opted_out = environment.get("UNSUP_TRACKER_DDS_PROFILE") == "0"
+    chosen = any(k in environment for k in ("FASTDDS_DEFAULT_PROFILES_FILE",
+                                            "FASTDDS_BUILTIN_TRANSPORTS"))
+    other_rmw = "cyclone" in environment.get("RMW_IMPLEMENTATION", "")
+    if opted_out or chosen or other_rmw:
+        assert launch_sets == {} and node_profile is None
+    else:
+        profile = launch_sets["FASTDDS_DEFAULT_PROFILES_FILE"]
+        assert profile == node_profile and Path(profile).is_file()
+        assert Path(profile).name == "fastdds_large_images.xml"
 
 
 def test_launch_file_refers_to_shipped_configs():
@@ -70,8 +149,7 @@ def test_parameter_file_holds_valid_tracker_parameters(path):
     assert not unknown, f"{path.name}: unknown parameters {unknown}"
     method = values.get("method", NODE_PARAMETERS["method"][0])
     assert path.stem == method, f"{path.name} configures method {method!r}"
-    if method not in methods:
-        pytest.skip(f"method {method!r} is not registered yet")
+    assert method in methods, f"{path.name}: unknown method {method!r}"
     for name, (default, _) in NODE_PARAMETERS.items():
         if name in values and not isinstance(default, str):
             assert type(values[name]) is type(default), f"{name}: {values[name]!r}"

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """PUL training: proposals, InfoNCE, the bounded noise-robust loss, AHM, mining and the recipe."""
 import math
 
@@ -36,7 +49,7 @@ def texture(rng, height, width):
 
 
 def panning_clip(rng, num_frames, step, size=(320, 240)):
-    """A camera panning over a large texture: scene content moves by -step px per frame."""
+    """Make a camera panning over a large texture: scene content moves by -step px per frame."""
     width, height = size
     canvas = texture(rng, height + abs(step[1]) * num_frames + 1,
                      width + abs(step[0]) * num_frames + 1)
@@ -48,7 +61,7 @@ def panning_clip(rng, num_frames, step, size=(320, 240)):
 
 
 def moving_object_clip(rng, num_frames, size=(320, 240)):
-    """A textured square moving diagonally over a static textured background."""
+    """Make a textured square moving diagonally over a static textured background."""
     width, height = size
     background = (texture(rng, height, width) * 0.6).astype(np.uint8)
     target = texture(rng, 48, 48)

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Nodes as separate processes over Fast DDS: tracking a clip of known motion, bad input, services.
 
 Graph (loopback discovery and a per-run ROS_DOMAIN_ID from conftest.py):
@@ -34,17 +47,15 @@ from std_srvs.srv import Trigger  # noqa: E402
 from unsup_tracker_interfaces.srv import InitTrack  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 
-from unsup_tracker.registry import get_method, list_methods  # noqa: E402
 from unsup_tracker.ros.conversions import (  # noqa: E402
     bgr8_to_image_msg, image_msg_to_bgr8, ns_to_stamp, stamp_to_ns, tracked_boxes, xywh_to_bbox)
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
 from ros_testdata import FRAMES, SIZE, START_BOX, texture, truth, write_clip  # noqa: E402
+from installed import require_shipped_weights, shipped_weights_or_untrained  # noqa: E402
 
 METHOD = "udt"
-if METHOD not in list_methods():
-    pytest.skip(f"method {METHOD!r} is not registered yet", allow_module_level=True)
 
 CAMERA_RATE = 15.0
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -56,7 +67,7 @@ def clip(tmp_path_factory):
 
 
 def _checkpoint():
-    return "" if get_method(METHOD).shipped_checkpoint.is_file() else "untrained"
+    return shipped_weights_or_untrained(METHOD)
 
 
 class Client:
@@ -295,8 +306,7 @@ def test_valid_init_after_refusals_and_stop(graph, tracking_run):
 @pytest.mark.parametrize("method", ["s2siamfc", "pul"])
 def test_other_methods_track_when_named_in_the_init_request(graph, tracking_run, method):
     """``method`` in InitTrack switches the running node to another method's shipped weights."""
-    if method not in list_methods() or not get_method(method).shipped_checkpoint.is_file():
-        pytest.skip(f"no shipped {method} checkpoint")
+    require_shipped_weights(method)
     with graph.lock:
         position = len(graph.images) - 1
         stamp_ns = graph.images[position][0]
@@ -400,11 +410,14 @@ def test_nodes_stop_cleanly(graph, tracking_run):
     assert "Traceback" not in tracker.log_text(), tracker.log_tail(40)
 
 
-def test_nodes_with_an_unusable_configuration_exit_with_a_message(tmp_path):
+def test_nodes_with_an_unusable_configuration_exit_with_a_message(tmp_path, clip):
     cases = [
         ("camera_node", {"source": "/nonexistent/clip.mp4"}, "does not exist"),
         ("tracker_node", {"image_reliability": "sometimes"}, "image_reliability"),
-        ("tracker_node", {"onlne_update": False}, "unknown parameter"),
+        # A misspelt parameter is refused by every node, not ignored.
+        ("tracker_node", {"onlne_update": False}, "unknown parameter(s) ['onlne_update']"),
+        ("camera_node", {"source": str(clip), "rat": 5.0}, "unknown parameter(s) ['rat']"),
+        ("visualization_node", {"mask_alpa": 0.5}, "unknown parameter(s) ['mask_alpa']"),
     ]
     processes = [NodeProcess(node_command(executable) + ros_args(parameters),
                              tmp_path / f"{index}_{executable}.log", ros_environment())

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Training data layer: every source kind, bag decoding and corruption, the frame sampler."""
 from __future__ import annotations
 
@@ -9,16 +22,13 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from rosbags.rosbag2 import Writer
+from rosbags.rosbag2.enums import StoragePlugin
+from training_testdata import frame_marks, marked_frame, write_images, write_video
 
-pytest.importorskip("rosbags")
-
-from rosbags.rosbag2 import Writer  # noqa: E402
-from rosbags.rosbag2.enums import StoragePlugin  # noqa: E402
-from training_testdata import frame_marks, marked_frame, write_images, write_video  # noqa: E402
-
-from unsup_tracker_training import make_bag  # noqa: E402
-from unsup_tracker_training.sampler import FrameSampler  # noqa: E402
-from unsup_tracker_training.sources import (DataError, ImageSequenceSource,  # noqa: E402
+from unsup_tracker_training import make_bag
+from unsup_tracker_training.sampler import FrameSampler
+from unsup_tracker_training.sources import (DataError, ImageSequenceSource,
                                             RosbagSource, StillsSource, VideoSource,
                                             classify_image_folder, decode_compressed_image,
                                             open_sources, ros_typestore)
@@ -131,7 +141,7 @@ def test_collection_folder_and_errors(media, tmp_path):
 
 # -- rosbag2 --------------------------------------------------------------------------------
 def image_msg(typestore, frame, encoding, stamp_ns, pad=0, step=None):
-    """A raw Image message; ``pad`` extra bytes per row; ``step`` forces a (wrong) step."""
+    """Build a raw Image message; ``pad`` extra bytes per row; ``step`` forces a (wrong) step."""
     from unsup_tracker.image_encoding import bgr8_to_fields
     fields = bgr8_to_fields(frame, encoding)
     rows = np.frombuffer(fields["data"], np.uint8).reshape(fields["height"], -1)

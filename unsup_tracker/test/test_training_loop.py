@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Generic training loop and CLI, driven by a tiny test recipe (a test double for real methods).
 
 The test method ``tiny_test`` predicts frame t+1 from frame t with a two-layer conv net: a real,
@@ -301,14 +314,6 @@ def test_cli_bag_without_the_topic(video, tmp_path, capsys):
     assert entry["kind"] == "rosbag" and entry["topic"] == "/cam/image"
 
 
-def _udt_trainable():
-    try:
-        return get_method("udt").recipe_cls is not None
-    except Exception:  # the UDT method may be missing or half-written in this checkout
-        return False
-
-
-@pytest.mark.skipif(not _udt_trainable(), reason="the UDT recipe is not there yet")
 def test_udt_smoke(video, tmp_path):
     out = tmp_path / "udt"
     assert main(["--method", "udt", "--data", str(video), "--out", str(out), "--steps", "3",

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """A run from scratch is bit-identical when repeated: the property shipped checkpoints rely on.
 
 Every method trains twice on the same real video file through the training loop (the path
@@ -35,7 +48,7 @@ RUNS = {
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    """A 12-frame 320x240 MJPG video: textured background, a textured square moving across."""
+    """Write a 12-frame 320x240 MJPG video: a textured square moving over a texture."""
     rng = np.random.default_rng(7)
     background = cv2.GaussianBlur(rng.integers(0, 255, (240, 320, 3)).astype(np.uint8), (7, 7), 0)
     patch = cv2.GaussianBlur(rng.integers(0, 255, (48, 48, 3)).astype(np.uint8), (3, 3), 0)

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """UDT end to end: the training cycle, the recipe, and the tracker on synthetic clips."""
 import cv2
 import numpy as np
@@ -20,7 +33,7 @@ def textured(rng, height, width, blur):
 
 
 def panning_clip(seed=0, frames=40, size=(160, 120)):
-    """A camera panning over a textured scene: every centre crop moves a few pixels a frame."""
+    """Make a camera panning over a textured scene: every centre crop moves a few px a frame."""
     rng = np.random.default_rng(seed)
     width, height = size
     scene = textured(rng, 2 * height, 2 * width, 2.0)
@@ -29,7 +42,7 @@ def panning_clip(seed=0, frames=40, size=(160, 120)):
 
 
 def moving_scaling_target(seed=0, frames=60, size=(320, 240), growth=0.35):
-    """A textured patch translating and growing by ``growth`` on a textured background."""
+    """Make a textured patch translating and growing by ``growth`` on a textured background."""
     rng = np.random.default_rng(seed)
     width, height = size
     background = textured(rng, height, width, 2.0)

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Tiny real media files for the training-module tests (written with OpenCV and rosbags).
 
 Every frame carries two marks that survive JPEG compression: the mean of its top-left block
@@ -17,7 +30,7 @@ INDEX_STEP = 10
 
 
 def marked_frame(index: int, source_id: int) -> np.ndarray:
-    """A BGR frame: textured background, a moving square, and the two marks."""
+    """Make a BGR frame: textured background, a moving square, and the two marks."""
     rng = np.random.default_rng(1000 * source_id + index)
     frame = (rng.integers(60, 120, size=(HEIGHT, WIDTH, 3))).astype(np.uint8)
     frame = cv2.GaussianBlur(frame, (5, 5), 0)

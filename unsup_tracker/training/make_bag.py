@@ -1,4 +1,17 @@
-"""Record real footage (a video or an image folder) into a rosbag2 recording, without ROS.
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+r"""Record real footage (a video or an image folder) into a rosbag2 recording, without ROS.
 
     python -m unsup_tracker_training.make_bag VIDEO_OR_FOLDER OUT --storage mcap \\
         --topic /camera/image_raw --encoding rgb8 --max-frames 300
@@ -42,7 +55,7 @@ def message_type(encoding: str) -> str:
 
 def image_message(typestore, frame_bgr: np.ndarray, encoding: str, stamp_ns: int,
                   frame_id: str = "camera", jpeg_quality: int = 90):
-    """A sensor_msgs Image (raw encodings) or CompressedImage (jpeg, png) of a BGR frame."""
+    """Build a sensor_msgs Image (raw encodings) or CompressedImage (jpeg, png) of a BGR frame."""
     types = typestore.types
     header = types["std_msgs/msg/Header"](
         stamp=types["builtin_interfaces/msg/Time"](sec=int(stamp_ns // 10**9),

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Training footage of the shipped checkpoints, listed once (``tools/train_shipped.sh``, tests).
 
 All of it is Debian ``opencv-doc`` (:func:`unsup_tracker.sample_data.opencv_doc_dir`):
@@ -47,7 +60,7 @@ METHOD_DATA = {
 
 
 def videos() -> list[Path]:
-    """The video files; FileNotFoundError (with a ``make setup`` hint) when one is missing."""
+    """Return the video files; FileNotFoundError (``make setup`` hint) when one is missing."""
     root = sample_data.opencv_doc_dir()
     paths = [root / relative for relative in VIDEOS]
     for path in paths:
@@ -57,7 +70,7 @@ def videos() -> list[Path]:
 
 
 def still_photos() -> list[Path]:
-    """The photos of :data:`STILL_PHOTOS`; FileNotFoundError when one is missing."""
+    """Return the photos of :data:`STILL_PHOTOS`; FileNotFoundError when one is missing."""
     folder = sample_data.opencv_doc_dir() / "examples" / "data"
     paths = [folder / name for name in STILL_PHOTOS]
     missing = [path.name for path in paths if not path.is_file()]
@@ -88,7 +101,7 @@ def link_still_photos(folder: Path | None = None) -> Path:
 
 
 def data_paths(method: str) -> list[Path]:
-    """The ``--data`` paths of ``method``'s shipped checkpoint (photos linked when used)."""
+    """Return the ``--data`` paths of ``method``'s shipped checkpoint (photos linked)."""
     if method not in METHOD_DATA:
         raise ValueError(f"unknown method {method!r}; shipped: {', '.join(METHOD_DATA)}")
     paths: list[Path] = []

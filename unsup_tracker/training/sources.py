@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Unlabeled training data: videos, image sequences, folders of stills and rosbag2 recordings.
 
 Every source yields BGR uint8 frames as ``(clip_id, frame)`` pairs: frames with the same clip id
@@ -157,7 +170,7 @@ class Source(abc.ABC):
 
     @abc.abstractmethod
     def files(self) -> list[Path]:
-        """The files whose content defines this source (for the data manifest)."""
+        """Return the files whose content defines this source (for the data manifest)."""
 
     def manifest_entry(self) -> dict:
         """Kind, name, size and sha256 of the files read (computed once, on first call)."""
@@ -171,7 +184,7 @@ class Source(abc.ABC):
         return dict(self._manifest)
 
     def first_frame(self) -> np.ndarray | None:
-        """The first decodable frame, or None (skips are not logged: a full read reports them)."""
+        """Return the first decodable frame or None (skips unlogged: a full read reports them)."""
         self._probing = True
         frames = self.iter_frames(1)
         try:
@@ -198,7 +211,7 @@ class Source(abc.ABC):
 
 
 def decompressed_video(path: Path) -> Path:
-    """A playable copy of ``<video>.gz`` (see :func:`unsup_tracker.sample_data.decompress_gz`)."""
+    """Return a playable copy of ``<video>.gz`` (``unsup_tracker.sample_data.decompress_gz``)."""
     try:
         return decompress_gz(path)
     except DecompressionError as exc:

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Image crops, scale pyramids and cosine windows: the one implementation every method uses.
 
 A crop is described by its centre and its side lengths in source-image pixels and is resampled
@@ -14,8 +27,10 @@ import numpy as np
 
 
 def mean_color(image: np.ndarray) -> np.ndarray:
-    """Per-channel mean of ``image``, the default crop fill (cv2.mean: ~0.03 ms on 640x480,
-    NumPy's mean ~1 ms, which matters once per frame)."""
+    """Return the per-channel mean of ``image``, the default crop fill.
+
+    cv2.mean takes ~0.03 ms on 640x480, NumPy's mean ~1 ms, which matters once per frame.
+    """
     channels = image.shape[2] if image.ndim == 3 else 1
     return np.asarray(cv2.mean(image)[:channels], dtype=np.float64)
 
@@ -28,8 +43,7 @@ def crop_and_resize(
     fill=None,
     interpolation: int = cv2.INTER_LINEAR,
 ) -> np.ndarray:
-    """Crop a region centred at ``center=(cx, cy)`` of ``size=(w, h)`` source pixels into
-    an ``out_size=(W, H)`` patch.
+    """Crop ``size=(w, h)`` source pixels centred at ``center=(cx, cy)`` to ``out_size=(W, H)``.
 
     Implemented as one affine warp, so any scale (up or down) and any position, including
     regions entirely outside the image, cost the same and never allocate a padded copy.

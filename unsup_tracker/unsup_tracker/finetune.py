@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Self-supervised first-frame fine-tuning, shared by every tracker.
 
 On ``Tracker.init(image, box, finetune=True)`` (or ``build_tracker(method, finetune=True)``) the
@@ -76,7 +89,7 @@ class FinetuneHook(abc.ABC):
     @abc.abstractmethod
     def trainable_parameters(self, tracker: "Tracker",
                              model: torch.nn.Module) -> list[torch.nn.Parameter]:
-        """The parameters of ``model`` (the per-target copy) to adapt."""
+        """Return the parameters of ``model`` (the per-target copy) to adapt."""
 
     def precompute(self, tracker: "Tracker", model: torch.nn.Module,
                    batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -97,7 +110,7 @@ def finetune_copy(shared_model: torch.nn.Module, image: np.ndarray, box_xywh, ho
                   tracker: "Tracker", seconds: float, max_steps: int, lr: float,
                   rng: np.random.Generator | None = None
                   ) -> tuple[torch.nn.Module, FinetuneReport]:
-    """A fine-tuned deep copy of ``shared_model`` (which is left untouched) and what happened."""
+    """Return a fine-tuned deep copy of ``shared_model`` (left untouched) and what happened."""
     started = time.perf_counter()
     rng = rng if rng is not None else np.random.default_rng(FINETUNE_SEED)
     model = copy.deepcopy(shared_model).eval()

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Sequential frame readers for a camera, a video file or an image folder (no ROS import).
 
 ``open_frame_reader(source)`` decides by the source string:
@@ -44,7 +57,7 @@ class FrameReader:
 
     @property
     def frame_count(self) -> Optional[int]:
-        """Number of frames when known (files and folders), else None."""
+        """Return the number of frames when known (files and folders), else None."""
         return None
 
     def read(self) -> Optional[np.ndarray]:

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Box geometry shared by every tracker, the evaluation and the ROS adapters.
 
 Conventions: an ``xywh`` box is ``(x, y, w, h)`` with ``(x, y)`` the top-left corner in 0-based
@@ -38,7 +51,7 @@ def xyxy_to_xywh(box: Sequence[float]) -> np.ndarray:
 
 
 def iou_xywh(a, b) -> np.ndarray:
-    """IoU of boxes (N, 4) vs (N, 4) (or single boxes) in xywh; zero-area pairs give 0."""
+    """Compute the IoU of boxes (N, 4) vs (N, 4) (or single boxes) in xywh; zero area gives 0."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     ix1 = np.maximum(a[:, 0], b[:, 0])

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """sensor_msgs/Image pixel layouts <-> NumPy, without ROS and without cv_bridge.
 
 cv_bridge is deliberately not used: on Humble it is built against NumPy 1 and breaks under
@@ -87,11 +100,21 @@ def fields_to_bgr8(
     if encoding == "bgra8":
         return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
     if image.dtype == np.uint16:
-        # Depth or 16-bit mono: stretch the frame's own range so it stays visible.
-        lo, hi = int(image.min()), int(image.max())
-        scaled = ((image.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1))).astype(np.uint8)
-        return cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR)
+        return cv2.cvtColor(mono16_to_mono8(image), cv2.COLOR_GRAY2BGR)
     return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2BGR)
+
+
+def mono16_to_mono8(image: np.ndarray) -> np.ndarray:
+    """Map 16-bit mono (mono16, 16UC1) to 8 bits with a fixed mapping: the high byte.
+
+    The whole 0..65535 range maps linearly onto 0..255 (``value >> 8``), the same for every
+    frame. A per-frame min-max stretch was used before and was dropped: one bright pixel
+    entering the view changed the brightness of every other pixel, which a tracker's appearance
+    model reads as the target changing. The cost is contrast for data that does not use the
+    full range (a 12-bit sensor's frames come out dark, a depth image in millimetres maps 1 m to
+    about 4 grey levels); such sources should be scaled to mono8 by their driver.
+    """
+    return (image >> 8).astype(np.uint8)
 
 
 def array_to_fields(image: np.ndarray, encoding: str) -> dict:

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Hyper-parameters: each component declares its defaults in one dataclass, refuses unknown keys.
 
 A method's tracker parameters are a dataclass deriving from :class:`TrackerParams`; models and
@@ -54,7 +67,7 @@ class Params:
         return dataclasses.asdict(self)
 
     def validate(self) -> None:
-        """Subclasses raise ValueError for values outside their meaningful range."""
+        """Raise ValueError for values outside their meaningful range (subclasses do)."""
 
 
 def _coerce(name: str, value: Any, field: dataclasses.Field, cls: type) -> Any:

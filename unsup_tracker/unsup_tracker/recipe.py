@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Training-recipe interface: how a method turns unlabeled frames into a loss.
 
 A recipe lives in its method's folder next to the model and tracker. It knows nothing about
@@ -59,4 +72,4 @@ class TrainingRecipe(abc.ABC):
     def prepare(
         self, model: torch.nn.Module, source: FrameSource, rng: np.random.Generator
     ) -> None:
-        """Optional stage before the main loop (e.g. PUL's background model and mining)."""
+        """Run an optional stage before the main loop (e.g. PUL's background model and mining)."""

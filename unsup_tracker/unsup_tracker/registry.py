@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Method registry: ``build_tracker(name, checkpoint=None, device="auto", **overrides)``.
 
 Each method is a folder under ``unsup_tracker/methods/`` whose ``__init__`` calls
@@ -85,7 +98,7 @@ def build_model(
     device: str | torch.device = "cpu",
     model_config: dict[str, Any] | None = None,
 ) -> tuple[torch.nn.Module, Checkpoint | None]:
-    """The method's network, weights from ``checkpoint`` (None = shipped, UNTRAINED = fresh).
+    """Build the method's network with weights from ``checkpoint`` (None: shipped, UNTRAINED).
 
     ``model_config`` overrides the method's default network configuration of a fresh
     (UNTRAINED) network; a checkpoint's network is defined by its own configuration.
@@ -127,7 +140,7 @@ def build_tracker(
     device: str | torch.device = "auto",
     **overrides,
 ) -> Tracker:
-    """A ready tracker; ``overrides`` are the method's hyper-parameters (unknown keys refused)."""
+    """Build a ready tracker; ``overrides``: the method's hyper-parameters (unknown refused)."""
     spec = get_method(method)
     params = spec.params_cls.from_overrides(overrides)
     model, _ = build_model(method, checkpoint, device)

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Development benchmark: OTB-layout sequences with exact ground truth, built from real footage.
 
 Every frame is real imagery composited with known geometry, so boxes and masks are exact:
@@ -160,7 +173,7 @@ class SequenceSpec:
 def make_specs(seed: int = 0, num_sequences: int = DEFAULT_NUM_SEQUENCES,
                num_frames: int = DEFAULT_NUM_FRAMES,
                frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE) -> list[SequenceSpec]:
-    """The sequences of the benchmark: templates cycled, targets shuffled by ``seed``."""
+    """Return the sequences of the benchmark: templates cycled, targets shuffled by ``seed``."""
     if num_sequences < 1:
         raise ValueError("num_sequences must be >= 1")
     if num_frames < 20:
@@ -191,7 +204,7 @@ def opencv_doc_photo_names() -> tuple[str, ...]:
 
 
 def source_path(name: str) -> Path:
-    """The file the benchmark reads for the photo ``name`` (one of the lists above).
+    """Return the file the benchmark reads for the photo ``name`` (one of the lists above).
 
     Raises ValueError for a name that is not a benchmark source, FootageMissingError when the
     package holding it is not installed.
@@ -252,7 +265,7 @@ class SourceIndex:
         self._hashes: dict[Path, str] = {}
 
     def match(self, path: str | Path) -> Optional[Path]:
-        """The benchmark source ``path`` is (a copy of), or None."""
+        """Return the benchmark source ``path`` is (a copy of), or None."""
         path = Path(path)
         resolved = path.resolve()
         if resolved in self._by_path:
@@ -299,7 +312,7 @@ class Footage:
         return self._photos[name]
 
     def background(self, name: str, frame_size: tuple[int, int]) -> np.ndarray:
-        """A background photo, shrunk per :data:`MAX_BACKGROUND_SCALE` for ``frame_size``."""
+        """Return a background, shrunk per :data:`MAX_BACKGROUND_SCALE` for ``frame_size``."""
         key = (name, tuple(frame_size))
         if key not in self._backgrounds:
             image = self._read(name)
@@ -357,7 +370,7 @@ def _grabcut_mask(patch: np.ndarray) -> Optional[np.ndarray]:
 
 def _blob_mask(rng: np.random.Generator, height: int, width: int, irregularity: float
                ) -> np.ndarray:
-    """A smooth star-shaped blob filling a ``height`` x ``width`` box (uint8 0/255)."""
+    """Draw a smooth star-shaped blob filling a ``height`` x ``width`` box (uint8 0/255)."""
     angles = np.linspace(0.0, 2.0 * np.pi, 120, endpoint=False)
     radius = np.ones_like(angles)
     for k in range(2, 7):
@@ -591,7 +604,7 @@ def _plan_target(rng: np.random.Generator, attrs: set, n: int, frame_size: tuple
 
 def _make_distractor(rng: np.random.Generator, plan: _TargetPlan, patch: np.ndarray,
                      mask: np.ndarray, n: int) -> dict:
-    """A copy of the target (identical or hue-shifted) circling it, drawn behind it."""
+    """Make a copy of the target (identical or hue-shifted) circling it, drawn behind it."""
     exact_copy = bool(rng.random() < 0.5)
     if exact_copy:
         look = patch
@@ -751,7 +764,7 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
 
 
 def _exit_point(point: np.ndarray, width: int, height: int, beyond: float) -> np.ndarray:
-    """The point ``beyond`` pixels outside the frame edge nearest to ``point``."""
+    """Return the point ``beyond`` pixels outside the frame edge nearest to ``point``."""
     x, y = point
     distances = {"left": x, "right": width - x, "top": y, "bottom": height - y}
     edge = min(distances, key=distances.get)
@@ -766,7 +779,7 @@ def _exit_point(point: np.ndarray, width: int, height: int, beyond: float) -> np
 
 def _make_occluder(kind: str, rng: np.random.Generator, footage: Footage, center: np.ndarray,
                    size_px: np.ndarray, n: int, unit: float) -> dict:
-    """An occluder crossing the target around a random middle frame.
+    """Make an occluder crossing the target around a random middle frame.
 
     Its path follows the target's during the crossing (so the planned overlap happens whatever
     the target does) and is a straight line before and after.
@@ -864,7 +877,7 @@ def _options(seed, num_sequences, num_frames, frame_size) -> dict:
 
 def is_complete(out_dir: str | Path, seed: int, num_sequences: int, num_frames: int,
                 frame_size: tuple[int, int]) -> bool:
-    """True when ``out_dir`` holds a finished benchmark made with these options."""
+    """Tell whether ``out_dir`` holds a finished benchmark made with these options."""
     index_path = Path(out_dir) / INDEX_FILE
     if not index_path.is_file():
         return False
@@ -891,7 +904,7 @@ def ensure_devbench(seed: int = 0, num_sequences: int = DEFAULT_NUM_SEQUENCES,
                     num_frames: int = DEFAULT_NUM_FRAMES,
                     frame_size: tuple[int, int] = DEFAULT_FRAME_SIZE,
                     log: Optional[TextIO] = sys.stderr) -> Path:
-    """The cached benchmark for these options, generated first if missing or incomplete."""
+    """Return the cached benchmark for these options, generated first if missing or incomplete."""
     folder = default_cache_dir(seed, num_sequences, num_frames, frame_size)
     if not is_complete(folder, seed, num_sequences, num_frames, frame_size):
         if log is not None:

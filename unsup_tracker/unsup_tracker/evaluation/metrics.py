@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """One-pass evaluation (OPE) metrics as the got10k and pysot toolkits compute them.
 
 * Success curve: for each of the 21 thresholds ``linspace(0, 1, 21)``, the fraction of scored
@@ -69,7 +82,7 @@ def normalized_center_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
-    """IoU of two boolean masks; two empty masks agree perfectly (1.0)."""
+    """Compute the IoU of two boolean masks; two empty masks agree perfectly (1.0)."""
     pred = np.asarray(pred, dtype=bool)
     gt = np.asarray(gt, dtype=bool)
     if pred.shape != gt.shape:
@@ -115,7 +128,7 @@ class SequenceMetrics(_CurveScores):
 
 def scored_frames(groundtruth: np.ndarray, init_frame: int, num_tracked: Optional[int] = None
                   ) -> np.ndarray:
-    """Indices of frames that count: after ``init_frame``, target present, and tracked."""
+    """Return the indices of frames that count: after ``init_frame``, target present, tracked."""
     groundtruth = np.asarray(groundtruth, dtype=np.float64).reshape(-1, 4)
     end = len(groundtruth) if num_tracked is None else min(num_tracked, len(groundtruth))
     present = np.all(np.isfinite(groundtruth[:end]), axis=1)

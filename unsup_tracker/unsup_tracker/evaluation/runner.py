@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Run trackers over OTB-layout sequences and write results (JSON, markdown, plots, boxes).
 
 Protocol (one-pass evaluation, decisions documented in :mod:`.metrics`):
@@ -121,7 +134,7 @@ def baseline(kind: str) -> tuple[str, TrackerFactory]:
 
 
 def available_baselines() -> list[str]:
-    """OpenCV trackers by kind, plus ``static`` (:class:`StaticBoxTracker`)."""
+    """List the OpenCV trackers by kind, plus ``static`` (:class:`StaticBoxTracker`)."""
     return sorted(_OPENCV_TRACKERS) + ["static"]
 
 
@@ -236,7 +249,7 @@ def _percent(value: Optional[float]) -> str:
 
 
 def markdown_table(results: SequenceType[MethodResult], sequence_names: SequenceType[str]) -> str:
-    """Method rows: AUC, P@20, NormP@0.2 (all %), FPS of track(), then per-sequence AUC (%)."""
+    """Make method rows: AUC, P@20, NormP@0.2 (all %), FPS of track(), per-sequence AUC (%)."""
     with_masks = any(r.overall.mask_iou is not None for r in results)
     header = ["method", "AUC", "P@20", "NormP@0.2"] + (["maskIoU"] if with_masks else [])
     header += ["FPS"] + list(sequence_names)

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """SiamFC: an AlexNet-style backbone with batch norm and a cross-correlation head.
 
 The one SiamFC network of the package (S2SiamFC and PUL train it differently; the tracker is
@@ -208,7 +221,7 @@ def build_siamfc(model_config: dict[str, Any]) -> SiamFC:
 
 def label_maps(response_size: int, offsets: torch.Tensor, radius: float,
                positive: torch.Tensor | None = None) -> torch.Tensor:
-    """SiamFC labels ``(N, 1, R, R)``: 1 within ``radius`` cells of each target, else 0.
+    """Make SiamFC labels ``(N, 1, R, R)``: 1 within ``radius`` cells of each target, else 0.
 
     ``offsets`` ``(N, 2)`` are the targets' (dx, dy) from the map centre in response cells;
     samples with ``positive`` False (negative pairs) get all-zero maps.

@@ -1,7 +1,20 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """camera_node: publishes ``image`` and ``camera_info`` from a camera, a video or an image folder.
 
-Parameters (all validated; a bad value or a source that cannot be opened ends the process with
-status 2 and a message):
+Parameters (all validated; a bad value, an unknown parameter name or a source that cannot be
+opened ends the process with status 2 and a message):
 
 - ``source``: camera index (``0``) or ``/dev/videoN``, a video file (``.gz`` allowed), an image
   folder (OTB-style ``<seq>/img`` included).
@@ -44,6 +57,7 @@ from .common import (
     as_str,
     declare,
     image_qos,
+    refuse_unknown_parameters,
     run_node,
 )
 from .conversions import bgr8_to_image_msg
@@ -54,7 +68,7 @@ SUBSCRIBER_SETTLE_SECONDS = 0.3
 
 class CameraNode(Node):
     def __init__(self):
-        super().__init__("camera_node")
+        super().__init__("camera_node", automatically_declare_parameters_from_overrides=True)
         p = {
             "source": declare(
                 self, "source", "", "camera index, /dev/videoN, video file or image folder"
@@ -83,6 +97,7 @@ class CameraNode(Node):
                 self, "wait_timeout", 20.0, "seconds to wait for those subscribers"
             ),
         }
+        refuse_unknown_parameters(self, p)
         self.source = as_str("source", p["source"])
         self.rate = as_float("rate", p["rate"], 0.0, 1000.0)
         self.loop = as_bool("loop", p["loop"])

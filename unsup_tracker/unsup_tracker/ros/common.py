@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """What every node shares: image QoS, the large-image transport profile, parameter checks, main().
 
 Transport: a 640x480 rgb8 frame (921,600 B) is larger than Fast DDS's default 512 KB
@@ -14,7 +27,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 PACKAGE = "unsup_tracker"
 LARGE_IMAGES_PROFILE = "fastdds_large_images.xml"
@@ -51,27 +64,35 @@ def shipped_config_path(name: str) -> Path:
     )
 
 
+def large_image_profile(environ: Mapping[str, str]) -> Optional[str]:
+    """Return the shipped large-image profile to set in ``environ``, or None to leave it alone.
+
+    None when the user opted out (``UNSUP_TRACKER_DDS_PROFILE=0``), the middleware is not Fast
+    DDS, a profile or transport is already chosen, or the profile is not found. The nodes
+    (:func:`use_large_image_transport`) and ``launch/tracker.launch.py`` both decide with this.
+    """
+    if environ.get("UNSUP_TRACKER_DDS_PROFILE", "1") == "0":
+        return None
+    if "fastrtps" not in environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"):
+        return None
+    if any(environ.get(variable) for variable in _PROFILE_VARIABLES):
+        return None
+    try:
+        return str(shipped_config_path(LARGE_IMAGES_PROFILE))
+    except FileNotFoundError:
+        return None
+
+
 def use_large_image_transport(environ: Optional[dict] = None) -> Optional[str]:
     """Point Fast DDS at the shipped large-image profile unless the user chose one.
 
     Must run before ``rclpy.init`` (the participant reads the variable when it is created).
-    Returns the profile path now in effect, or None when it was left alone.
+    Returns the profile it set, or None when the environment was left alone.
     """
     env = os.environ if environ is None else environ
-    if env.get("UNSUP_TRACKER_DDS_PROFILE", "1") == "0":
-        return None
-    if "fastrtps" not in env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"):
-        return None
-    for variable in _PROFILE_VARIABLES:
-        if env.get(variable):
-            return env.get("FASTDDS_DEFAULT_PROFILES_FILE") or env.get(
-                "FASTRTPS_DEFAULT_PROFILES_FILE"
-            )
-    try:
-        profile = str(shipped_config_path(LARGE_IMAGES_PROFILE))
-    except FileNotFoundError:
-        return None
-    env["FASTDDS_DEFAULT_PROFILES_FILE"] = profile
+    profile = large_image_profile(env)
+    if profile is not None:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = profile
     return profile
 
 
@@ -171,6 +192,37 @@ def declare(node, name: str, default: Any, description: str) -> Any:
     if node.has_parameter(name):
         return node.get_parameter(name).value
     return node.declare_parameter(name, default, descriptor).value
+
+
+#: Parameters rclpy itself declares on every node.
+ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
+
+
+def refuse_unknown_parameters(
+    node, known: Iterable[str], also_known: Callable[[str], bool] = lambda name: False,
+    hint: str = ""
+) -> None:
+    """Raise :class:`ParameterError` naming every parameter the node does not know.
+
+    A misspelt ``-p`` or params-file entry would otherwise be ignored without a word. The node
+    must be created with ``automatically_declare_parameters_from_overrides=True`` so that every
+    override (command line, YAML) is listed; ``qos_overrides.*`` and rclpy's own parameters
+    are always accepted, ``also_known`` accepts more names (the tracker's ``<method>.<key>``).
+    """
+    known = set(known)
+    unknown = sorted(
+        name
+        for name in node.list_parameters([], 0).names
+        if name not in known
+        and name not in ROS_OWN_PARAMETERS
+        and not name.startswith("qos_overrides.")
+        and not also_known(name)
+    )
+    if unknown:
+        raise ParameterError(
+            f"{node.get_name()}: unknown parameter(s) {unknown}; node parameters: "
+            f"{sorted(known)}{hint}"
+        )
 
 
 def run_node(make_node: Callable[[], Any], args: Optional[list] = None) -> int:

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """tracker_node: runs one single-object tracker on ``image`` and publishes its detections.
 
 Topics (relative, so launch files remap them): subscribes ``image`` (sensor_msgs/Image,
@@ -73,6 +86,7 @@ from .common import (
     as_str,
     declare,
     image_qos,
+    refuse_unknown_parameters,
     run_node,
 )
 from .tracker_settings import (
@@ -103,8 +117,6 @@ TIMING_FIELDS = (
     "dropped_total",
     "tracking",
 )
-#: Parameters every rclpy node may carry.
-_ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service")
 
 
 @dataclasses.dataclass
@@ -200,25 +212,17 @@ class TrackerNode(Node):
     def _check_parameter_names(self) -> None:
         from ..registry import list_methods
 
-        methods = set(list_methods())
-        unknown = []
-        for name in self.list_parameters([], 0).names:
-            if (
-                name in NODE_PARAMETERS
-                or name in _ROS_OWN_PARAMETERS
-                or name.startswith("qos_overrides.")
-            ):
-                continue
-            prefix = name.split(".", 1)[0]
-            if "." in name and (prefix in methods or prefix == self.get_parameter("method").value):
-                continue
-            unknown.append(name)
-        if unknown:
-            raise ParameterError(
-                f"tracker_node: unknown parameter(s) {sorted(unknown)}; node parameters: "
-                f"{sorted(NODE_PARAMETERS)}; method parameters are <method>.<key> for methods "
-                f"{sorted(methods)}"
-            )
+        methods = set(list_methods()) | {self.get_parameter("method").value}
+
+        def method_parameter(name: str) -> bool:
+            return "." in name and name.split(".", 1)[0] in methods
+
+        refuse_unknown_parameters(
+            self,
+            NODE_PARAMETERS,
+            method_parameter,
+            f"; method parameters are <method>.<key> for methods {sorted(set(list_methods()))}",
+        )
 
     def _declare_method_parameters(self, method: Any) -> None:
         """Declare ``<method>.<key>`` with the method's defaults: listed and settable."""

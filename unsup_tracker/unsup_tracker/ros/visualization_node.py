@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """visualization_node: draws the tracker's output onto the camera image for RViz.
 
 Subscribes ``image`` (sensor_msgs/Image), ``detections`` (vision_msgs/Detection2DArray) and
@@ -9,7 +22,8 @@ default, or rgb8) with the box, track id, score, a mask overlay and the output F
 tracker dropped (no detections) are not drawn.
 
 Parameters: ``image_reliability`` (best_effort | reliable), ``output_encoding`` (bgr8 | rgb8),
-``cache_size`` (frames kept for pairing), ``mask_wait`` (seconds), ``mask_alpha`` (0..1).
+``cache_size`` (frames kept for pairing), ``mask_wait`` (seconds), ``mask_alpha`` (0..1). A bad
+value or an unknown parameter name ends the process with status 2 and a message.
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ from .common import (
     as_int,
     declare,
     image_qos,
+    refuse_unknown_parameters,
     run_node,
 )
 from .conversions import (
@@ -113,37 +128,31 @@ class _Entry:
 
 class VisualizationNode(Node):
     def __init__(self):
-        super().__init__("visualization_node")
-        reliability = as_choice(
-            "image_reliability",
-            declare(
+        super().__init__(
+            "visualization_node", automatically_declare_parameters_from_overrides=True
+        )
+        p = {
+            "image_reliability": declare(
                 self,
                 "image_reliability",
                 "best_effort",
                 "QoS reliability of the image subscription",
             ),
-            RELIABILITIES,
-        )
+            "output_encoding": declare(self, "output_encoding", "bgr8", "bgr8 or rgb8"),
+            "cache_size": declare(
+                self, "cache_size", 30, "frames kept while waiting for their partners"
+            ),
+            "mask_wait": declare(self, "mask_wait", 0.1, "seconds to wait for a frame's mask"),
+            "mask_alpha": declare(self, "mask_alpha", 0.4, "opacity of the mask overlay"),
+        }
+        refuse_unknown_parameters(self, p)
+        reliability = as_choice("image_reliability", p["image_reliability"], RELIABILITIES)
         self.output_encoding = as_choice(
-            "output_encoding",
-            declare(self, "output_encoding", "bgr8", "bgr8 or rgb8"),
-            ("bgr8", "rgb8"),
+            "output_encoding", p["output_encoding"], ("bgr8", "rgb8")
         )
-        self.cache_size = as_int(
-            "cache_size",
-            declare(self, "cache_size", 30, "frames kept while waiting for their partners"),
-            1,
-            1000,
-        )
-        self.mask_wait = as_float(
-            "mask_wait",
-            declare(self, "mask_wait", 0.1, "seconds to wait for a frame's mask"),
-            0.0,
-            10.0,
-        )
-        self.mask_alpha = as_float(
-            "mask_alpha", declare(self, "mask_alpha", 0.4, "opacity of the mask overlay"), 0.0, 1.0
-        )
+        self.cache_size = as_int("cache_size", p["cache_size"], 1, 1000)
+        self.mask_wait = as_float("mask_wait", p["mask_wait"], 0.0, 10.0)
+        self.mask_alpha = as_float("mask_alpha", p["mask_alpha"], 0.0, 1.0)
         self._cache: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
         self._published_at: collections.deque[float] = collections.deque(maxlen=30)
         self._last_mask_at = -1e9

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """PUL stage 1: the background-discrimination (BD) model, learned contrastively on proposals.
 
 The BD model is the SiamFC network itself (backbone trained here, head untouched): PUL runs it
@@ -135,9 +148,11 @@ def _scene_signature(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def assign_scenes(frames: list[np.ndarray], layout_threshold: float = 0.8,
                   colour_threshold: float = 0.88) -> list[int]:
-    """Scene ids: a frame joins the first scene whose first frame looks like it (thumbnail
-    correlation above ``layout_threshold`` or colour-histogram Bhattacharyya coefficient above
-    ``colour_threshold``), else starts a new one."""
+    """Return scene ids: a frame joins the first scene whose first frame looks like it.
+
+    Looks like: thumbnail correlation above ``layout_threshold`` or colour-histogram
+    Bhattacharyya coefficient above ``colour_threshold``; otherwise the frame starts a new scene.
+    """
     representatives: list[tuple[np.ndarray, np.ndarray]] = []
     scenes = []
     for frame in frames:
@@ -212,7 +227,7 @@ def draw_patch_set(pool: ProposalPool, per_frame: int, min_size: int, max_overla
 def instance_view(frame: np.ndarray, box_cxcywh: np.ndarray, geometry: PairGeometry,
                   settings: BDSettings, rng: np.random.Generator | None,
                   fill: np.ndarray) -> np.ndarray:
-    """The template crop of a proposal, augmented when ``rng`` is given (uint8, T x T x 3)."""
+    """Return the template crop of a proposal, augmented when ``rng`` is given (uint8, TxTx3)."""
     cx, cy, width, height = (float(v) for v in box_cxcywh)
     region_w, region_h = geometry.template_region(width, height)
     if rng is not None:

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Object proposals for PUL's background-discrimination stage, with no downloaded model.
 
 PUL takes 500 EdgeBoxes per frame, keeps 64 after non-maximum suppression at IoU 0.6 and uses
@@ -89,7 +102,7 @@ class ProposalSettings:
 
 def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
                             limit: int) -> np.ndarray:
-    """Indices of kept boxes (xywh), best score first, at most ``limit``."""
+    """Return the indices of kept boxes (xywh), best score first, at most ``limit``."""
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     kept: list[int] = []
     suppressed = np.zeros(len(boxes), dtype=bool)

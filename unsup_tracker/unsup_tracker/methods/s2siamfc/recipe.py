@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """S2SiamFC training (Sio et al., ACM MM 2020): SiamFC from single unlabeled images.
 
 Every positive pair is a random box of one image: the template is the box (SiamFC context 0.5,
@@ -127,7 +140,7 @@ class S2SiamFCRecipeParams(Params):
 
 def random_box(image_shape: tuple[int, ...], params: S2SiamFCRecipeParams,
                rng: np.random.Generator) -> np.ndarray:
-    """A random (cx, cy, w, h) box inside an image of ``image_shape`` (H, W, ...)."""
+    """Draw a random (cx, cy, w, h) box inside an image of ``image_shape`` (H, W, ...)."""
     height, width = image_shape[:2]
     box_w = max(width / rng.uniform(params.box_divisor_min, params.box_divisor_max), 2.0)
     box_h = max(height / rng.uniform(params.box_divisor_min, params.box_divisor_max), 2.0)
