@@ -103,7 +103,10 @@ def interrupt_before(monkeypatch, method, stops):
 
 
 def run_with_stops(monkeypatch, method, video, out, tmp_path):
-    """Train with the case's stops, resuming after each; the recipe state at each stop."""
+    """Train with the case's stops, resuming after each; the recipe state at each stop.
+
+    Each resumed run starts with C ``rand()`` as a new process has it, like a real resume.
+    """
     interrupt_before(monkeypatch, method, CASES[method][2])
     states = []
     options = start_options(method, video, out, tmp_path)
@@ -113,6 +116,8 @@ def run_with_stops(monkeypatch, method, video, out, tmp_path):
         state = load_checkpoint(out / f"{method}_last.pt", method).training_state
         assert state["step"] == stop - 1
         states.append(state["recipe"]["state"])
+        if START_C_RAND is not None:  # as a new process would have it
+            crand.set_state(START_C_RAND)
         options = TrainOptions(method=method, data=[str(video)], out=str(out), quiet=True,
                                resume=True, device="cpu", checkpoint_every=1000)
     train(options)
