@@ -218,6 +218,29 @@ def test_resume_matches_an_uninterrupted_run(video, tmp_path):
     assert len(b.meta["training_commands"]) == 2
 
 
+def test_resume_refuses_a_checkpoint_without_or_with_foreign_recipe_state(video, tmp_path):
+    out = tmp_path / "run"
+    train(options(video, out, steps=3))
+    last = out / "tiny_test_last.pt"
+    payload = torch.load(last, map_location="cpu", weights_only=True)
+    assert payload["training_state"]["recipe"] == {"method": METHOD, "state": {}}
+    payload["training_state"]["recipe"]["method"] = "pul"
+    torch.save(payload, last)
+    with pytest.raises(TrainingError, match="recipe state of method 'pul'"):
+        train(options(video, out, resume=True, steps=5))
+    del payload["training_state"]["recipe"]  # as written before recipe state was saved
+    torch.save(payload, last)
+    with pytest.raises(TrainingError, match="no recipe state") as refused:
+        train(options(video, out, resume=True, steps=5))
+    assert "bit for bit" in str(refused.value) and f"--init {last}" in str(refused.value)
+    assert load_checkpoint(out / "tiny_test.pt").meta["steps"] == 3  # nothing was continued
+    # A stateless recipe refuses state it does not keep instead of ignoring it.
+    payload["training_state"]["recipe"] = {"method": METHOD, "state": {"calls": 3}}
+    torch.save(payload, last)
+    with pytest.raises(TrainingError, match="keeps no state"):
+        train(options(video, out, resume=True, steps=5))
+
+
 def test_resume_with_more_steps_replays_the_longer_schedule(video, tmp_path):
     train(options(video, tmp_path / "long", steps=8))
     train(options(video, tmp_path / "short", steps=4))

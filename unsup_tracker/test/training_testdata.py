@@ -65,3 +65,19 @@ def write_images(folder: Path, names: list[str], source_id: int) -> list[np.ndar
     for name, frame in zip(names, frames):
         assert cv2.imwrite(str(folder / name), frame)
     return frames
+
+
+def write_panning_video(path: Path, count: int, size: tuple[int, int] = (160, 120),
+                        seed: int = 3) -> None:
+    """Write a camera panning over blocky noise: texture to propose and track on."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    cells = cv2.GaussianBlur((rng.random((height // 4, width // 3, 3)) * 255).astype(np.uint8),
+                             (0, 0), 1)
+    canvas = cv2.resize(cells, (width + 2 * count, height + count),
+                        interpolation=cv2.INTER_NEAREST)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (width, height))
+    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    for i in range(count):
+        writer.write(np.ascontiguousarray(canvas[i // 2:i // 2 + height, 2 * i:2 * i + width]))
+    writer.release()

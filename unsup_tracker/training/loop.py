@@ -25,17 +25,26 @@ Decisions:
   built, and is split with ``numpy.random.SeedSequence`` into one generator for
   ``recipe.prepare`` and one for the steps, so adding work to ``prepare`` does not change which
   batches the steps see.
-* Resume (``OUT/<method>_last.pt``): weights, optimizer and scheduler state, step, loss history
-  and the step/torch/Python RNG states are restored; the saved recipe parameters and seed are
-  reused (``--set`` may still override a parameter, with a warning). ``prepare`` runs again with
-  its seed-derived generator, so any state a recipe builds there is rebuilt identically, and
-  the checkpoint's weights are loaded after it. With the same data this makes a resumed run
-  reproduce an uninterrupted one (on the same device and thread count). ``loss.csv`` rows after
+* Resume (``OUT/<method>_last.pt``): weights, optimizer and scheduler state, step, loss history,
+  the RNG states (step generator, torch, Python; PUL's selective search seeds C's ``rand()``
+  per frame, so no C state needs saving)
+  and the recipe's own state (``recipe.state_dict``: e.g. S2SiamFC's cluster bank, PUL's mined
+  pairs and round) are restored; the saved recipe parameters and seed are reused (``--set``
+  may still override a parameter, with a warning).
+  ``prepare`` does not run again: ``recipe.load_state_dict`` takes its place, since rebuilding
+  a recipe's state from the resumed weights would differ from what the interrupted run had.
+  With the same data this makes a resumed run of every method reproduce an uninterrupted one
+  bit for bit (on the same device and thread count; tested per method). ``loss.csv`` rows after
   the resumed step (written after that checkpoint) are dropped.
 * Reproducibility: with the same data, seed, parameters, step count, device and ``--threads``,
   a run from scratch gives bit-identical weights (``test_training_reproducible.py``; the full
   shipped runs: ``bench/bench_reproducible_training.py``). ``--max-minutes`` stops on wall time,
   so a run it cuts short depends on machine load: shipped checkpoints never use it.
+* Resume refuses (:class:`TrainingError`, saying how to go on) a ``_last.pt`` without recipe
+  state (written before it was saved) or with another method's, and, when the recipe state is
+  not empty, data whose frame numbering may differ (other files, order or frame counts, or
+  other ``--max-side``/``--frame-stride``/``--images-as``/``--topic``): that state refers to
+  frames by position. A stateless recipe (UDT) resumes on other data with a warning.
 * ``--max-minutes`` bounds the wall time of this invocation, data loading included: a step is
   not started when the average step would end past the budget; the run then saves as at its end.
 * The LR scheduler steps once per step. Resuming with another ``--steps`` rebuilds the
@@ -250,15 +259,28 @@ def _load_resume(path: Path, method: str):
     state = checkpoint.training_state
     if not state or "optimizer" not in state or "step" not in state:
         raise TrainingError(f"{path} holds no training state (optimizer, step): cannot resume it")
+    recipe_state = state.get("recipe")
+    if not isinstance(recipe_state, dict) or not isinstance(recipe_state.get("state"), dict):
+        raise TrainingError(
+            f"{path} holds no recipe state (it was written before recipe state was saved): "
+            f"resuming it could not reproduce an uninterrupted run bit for bit, so it is "
+            f"refused. Start the run again (the same command with --overwrite, or another "
+            f"--out), or continue from its weights as a new run with --init {path} --out "
+            f"NEW_DIR (new LR schedule and random streams)")
+    if recipe_state.get("method") != method:
+        raise TrainingError(
+            f"{path} holds recipe state of method {recipe_state.get('method')!r}, not "
+            f"{method!r}: cannot resume it. Start a new run (--overwrite or another --out)")
     return checkpoint
 
 
-def _check_same_data(saved: list[dict], current: list[dict]) -> None:
-    before = sorted((e.get("sha256"), e.get("frames_used")) for e in saved)
-    now = sorted((e.get("sha256"), e.get("frames_used")) for e in current)
-    if before != now:
-        LOG.warning("the data differ from the run being resumed (sha256 or frames used); the "
-                    "continuation will not match an uninterrupted run")
+_LAYOUT_OPTIONS = ("max_side", "frame_stride", "effective_stride", "images_as", "topic")
+
+
+def _frame_layout(manifest: list[dict], sampler_meta: dict) -> tuple:
+    """Return what fixes the sampler's frame numbering: files in order, frames, options."""
+    return ([(e.get("sha256"), e.get("frames_used")) for e in manifest],
+            [sampler_meta.get(k) for k in _LAYOUT_OPTIONS])
 
 
 def train(options: TrainOptions) -> TrainResult:
@@ -359,14 +381,36 @@ def train(options: TrainOptions) -> TrainResult:
         LOG.warning("the %s recipe learns from video but the data hold only single frames; its "
                     "windows will be one frame long", method)
     manifest = sampler.manifest()
+    sampler_meta = {"max_side": options.max_side, "frame_stride": options.frame_stride,
+                    "effective_stride": sampler.effective_stride,
+                    "memory_mb": options.memory_mb, "images_as": options.images_as,
+                    "topic": options.topic}
     if resume:
-        _check_same_data(saved_meta.get("data_manifest", []), manifest)
+        recipe_state = state["recipe"]["state"]
+        same_frames = (_frame_layout(saved_meta.get("data_manifest", []),
+                                     saved_meta.get("sampler", {}))
+                       == _frame_layout(plain(manifest), plain(sampler_meta)))
+        if not same_frames and recipe_state:
+            raise TrainingError(
+                f"the data or their reading options differ from the run in {last_path}, whose "
+                f"{method} recipe state refers to its frames by position: cannot resume. Resume "
+                f"with the original --data (same order) and options, or start a new run "
+                f"(--init {last_path} --out NEW_DIR continues from its weights)")
+        if not same_frames:
+            LOG.warning("the data differ from the run being resumed (files, order, frames used "
+                        "or reading options); the continuation will not match an "
+                        "uninterrupted run")
 
     model.train()
-    recipe.prepare(model, sampler, prepare_rng)
     if resume:
-        # prepare may have changed the weights; the checkpoint's are the ones to continue from.
-        model.load_state_dict(resume.state_dict)
+        # The model was built from the checkpoint; the recipe gets back what prepare built.
+        try:
+            recipe.load_state_dict(recipe_state, model, sampler)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise TrainingError(f"{last_path}: the saved {method} recipe state does not fit "
+                                f"this recipe or data ({exc}); start a new run") from exc
+    else:
+        recipe.prepare(model, sampler, prepare_rng)
     optimizer, scheduler = recipe.make_optimizer(model, total_steps)
 
     step = 0
@@ -433,10 +477,7 @@ def train(options: TrainOptions) -> TrainResult:
             "clips": sampler.num_clips,
             "skipped_frames": sampler.skipped,
             "nonfinite_skips": nonfinite_total,
-            "sampler": {"max_side": options.max_side, "frame_stride": options.frame_stride,
-                        "effective_stride": sampler.effective_stride,
-                        "memory_mb": options.memory_mb, "images_as": options.images_as,
-                        "topic": options.topic},
+            "sampler": sampler_meta,
         })
 
     def training_state() -> dict[str, Any]:
@@ -452,6 +493,9 @@ def train(options: TrainOptions) -> TrainResult:
             "elapsed_seconds": elapsed_total(),
             "nonfinite_skips": nonfinite_total,
             "recent_losses": list(recent),
+            # Tensors and plain values by the recipe API's contract; not plain(), which would
+            # turn tensors into strings.
+            "recipe": {"method": method, "state": recipe.state_dict(sampler)},
         }
 
     step_files_written: set[int] = set()

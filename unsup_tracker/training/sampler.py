@@ -27,6 +27,9 @@ Decisions:
   (every stored frame is an equally likely window start), so one long video is not starved by
   many short clips nor the reverse. Stills are one-frame clips: a window from one has length 1.
 * Frames are returned as read-only views of the cache: recipes copy before writing.
+* ``frame_index`` / ``frame_at`` number the stored frames in loading order, so a recipe's
+  checkpointed state can refer to frames instead of copying pixels; the same files read with the
+  same options give the same numbering.
 """
 from __future__ import annotations
 
@@ -81,6 +84,7 @@ class FrameSampler:
         self.nbytes = 0
         self.load_seconds = 0.0
         self.effective_stride = frame_stride
+        self._positions: dict[int, int] | None = None
         self._load()
         lengths = np.array([len(c) for c in self.clips], dtype=np.int64)
         self._ends = np.cumsum(lengths)
@@ -166,10 +170,25 @@ class FrameSampler:
 
     def sample_image(self, rng: np.random.Generator) -> np.ndarray:
         """One stored frame, every frame equally likely."""
-        flat = int(rng.integers(self.num_frames))
-        clip_index = self._clip_of(flat)
-        offset = flat - (int(self._ends[clip_index - 1]) if clip_index else 0)
+        return self.frame_at(int(rng.integers(self.num_frames)))
+
+    def frame_at(self, index: int) -> np.ndarray:
+        """Return the stored frame at flat position ``index`` (clips in loading order)."""
+        if not 0 <= index < self.num_frames:
+            raise ValueError(f"frame index {index} is outside 0..{self.num_frames - 1}")
+        clip_index = self._clip_of(index)
+        offset = index - (int(self._ends[clip_index - 1]) if clip_index else 0)
         return self.clips[clip_index][offset]
+
+    def frame_index(self, frame: np.ndarray) -> int:
+        """Flat position of a frame this sampler returned (the cached array itself)."""
+        if self._positions is None:
+            # The cache keeps every frame alive, so object ids are stable for the sampler's life.
+            self._positions = {id(f): i for i, f in enumerate(f for c in self.clips for f in c)}
+        index = self._positions.get(id(frame))
+        if index is None:
+            raise ValueError("not a frame of this sampler (a copy?): it has no position")
+        return index
 
     def _clip_of(self, flat_index: int) -> int:
         return int(np.searchsorted(self._ends, flat_index, side="right"))

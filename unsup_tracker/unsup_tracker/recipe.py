@@ -16,6 +16,12 @@
 A recipe lives in its method's folder next to the model and tracker. It knows nothing about
 files, bags or command lines: the training module (``unsup_tracker_training``) hands it a
 :class:`FrameSource` and runs the optimisation loop, checkpoints and logging.
+
+Resuming: everything a recipe builds in ``prepare`` or changes during the steps (mined pairs,
+cluster banks, stage flags, its own generators) is returned by :meth:`TrainingRecipe.state_dict`
+and put back by :meth:`TrainingRecipe.load_state_dict`, which a resumed run calls instead of
+``prepare``; the loop saves the weights, optimizer and its RNG streams itself. Together they make
+a resumed run bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -37,6 +43,12 @@ class FrameSource(Protocol):
 
     def sample_image(self, rng: np.random.Generator) -> np.ndarray:
         """One still image or video frame."""
+
+    def frame_index(self, frame: np.ndarray) -> int:
+        """Position of a frame this source handed out (ValueError for any other array)."""
+
+    def frame_at(self, index: int) -> np.ndarray:
+        """Return the frame at position ``index`` (as :meth:`frame_index` numbers them)."""
 
 
 class TrainingRecipe(abc.ABC):
@@ -73,3 +85,26 @@ class TrainingRecipe(abc.ABC):
         self, model: torch.nn.Module, source: FrameSource, rng: np.random.Generator
     ) -> None:
         """Run an optional stage before the main loop (e.g. PUL's background model and mining)."""
+
+    def state_dict(self, source: FrameSource) -> dict[str, Any]:
+        """Return what ``prepare`` built and the steps changed, for a bit-identical resume.
+
+        Everything later batches and losses depend on besides the weights, the optimizer and the
+        loop's RNG streams (the loop saves those). Tensors and plain dicts, lists, ints, floats,
+        strs, bools and None only, so a checkpoint loads with ``torch.load(weights_only=True)``;
+        frames of ``source`` are referred to by ``source.frame_index``, not copied. Must neither
+        draw random numbers nor change the recipe. A stateless recipe keeps the default ``{}``.
+        """
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any], model: torch.nn.Module,
+                        source: FrameSource) -> None:
+        """Restore :meth:`state_dict`'s output; a resumed run calls this instead of ``prepare``.
+
+        ``model`` already holds the resumed weights and ``source`` the same data as the saved
+        run. Raises ValueError when ``state`` does not fit this recipe. The default (stateless
+        recipe) accepts only ``{}``.
+        """
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, but the checkpoint holds "
+                             f"{sorted(state)}")

@@ -54,9 +54,11 @@ Decisions where the paper is silent or does not fit this machine (DIGEST 3.8):
   in all. Thread count matters here: with torch's default two threads on the loaded machine a
   training step took 1.5 s instead of 0.2 s of CPU and a mined pair 2.8 s instead of 0.5 s
   (oversubscription), so run the training with ``OMP_NUM_THREADS=1`` on a shared CPU.
-* Resuming: ``prepare`` runs again (same seed: same proposals, BD steps and pairs unless a time
-  cap bit), then the loop loads the saved weights; a run resumed after ``round2_start`` mines
-  round 2 at its first step with the resumed weights.
+* Resuming: :meth:`PULRecipe.state_dict` saves the mined pairs of both rounds (frames as their
+  positions in the frame source, boxes, gap, confidence), whether round 2 was mined and the
+  mining summary; a resumed run restores them instead of running ``prepare`` again, so it
+  neither redoes the background model nor re-mines, and continues bit-identically (round 2 is
+  mined at the same step, with the same weights, whether or not the run was interrupted).
 * ``tc_loss="bce"`` swaps the noise-robust loss for SiamFC's balanced BCE at the mined centre
   (the paper's Table 2 ablation).
 * The search crop uses the tracked box's size. The mined tracks never changed scale (the
@@ -259,9 +261,7 @@ class PULRecipe(TrainingRecipe):
     def prepare(self, model: torch.nn.Module, source: FrameSource,
                 rng: np.random.Generator) -> None:
         params = self.params
-        self._model = model
-        # Channels-last convolutions train ~30% faster on this CPU (S2SiamFC's measurement).
-        model.to(memory_format=torch.channels_last)
+        self._attach(model)
         started = time.monotonic()
         if params.bd_steps > 0:
             deadline = started + params.bd_max_seconds
@@ -275,6 +275,37 @@ class PULRecipe(TrainingRecipe):
         self.summary["bd_seconds"] = time.monotonic() - started
         self.pairs = self._mine(source, rng, params.mining_pairs, params.mining_gap, "round1")
         model.train()
+
+    def _attach(self, model: torch.nn.Module) -> None:
+        self._model = model
+        # Channels-last convolutions train ~30% faster on this CPU (S2SiamFC's measurement).
+        model.to(memory_format=torch.channels_last)
+
+    # -- resuming ------------------------------------------------------------------------------
+    def state_dict(self, source: FrameSource) -> dict[str, Any]:
+        pairs = [{"first_frame": source.frame_index(pair.first_frame),
+                  "first_box": torch.from_numpy(np.array(pair.first_box)),
+                  "last_frame": source.frame_index(pair.last_frame),
+                  "last_box": torch.from_numpy(np.array(pair.last_box)),
+                  "gap": int(pair.gap), "confidence": float(pair.confidence)}
+                 for pair in self.pairs]
+        return {"pairs": pairs, "round2_done": self._round2_done, "own_step": self._own_step,
+                "summary": {str(k): float(v) for k, v in self.summary.items()}}
+
+    def load_state_dict(self, state: dict[str, Any], model: torch.nn.Module,
+                        source: FrameSource) -> None:
+        if set(state) != {"pairs", "round2_done", "own_step", "summary"}:
+            raise ValueError(f"not a PUL recipe state: keys {sorted(state)}")
+        if not state["pairs"]:
+            raise ValueError("the PUL recipe state holds no mined pairs")
+        self._attach(model)
+        self.pairs = [MinedPair(source.frame_at(int(p["first_frame"])), p["first_box"].numpy(),
+                                source.frame_at(int(p["last_frame"])), p["last_box"].numpy(),
+                                int(p["gap"]), float(p["confidence"]))
+                      for p in state["pairs"]]
+        self._round2_done = bool(state["round2_done"])
+        self._own_step = int(state["own_step"])
+        self.summary = dict(state["summary"])
 
     def _mine(self, source: FrameSource, rng: np.random.Generator, count: int, gap: int,
               label: str) -> list[MinedPair]:
