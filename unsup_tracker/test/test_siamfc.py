@@ -292,6 +292,14 @@ def test_template_update_defaults_and_effect():
         kernels[rate] = (initial, tracker.kernel)
     assert torch.equal(*kernels[0.0])
     assert not torch.equal(*kernels[0.5])
+    # With each method's defaults: S2SiamFC (Linear) updates its template, PUL never does.
+    for method, updates in (("s2siamfc", True), ("pul", False)):
+        torch.manual_seed(0)
+        tracker = build_tracker(method, UNTRAINED, device="cpu")
+        tracker.init(frames[0], boxes[0])
+        initial = tracker.kernel.clone()
+        tracker.track(frames[1])
+        assert torch.equal(initial, tracker.kernel) is not updates, method
 
 
 def test_unknown_and_invalid_params_refused():
