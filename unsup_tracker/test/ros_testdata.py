@@ -11,26 +11,39 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""A clip of known motion for the ROS node tests: a textured patch gliding over a textured field.
+"""A clip of known motion for the ROS node tests: a textured patch in a textured scene, zooming.
 
-Written as an OTB-style folder (``<clip>/img/0001.png``, lossless) so camera_node's folder
-source (and its ``img/`` handling) is what plays it.
+The camera pans (the patch moves ``VELOCITY`` px a frame) and zooms out (the patch shrinks to
+``ZOOM`` of its first size over the clip), rendered by :func:`synthetic.zooming_clip`, so a box
+that keeps its first size fails the tests' IoU checks. Written as an OTB-style folder
+(``<clip>/img/0001.png``, lossless) so camera_node's folder source (and its ``img/`` handling)
+is what plays it.
 """
+import functools
 from pathlib import Path
 
 import cv2
 import numpy as np
+from synthetic import zooming_clip
 
 FRAMES = 60
 SIZE = (320, 240)  # width, height
 START_BOX = (60.0, 50.0, 48.0, 40.0)  # x, y, w, h on the first frame
 VELOCITY = (3.0, 2.0)  # px per frame
+#: Side of the patch on the last frame relative to the first: -0.37 % a frame, within what the
+#: UDT scale search follows (at most ~0.44 % a frame with its defaults, see test_udt.py).
+ZOOM = 0.8
+
+
+@functools.lru_cache(maxsize=2)
+def _clip(seed: int = 7):
+    return zooming_clip(seed=seed, frames=FRAMES, size=SIZE, box=START_BOX, zoom=ZOOM,
+                        pan=VELOCITY)
 
 
 def truth(index: int) -> np.ndarray:
     """Return the patch's exact xywh box on frame ``index`` (0-based)."""
-    x, y, w, h = START_BOX
-    return np.array([x + VELOCITY[0] * index, y + VELOCITY[1] * index, w, h])
+    return _clip()[1][index].copy()
 
 
 def texture(rng: np.random.Generator, height: int, width: int, blur: float) -> np.ndarray:
@@ -40,14 +53,7 @@ def texture(rng: np.random.Generator, height: int, width: int, blur: float) -> n
 
 def write_clip(folder: Path, seed: int = 7) -> Path:
     """Write the clip's frames into ``folder/img`` and return ``folder``."""
-    rng = np.random.default_rng(seed)
-    background = texture(rng, SIZE[1], SIZE[0], 3.0)
-    patch = cv2.normalize(texture(rng, int(START_BOX[3]), int(START_BOX[2]), 1.5), None, 0, 255,
-                          cv2.NORM_MINMAX)
     (folder / "img").mkdir(parents=True, exist_ok=True)
-    for index in range(FRAMES):
-        frame = background.copy()
-        x, y, w, h = (int(v) for v in truth(index))
-        frame[y:y + h, x:x + w] = patch
+    for index, frame in enumerate(_clip(seed)[0]):
         assert cv2.imwrite(str(folder / "img" / f"{index + 1:04d}.png"), frame)
     return folder

@@ -15,7 +15,9 @@
 
 The full run plays the first 150 frames (5 s at the video's 30 FPS) at camera size (640x480 rgb8,
 best effort), so it fails when frames are lost between the processes or the tracker cannot keep
-up, which is the demo's own pass criterion (detections on at least 95% of the frames).
+up, which is the demo's own pass criterion (detections on at least 95% of the frames), or when
+the node's boxes disagree with the same tracker run on the same frames through the Python API
+(its accuracy criterion; box.mp4 has no ground truth, see ``unsup_tracker.ros.demo``).
 """
 import json
 import subprocess
@@ -25,7 +27,9 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("unsup_tracker_interfaces")
 
-from unsup_tracker.ros.demo import DEMO_VIDEO, MAX_MISSING_FRACTION  # noqa: E402
+from unsup_tracker.ros.demo import (  # noqa: E402
+    DEMO_VIDEO, MAX_MISSING_FRACTION, REFERENCE_MIN_FRACTION, REFERENCE_MIN_IOU,
+    _tracked_positions)
 from unsup_tracker.ros.processes import node_command  # noqa: E402
 from installed import require_footage  # noqa: E402
 
@@ -66,6 +70,24 @@ def test_demo_tracks_the_sample_video_across_processes(tmp_path):
     assert summary["missing_fraction"] <= MAX_MISSING_FRACTION, output
     assert summary["annotated_frames"] >= 0.9 * FRAMES, output
     assert summary["latency_stamp_to_detection"]["n"] == summary["frames_with_detection"]
+    reference = summary["reference"]
+    assert reference["checked"] and reference["required"], output
+    assert reference["frames_compared"] >= summary["frames_with_detection"], output
+    assert reference["agreeing_fraction"] >= REFERENCE_MIN_FRACTION, output
+    assert reference["iou_median"] >= REFERENCE_MIN_IOU, output
     for key in ("annotated_video", "contact_sheet"):
         assert summary[key] and (tmp_path / summary[key]).stat().st_size > 10_000, key
     assert "demo results" in result.stdout
+
+
+def test_reference_replays_the_frames_the_node_tracked():
+    """Catch-up frames before the first box, then only the answered frames (stale ones skipped)."""
+    box = [object()]
+    stamps = [100, 200, 300, 400, 500, 600, 700]
+    # 200: answered before the track existed (empty); 300: dropped, caught up; 400: first box;
+    # 500: dropped as stale (never tracked); 600: target lost (empty but tracked); 700: a box.
+    detections = {100: (0.0, []), 200: (0.0, []), 400: (0.0, box), 600: (0.0, []),
+                  700: (0.0, box)}
+    tracked, with_box = _tracked_positions(stamps, detections, init_frame_ns=100)
+    assert tracked == [1, 2, 3, 5, 6] and with_box == {3, 6}
+    assert _tracked_positions(stamps, {100: (0.0, [])}, 100) == ([], set())

@@ -18,9 +18,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from synthetic import zooming_clip
 
 from unsup_tracker import UNTRAINED, build_tracker, list_methods
 from unsup_tracker.finetune import FinetuneNotSupportedError
+from unsup_tracker.geometry import iou_xywh
 from unsup_tracker.pairs import PairGeometry, PairJitter, sample_pair
 from unsup_tracker.params import TrackerParams
 from unsup_tracker.tracker_base import Tracker, TrackResult
@@ -106,9 +108,6 @@ def test_finetuning_changes_only_the_per_target_copy(method):
     trainable_names = {n for n, p in tracker.model.named_parameters() if id(p) in trainable}
     assert changed and set(changed) <= trainable_names, (changed, trainable_names)
     assert not any(p.requires_grad for p in tracker.model.parameters())
-    # The tracker runs with the adapted weights and tracks.
-    result = tracker.track(frame)
-    assert np.hypot(*(result.box[:2] - np.array(BOX[:2]))) < 6.0
     # Same init, same adapted weights (pairs come from a seeded generator).
     first = snapshot(tracker.model)
     tracker.init(frame, BOX)
@@ -116,6 +115,37 @@ def test_finetuning_changes_only_the_per_target_copy(method):
     # A per-call override goes back to the shared weights.
     tracker.init(frame, BOX, finetune=False)
     assert tracker.model is shared and tracker.finetune_report is None
+
+
+@pytest.mark.parametrize("method", ["s2siamfc", "udt"])
+def test_finetuned_tracker_follows_a_moving_target(method):
+    """Fine-tuned on the first frame, the tracker follows the target on the frames after it.
+
+    The scene pans by (2.5, 1.5) px a frame, so a tracker that returns its init box scores far
+    below the threshold (asserted against that bar). The size stays constant here: the default
+    SiamFC scale search does not follow a zoom (see test_siamfc.py), size tracking is tested
+    per method there and in test_udt.py.
+    """
+    if method not in finetunable_methods():
+        pytest.skip(f"{method} is not registered with fine-tuning")
+    torch.manual_seed(0)
+    frames, boxes = zooming_clip(seed=4, frames=16, size=(240, 180), box=(80, 60, 48, 40),
+                                 zoom=1.0, pan=(2.5, 1.5))
+    tracker = build_tracker(method, UNTRAINED, device="cpu", finetune=True, finetune_steps=3,
+                            finetune_seconds=30.0)
+    shared = tracker.model
+    before = snapshot(shared)
+    tracker.init(frames[0], boxes[0])
+    assert tracker.model is not shared and tracker.finetune_report.steps == 3
+    adapted = snapshot(tracker.model)
+    assert any(not torch.equal(adapted[n], before[n]) for n in before)
+    predicted = np.array([tracker.track(frame).box for frame in frames[1:]])
+    for name, value in shared.state_dict().items():           # tracking never writes them
+        assert torch.equal(value, before[name]), name
+    ious = iou_xywh(predicted, boxes[1:])
+    init_box = iou_xywh(np.broadcast_to(boxes[0], predicted.shape), boxes[1:])
+    assert init_box.mean() < 0.5
+    assert ious.mean() > 0.85 and ious.min() > 0.7, ious
 
 
 @pytest.mark.parametrize("method", ["s2siamfc", "udt"])

@@ -18,9 +18,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from synthetic import frozen_size_boxes, zooming_clip
 
 from unsup_tracker import UNTRAINED, UnknownParameterError, build_tracker, get_method
 from unsup_tracker.checkpoint import save_checkpoint
+from unsup_tracker.geometry import iou_xywh
 from unsup_tracker.methods.s2siamfc.recipe import (S2SiamFCRecipe, S2SiamFCRecipeParams,
                                                    anti_clutter_weights, kmeans, saliency_masks)
 from unsup_tracker.models.correlation import xcorr, xcorr_depthwise
@@ -243,6 +245,52 @@ def test_tracker_follows_a_moving_textured_patch(method):
     assert tracker.track(background).score < min(scores)
 
 
+def _track_zoom(method, zoom, **overrides):
+    """Mean IoU, frozen-size IoU and fraction of the log area change followed on a zoom."""
+    images, boxes = zooming_clip(seed=0, frames=20, zoom=zoom)
+    torch.manual_seed(0)
+    tracker = build_tracker(method, str(get_method(method).shipped_checkpoint), device="cpu",
+                            **overrides)
+    tracker.init(images[0], boxes[0])
+    predicted = np.array([tracker.track(image).box for image in images[1:]])
+    frozen = iou_xywh(frozen_size_boxes(boxes)[1:], boxes[1:]).mean()
+    log_area = np.log(predicted[-1, 2] * predicted[-1, 3] / (boxes[0, 2] * boxes[0, 3]))
+    true_log_area = np.log(boxes[-1, 2] * boxes[-1, 3] / (boxes[0, 2] * boxes[0, 3]))
+    return iou_xywh(predicted, boxes[1:]), frozen, log_area / true_log_area
+
+
+def _skip_without_shipped(method):
+    if not get_method(method).shipped_checkpoint.is_file():
+        pytest.skip(f"no shipped {method} checkpoint (make setup / git lfs)")
+
+
+@pytest.mark.parametrize("zoom", [1.25, 0.8])
+def test_scale_search_follows_a_zoom_without_the_scale_penalty(zoom):
+    """The three-scale search and size update follow a zoom (shipped S2SiamFC weights).
+
+    Untrained weights give flat responses, so the shipped checkpoint is used. The scale penalty
+    is switched off (1.0): with the default one the size does not move at all here (see the
+    next test). Measured: zoom 1.25 IoU 0.95 (frozen-size box 0.80), area x1.62 for x1.56;
+    zoom 0.8 IoU 0.91, area x0.71 for x0.64.
+    """
+    _skip_without_shipped("s2siamfc")
+    ious, frozen, followed = _track_zoom("s2siamfc", zoom, scale_penalty=1.0)
+    assert frozen < 0.85
+    assert ious.mean() > frozen + 0.05 and ious.min() > 0.6, (ious, frozen)
+    assert 0.5 < followed < 1.5, followed
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known problem (issue 14 report): the scale penalty multiplies sigmoid(peak logit); with "
+    "the shipped weights' confident peaks (logits ~2.2, sigmoid ~0.9) a 2.55 % penalty needs a "
+    "~0.25 logit advantage instead of SiamFC's ~0.06, so the default size never changes on "
+    "this zoom (area ratio exactly 1.00 for s2siamfc and pul)"))
+def test_default_scale_search_follows_a_zoom():
+    _skip_without_shipped("s2siamfc")
+    ious, frozen, followed = _track_zoom("s2siamfc", 1.25)
+    assert ious.mean() > frozen + 0.05 and 0.5 < followed < 1.5, (ious.mean(), frozen, followed)
+
+
 def test_template_update_defaults_and_effect():
     assert get_method("s2siamfc").params_cls().update_rate == pytest.approx(0.0102)
     assert get_method("pul").params_cls().update_rate == 0.0
@@ -257,6 +305,14 @@ def test_template_update_defaults_and_effect():
         kernels[rate] = (initial, tracker.kernel)
     assert torch.equal(*kernels[0.0])
     assert not torch.equal(*kernels[0.5])
+    # With each method's defaults: S2SiamFC (Linear) updates its template, PUL never does.
+    for method, updates in (("s2siamfc", True), ("pul", False)):
+        torch.manual_seed(0)
+        tracker = build_tracker(method, UNTRAINED, device="cpu")
+        tracker.init(frames[0], boxes[0])
+        initial = tracker.kernel.clone()
+        tracker.track(frames[1])
+        assert torch.equal(initial, tracker.kernel) is not updates, method
 
 
 def test_unknown_and_invalid_params_refused():

@@ -24,8 +24,23 @@ first frame's stamp, records what comes back and writes into ``--out`` (default 
 
 It prints per-stage FPS and latency (camera stamp -> detection received here, camera stamp ->
 annotated image received here) and exits with status 1 when detections are missing for more
-than 5% of the frames published after the init answer (lost or dropped frames count as missing),
-2 for a set-up problem (no shipped checkpoint, no video, bad arguments).
+than 5% of the frames published after the init answer (lost or dropped frames count as missing)
+or when the boxes disagree with the reference below, 2 for a set-up problem (no shipped
+checkpoint, no video, bad arguments).
+
+Accuracy check: box.mp4 has no ground truth, so the node's boxes are compared with a reference
+computed in this process after the run: the same method, checkpoint and device through the
+Python API (:func:`unsup_tracker.build_tracker`, default parameters as the node's, one torch
+thread), initialised with the same box on the same first frame and fed the same frames, read
+from the video file, in the same order as the node tracked them (the frames it answered after
+the init, plus those it caught up on from its buffer before the first answer; frames it dropped
+as stale are skipped). At least ``REFERENCE_MIN_FRACTION`` (95%) of the node's detections must
+overlap the reference box with IoU >= ``REFERENCE_MIN_IOU`` (0.9). Frames are matched to video
+positions by the order of their ``camera_info`` stamps, so the check needs every one of them
+(a live camera has no reference: the check is reported as not run). It does not say whether the
+tracker is right, only that the ROS path (image transport and conversion, the node's tracker
+set-up, the box in the message) gives what the Python API gives; the tracker itself is tested
+on clips with known boxes (test_udt.py, test_siamfc.py, test_ros_nodes.py).
 """
 
 from __future__ import annotations
@@ -50,6 +65,10 @@ DEMO_VIDEO = "box.mp4"
 #: compared with or substituted for the tracker's output.
 DEMO_INIT_BOX = (296.0, 16.0, 298.0, 222.0)
 MAX_MISSING_FRACTION = 0.05
+#: The node's box must overlap the Python API reference by this IoU ...
+REFERENCE_MIN_IOU = 0.9
+#: ... on at least this fraction of the node's detections (see the module docstring).
+REFERENCE_MIN_FRACTION = 0.95
 CONTACT_SHEET_TILES = 12
 #: Frames played from a live camera when --frames is not given.
 LIVE_DEFAULT_FRAMES = 300
@@ -484,16 +503,111 @@ def main(argv=None) -> int:
     )
     sheet = out_dir / "contact_sheet.png"
     summary["contact_sheet"] = str(sheet) if _contact_sheet(rec.sheet_frames, sheet) else None
+    summary["reference"] = _reference_agreement(
+        rec, video, box, init_frame_ns, args.method, checkpoint, args.device
+    )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     _print_summary(summary)
+    failed = False
     if summary["missing_fraction"] > MAX_MISSING_FRACTION:
         print(
             f"demo: FAILED: detections missing for {summary['missing_fraction']:.1%} of "
             f"{summary['frames_after_init']} frames after init (limit {MAX_MISSING_FRACTION:.0%})",
             file=sys.stderr,
         )
-        return 1
-    return 0
+        failed = True
+    reference = summary["reference"]
+    if reference["checked"] and reference["agreeing_fraction"] < REFERENCE_MIN_FRACTION:
+        print(
+            f"demo: FAILED: the node's box overlaps the Python API reference by IoU >= "
+            f"{REFERENCE_MIN_IOU} on {reference['agreeing_fraction']:.1%} of "
+            f"{reference['frames_compared']} detections (limit {REFERENCE_MIN_FRACTION:.0%})",
+            file=sys.stderr,
+        )
+        failed = True
+    elif not reference["checked"] and reference["required"]:
+        print(f"demo: FAILED: no reference check: {reference['reason']}", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
+
+
+def _tracked_positions(
+    stamps: list[int], detections: dict, init_frame_ns: int
+) -> tuple[list[int], set[int]]:
+    """Video positions the node tracked, in order, and those with a published box.
+
+    The node tracks (a) the frames it answers once the track exists and (b) before its first
+    answer, every buffered frame since the init frame (its catch-up). Before the first box the
+    empty answers came before the track existed, so (b) is every frame up to the first box.
+    """
+    after = [i for i, s in enumerate(stamps) if s > init_frame_ns]
+    with_box = {i for i in after if stamps[i] in detections and detections[stamps[i]][1]}
+    if not with_box:
+        return [], set()
+    first = min(with_box)
+    tracked = [i for i in after if i <= first or stamps[i] in detections]
+    return tracked, with_box
+
+
+def _reference_agreement(rec, video, box, init_frame_ns, method, checkpoint, device) -> dict:
+    """Compare the node's boxes with the same tracker run here (see the module docstring)."""
+    from ..frame_readers import FrameReaderError, open_frame_reader
+    from ..geometry import iou_xywh
+
+    result = {"checked": False, "required": False, "reason": ""}
+    try:
+        reader = open_frame_reader(video)
+    except FrameReaderError as exc:
+        result["reason"] = f"cannot read {video}: {exc}"
+        return result
+    try:
+        if reader.live:
+            result["reason"] = "a live camera cannot be replayed"
+            return result
+        result["required"] = True
+        with rec.lock:
+            stamps = [s for s, _ in rec.frames]
+            detections = dict(rec.detections)
+        if not stamps or stamps[0] != init_frame_ns:
+            result["reason"] = "the init frame is not the first camera_info received"
+            return result
+        tracked, with_box = _tracked_positions(stamps, detections, init_frame_ns)
+        if not with_box:
+            result["reason"] = "no detection to compare"
+            return result
+        import torch
+
+        from ..registry import build_tracker
+
+        torch.set_num_threads(1)  # as the node (torch_threads 1)
+        tracker = build_tracker(method, checkpoint, device)
+        frame = reader.read()
+        tracker.init(frame, box)
+        position, ious = 0, []
+        for index in tracked:
+            while position < index and frame is not None:
+                frame, position = reader.read(), position + 1
+            if frame is None:
+                result["reason"] = "the video has fewer frames than the camera published"
+                return result
+            reference_box = tracker.track(frame).box
+            if index in with_box:
+                node_box = detections[stamps[index]][1][0].box_xywh
+                ious.append(float(iou_xywh(node_box, reference_box)[0]))
+    finally:
+        reader.close()
+    ious_array = np.array(ious)
+    result.update(
+        {
+            "checked": True,
+            "frames_compared": len(ious),
+            "frames_replayed": len(tracked),
+            "agreeing_fraction": round(float(np.mean(ious_array >= REFERENCE_MIN_IOU)), 4),
+            "iou_min": round(float(ious_array.min()), 4),
+            "iou_median": round(float(np.median(ious_array)), 4),
+        }
+    )
+    return result
 
 
 def _wait_for(condition, timeout: float) -> bool:
@@ -570,6 +684,15 @@ def _print_summary(s: dict) -> None:
         f"(missing {s['missing_fraction']:.1%}: {s['frames_without_message']} unanswered, "
         f"{s['frames_target_lost']} with the target reported lost)"
     )
+    reference = s["reference"]
+    if reference["checked"]:
+        print(
+            f"  reference     node box vs Python API IoU >= {REFERENCE_MIN_IOU} on "
+            f"{reference['agreeing_fraction']:.1%} of {reference['frames_compared']} detections "
+            f"(median IoU {reference['iou_median']}, min {reference['iou_min']})"
+        )
+    else:
+        print(f"  reference     not checked: {reference['reason']}")
     print(f"  wrote {s['annotated_video']}, {s['contact_sheet']}")
 
 
