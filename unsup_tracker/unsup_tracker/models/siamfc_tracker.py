@@ -32,9 +32,12 @@ Decisions:
   untrained) and 83 % for the peak relative to the first frame's. The default lost threshold,
   0.18 (PSR about 3), flagged 54 % of the target-absent frames and 5 % of the well-tracked ones
   there; it should be re-checked for each shipped checkpoint.
-* Best scale: the maximum of each upsampled map, multiplied by the penalty for non-unit scales
-  applied to ``sigmoid`` of that maximum (SiamFC multiplies raw responses, which inverts the
-  penalty for negative logits).
+* Best scale: the maximum logit of each upsampled map, lowered for non-unit scales by
+  ``(1 - scale_penalty)`` times its magnitude: SiamFC's multiplication of the raw responses for
+  a positive peak, and still a penalty for a negative one (a plain product would reward it).
+  An earlier revision applied the penalty to ``sigmoid`` of the peak: near saturation (shipped
+  peaks ~2.2 logits, sigmoid ~0.9) a 2.55 % penalty then needed a ~0.25-logit advantage, and
+  the box never changed size on a zooming clip (``test_siamfc.py``).
 * Optional linear template update (S2SiamFC "Linear", CFNet): ``kernel <- (1 - lambda_u) *
   kernel + lambda_u * phi(z_t)``, the running average the paper's printed equation intends
   (DIGEST 5.5). ``phi(z_t)`` is read from the chosen scale's search features: the 6x6 window at
@@ -186,8 +189,9 @@ class SiamFCTracker(Tracker):
                                (self.upsampled_size, self.upsampled_size),
                                interpolation=self.interpolation)
         upsampled = upsampled.reshape(self.upsampled_size, self.upsampled_size, -1)
-        peak_prob = 1.0 / (1.0 + np.exp(-upsampled.max(axis=(0, 1))))
-        best = int(np.argmax(peak_prob * self.penalties))
+        peaks = upsampled.max(axis=(0, 1))
+        # Penalise by the peak logit's magnitude, so a penalty always lowers a scale's score.
+        best = int(np.argmax(peaks - np.abs(peaks) * (1.0 - self.penalties)))
         response = upsampled[:, :, best]
         normalised = response - response.min()
         normalised /= max(float(normalised.sum()), 1e-12)
