@@ -425,3 +425,131 @@ def test_signal_stops_every_node_of_a_running_pipeline_cleanly(tmp_path, sig):
         log = process.log_text()
         assert codes[name] == 0, f"{name} exit status {codes[name]}:\n{log[-3000:]}"
         assert "ERROR" not in log and "Traceback" not in log, f"{name}:\n{log[-3000:]}"
+
+
+# ------------------------------------------------------------------------- InitTrack abuse
+_FLOATS = [math.nan, math.inf, -math.inf, 1e308, -1e308, 1.7976931348623157e308, 5e-324, -0.0,
+           1e9, -1e9]
+_INT32 = [2**31 - 1, -2**31, -1, 1]
+_UINT32 = [2**32 - 1, 999_999_999, 1]
+
+
+def _abusive_requests():
+    """Yield (field, value, request): a valid request with one numeric field replaced."""
+    def base():
+        request = InitTrack.Request()  # zero stamp: the latest frame
+        request.box = xywh_to_bbox(BOX)
+        return request
+
+    for value in _INT32:
+        request = base()
+        request.header.stamp.sec = value
+        yield "header.stamp.sec", value, request
+    for value in _UINT32:
+        request = base()
+        request.header.stamp.nanosec = value
+        yield "header.stamp.nanosec", value, request
+    for field in ("center.position.x", "center.position.y", "center.theta", "size_x", "size_y"):
+        for value in _FLOATS:
+            request = base()
+            target = request.box
+            *path, last = field.split(".")
+            for name in path:
+                target = getattr(target, name)
+            setattr(target, last, value)
+            yield f"box.{field}", value, request
+
+
+def _track_number(track_id):
+    return int(track_id.rsplit("-", 1)[1])
+
+
+def _call_all(client, requests, timeout=120.0):
+    """Send every request at once; return the responses in order (None: never answered).
+
+    The client's own queue must hold the burst: with rclpy's default service QoS (keep last
+    10) the client itself drops all but the last 10 requests before they leave the process.
+    """
+    deep = QoSProfile(depth=len(requests), reliability=ReliabilityPolicy.RELIABLE)
+    service = client.node.create_client(InitTrack, f"{client.ns}/tracker_node/init",
+                                        qos_profile=deep)
+    try:
+        assert service.wait_for_service(timeout_sec=20.0)
+        futures = []
+        for request in requests:
+            futures.append(service.call_async(request))
+        deadline = time.monotonic() + timeout
+        while not all(f.done() for f in futures) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [f.result() if f.done() else None for f in futures]
+    finally:
+        client.node.destroy_client(service)
+
+
+def _last_track_in_detections(client, since):
+    with client.lock:
+        ids = [d.id for m in client.detections if stamp_to_ns(m.header.stamp) > since
+               for d in m.detections]
+    return ids[-1] if ids else None
+
+
+def test_init_requests_with_extreme_numbers_are_answered_and_keep_the_last_good_track(tracker):
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(tracker, stop), daemon=True)
+    feeder.start()
+    try:
+        wait_until(lambda: tracker.detections, 15.0, "answers to the fed frames", tracker.process)
+        good = tracker.init(BOX)
+        assert good.success, good.message
+        current = good.track_id
+        answers = []
+        for field, value, request in _abusive_requests():
+            response = tracker.call(InitTrack, "init", request)
+            answers.append((field, value, response.success, response.message))
+            assert response.success or response.message, f"{field}={value!r}: no reason"
+            # An unforeseen exception is answered as "tracker init failed: <repr>".
+            assert "init failed" not in response.message, f"{field}={value!r}: {response.message}"
+            if response.success:
+                current = response.track_id
+            if field == "box.center.theta" and not math.isfinite(value):
+                assert not response.success, f"theta={value!r} accepted"
+            if (not math.isfinite(float(value)) and field.startswith("box.")):
+                assert not response.success, f"{field}={value!r} accepted: {response.message}"
+        assert tracker.process.alive, tracker.process.log_tail(30)
+        checked = time.time_ns()
+        wait_until(lambda: _last_track_in_detections(tracker, checked) is not None, 15.0,
+                   "detections after the requests", tracker.process)
+        assert _last_track_in_detections(tracker, checked) == current, answers
+    finally:
+        stop.set()
+        feeder.join(timeout=5.0)
+    assert "Traceback" not in tracker.process.log_text()
+
+
+def test_a_burst_of_100_inits_while_tracking_is_answered_in_full(tracker):
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(tracker, stop), daemon=True)
+    feeder.start()
+    try:
+        wait_until(lambda: tracker.detections, 15.0, "answers to the fed frames", tracker.process)
+        assert tracker.init(BOX).success
+        requests = []
+        for i in range(100):
+            request = InitTrack.Request()
+            box = BOX if i % 3 else (math.nan, BOX[1], BOX[2], BOX[3])
+            request.box = xywh_to_bbox(box)
+            requests.append(request)
+        responses = _call_all(tracker, requests)
+        unanswered = [i for i, r in enumerate(responses) if r is None]
+        assert not unanswered, f"{len(unanswered)} of 100 requests never answered"
+        for i, response in enumerate(responses):
+            assert response.success == bool(i % 3), (i, response.message)
+        last = max((r.track_id for r in responses if r.success), key=_track_number)
+        assert tracker.process.alive, tracker.process.log_tail(30)
+        checked = time.time_ns()
+        wait_until(lambda: _last_track_in_detections(tracker, checked) is not None, 15.0,
+                   "detections after the burst", tracker.process)
+        assert _last_track_in_detections(tracker, checked) == last
+    finally:
+        stop.set()
+        feeder.join(timeout=5.0)

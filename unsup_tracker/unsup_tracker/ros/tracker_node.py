@@ -66,6 +66,7 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import math
 import threading
 import time
 from typing import Any, Optional
@@ -113,6 +114,9 @@ from .conversions import (
     stamp_is_zero,
     stamp_to_ns,
 )
+
+#: Requests of ``~/init`` and ``~/stop`` queued while one is served (a burst beyond is dropped).
+SERVICE_QUEUE_DEPTH = 100
 
 #: Layout of ``~/timing`` (wall-clock seconds; the image stamp as integer sec and nanosec).
 TIMING_FIELDS = (
@@ -190,8 +194,11 @@ class TrackerNode(Node):
             if self.publish_timing
             else None
         )
-        self.create_service(InitTrack, "~/init", self._on_init)
-        self.create_service(Trigger, "~/stop", self._on_stop)
+        # rclpy's default service QoS keeps the last 10 requests: of a burst of 100 ~/init calls
+        # sent while one init ran, 89 were never answered. A deeper queue answers them all.
+        services = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_service(InitTrack, "~/init", self._on_init, qos_profile=services)
+        self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=services)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._startup_check()
@@ -513,6 +520,11 @@ class TrackerNode(Node):
         return response
 
     def _start_track(self, request: InitTrack.Request) -> tuple[str, str]:
+        theta = request.box.center.theta
+        if not math.isfinite(theta):
+            # The trackers use axis-aligned boxes, so theta is otherwise ignored; a NaN there
+            # is a broken client, not a rotation.
+            raise InvalidBoxError(f"box has a non-finite theta: {theta}")
         frame = self._find_frame(request.header.stamp)
         image = image_msg_to_bgr8(frame.msg)
         box = validate_init_box(bbox_to_xywh(request.box), (image.shape[1], image.shape[0]))
