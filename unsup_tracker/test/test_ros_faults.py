@@ -553,3 +553,31 @@ def test_a_burst_of_100_inits_while_tracking_is_answered_in_full(tracker):
     finally:
         stop.set()
         feeder.join(timeout=5.0)
+
+
+def test_a_node_started_with_bad_settings_can_be_fixed_one_change_at_a_time(tmp_path):
+    """Started with two bad udt values, the node idles; each fix is accepted on its own."""
+    namespace = "/fixme"
+    process = _start_tracker(tmp_path, namespace, **{"udt.num_scales": -1, "udt.padding": 0.0})
+    client = Client(namespace)
+    try:
+        wait_until(lambda: client.image.get_subscription_count() >= 1, 60.0,
+                   "the tracker's image subscription", process)
+        client.process = process
+        stamp = time.time_ns()
+        _publish_and_wait(client, _frame(stamp))
+        refused = client.init(BOX, stamp)
+        assert not refused.success and "padding must be > 0" in refused.message
+        first = client.set("udt.num_scales", 3)
+        assert first.successful, first.reason  # padding is still wrong: accepted, warned
+        assert "still invalid" in process.log_text()
+        assert not client.init(BOX, stamp).success
+        second = client.set("udt.padding", 1.5)
+        assert second.successful, second.reason
+        response = client.init(BOX, stamp)
+        assert response.success, response.message
+        # Now valid: breaking it again is refused.
+        assert not client.set("udt.padding", 0.0).successful
+    finally:
+        process.stop()
+        client.close()
