@@ -125,7 +125,7 @@ def _tracker_parameter_problems(params_file, method, checkpoint, device):
             return [f"params_file {params_file} is not a mapping"]
         for node_name, section in document.items():
             if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-                if node_name in ("/**", "tracker_node", "/tracker_node", "**/tracker_node"):
+                if node_name == "/**" or str(node_name).rstrip("/").endswith("tracker_node"):
                     values.update(_flatten(section["ros__parameters"]))
     values["method"] = method
     if checkpoint:
