@@ -568,6 +568,10 @@ def test_a_node_started_with_bad_settings_can_be_fixed_one_change_at_a_time(tmp_
         _publish_and_wait(client, _frame(stamp))
         refused = client.init(BOX, stamp)
         assert not refused.success and "padding must be > 0" in refused.message
+        # Still checked on its own while the settings are invalid.
+        for name, value in (("udt.num_scales", "three"), ("udt.num_scales", 4)):
+            wrong = client.set(name, value)
+            assert not wrong.successful and "num_scales" in wrong.reason, wrong.reason
         first = client.set("udt.num_scales", 3)
         assert first.successful, first.reason  # padding is still wrong: accepted, warned
         assert "still invalid" in process.log_text()

@@ -190,6 +190,9 @@ def declare(node, name: str, default: Any, description: str) -> Any:
 
     descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
     if node.has_parameter(name):
+        # Declared from a command-line/YAML override with a fixed type: make it dynamic too,
+        # so a later `ros2 param set` gets the node's own message, not rclpy's type error.
+        node.set_descriptor(name, descriptor)
         return node.get_parameter(name).value
     return node.declare_parameter(name, default, descriptor).value
 

@@ -257,9 +257,9 @@ class TrackerNode(Node):
         then the tracker settings it would give are built for the configured method and every
         method whose ``<method>.<key>`` changes, which runs the method's params ``validate()``.
         A change that makes valid settings invalid is refused. While the settings are already
-        invalid (the node was started with a bad value and idles), type-correct changes are
-        accepted with a warning naming what is still wrong, so problems can be fixed one
-        ``ros2 param set`` at a time.
+        invalid (the node was started with a bad value and idles), a change whose values are
+        valid on their own (the other settings at their defaults) is accepted with a warning
+        naming what is still wrong, so problems can be fixed one ``ros2 param set`` at a time.
         """
         if self._declaring:
             return SetParametersResult(successful=True)  # a method's defaults, see below
@@ -278,6 +278,12 @@ class TrackerNode(Node):
                     continue
                 if settings_error(current, method) is None:
                     raise ParameterError(f"refused, {method} settings would be invalid: {error}")
+                for name in (n for n in changes if n.startswith(f"{method}.")):
+                    # Already invalid: each changed key must at least be valid on its own
+                    # (with every other setting at its default).
+                    alone = settings_error({"method": method, name: changes[name]}, method)
+                    if alone is not None:
+                        raise ParameterError(f"refused, {name}: {alone}")
                 self.get_logger().warning(
                     f"accepted {sorted(changes)}, but the {method} settings are still invalid "
                     f"(~/init refuses until fixed): {error}"
