@@ -16,12 +16,18 @@
 Needs ROS 2's launch, launch_ros and launch_testing (a ROS 2 install, `colcon test`); none of
 them is on PyPI, so in the wheel-based venv this module is reported as skipped.
 """
+import sys
 import tempfile
 import time
 import unittest
 from pathlib import Path
 
 import pytest
+
+# `launch_test test/test_launch.py` does not put test/ on sys.path as pytest does; the helper
+# modules (ros_testdata, installed) live next to this file.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # launch.actions / launch_testing.actions rather than the bare names: from the package
 # directory our own launch/ folder would import as an empty namespace package `launch`.

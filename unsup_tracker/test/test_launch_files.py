@@ -14,6 +14,8 @@
 """Launch file, configs and tracker parameter mapping, checked without a ROS graph."""
 import dataclasses
 import importlib.util
+import os
+import subprocess
 import sys
 import types
 import xml.etree.ElementTree as ElementTree
@@ -60,7 +62,8 @@ class _Recorded:
 _LAUNCH_STUBS = {
     "launch": ["LaunchDescription"],
     "launch.actions": ["DeclareLaunchArgument", "LogInfo", "OpaqueFunction",
-                       "SetEnvironmentVariable"],
+                       "RegisterEventHandler", "SetEnvironmentVariable", "Shutdown"],
+    "launch.event_handlers": ["OnProcessExit"],
     "launch.substitutions": ["LaunchConfiguration", "PathJoinSubstitution"],
     "launch_ros": [],
     "launch_ros.actions": ["Node"],
@@ -112,6 +115,169 @@ def test_launch_file_sets_the_large_image_profile_like_the_nodes(monkeypatch, en
         profile = launch_sets["FASTDDS_DEFAULT_PROFILES_FILE"]
         assert profile == node_profile and Path(profile).is_file()
         assert Path(profile).name == "fastdds_large_images.xml"
+
+
+# ------------------------------------------------- launch arguments checked before any node
+def _arguments(tmp_path, **changes):
+    """Return valid launch arguments (strings) for an image folder, updated by ``changes``."""
+    (tmp_path / "img").mkdir(exist_ok=True)
+    values = {"method": "udt", "checkpoint": "", "device": "", "source": "folder",
+              "video_device": "/dev/video0", "video_path": "", "folder_path": str(tmp_path),
+              "image_topic": "", "rate": "0.0", "loop": "false", "namespace": "",
+              "rviz": "false", "respawn": "false", "params_file": str(CONFIG_DIR / "udt.yaml")}
+    values.update(changes)
+    return values
+
+
+def _plan(monkeypatch, values, created=None):
+    """Run the launch file's node planning on ``values``; return (module, actions, nodes).
+
+    Every Node the launch file creates is appended to ``created``, also when it raises.
+    """
+    module = _launch_module_with_stubs(monkeypatch)
+    created = [] if created is None else created
+
+    class Node(_Recorded):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            created.append(self)
+
+    monkeypatch.setattr(module, "Node", Node)
+    actions = module.launch_actions(values, str(PACKAGE_DIR), str(CONFIG_DIR / "udt.yaml"))
+    return module, actions, created
+
+
+def _params_file(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"method": "nope"}, "unknown method 'nope'"),
+    ({"source": "video", "video_path": "/nonexistent/clip.mp4"},
+     "video_path /nonexistent/clip.mp4 does not exist"),
+    ({"folder_path": "/nonexistent/folder"}, "folder_path /nonexistent/folder is not a folder"),
+    ({"source": "video"}, "source:=video needs video_path"),
+    ({"source": "device", "video_device": "/dev/video97"}, "/dev/video97 does not exist"),
+    ({"source": "device", "video_device": "98"}, "/dev/video98 does not exist"),
+    ({"source": "topic"}, "source:=topic needs image_topic"),
+    ({"source": "usb"}, "source must be one of"),
+    ({"rate": "fast"}, "rate must be a number"),
+    ({"rate": "-1"}, "rate must be a number"),
+    ({"rate": "nan"}, "rate must be a number"),
+    ({"loop": "maybe"}, "loop must be true or false"),
+    ({"respawn": "sometimes"}, "respawn must be true or false"),
+    ({"rviz": "yes please"}, "rviz must be true or false"),
+    ({"checkpoint": "/nonexistent/udt.pt"}, "checkpoint /nonexistent/udt.pt does not exist"),
+    ({"device": "gpu"}, "unknown device"),
+    ({"params_file": "/nonexistent/udt.yaml"}, "params_file /nonexistent/udt.yaml does not exist"),
+])
+def test_a_launch_that_cannot_run_starts_nothing_and_says_why(
+        monkeypatch, tmp_path, changes, reason):
+    created = []
+    with pytest.raises(ValueError) as error:
+        _plan(monkeypatch, _arguments(tmp_path, **changes), created)
+    assert reason in str(error.value)
+    assert type(error.value).__name__ == "LaunchArgumentError"
+    assert not created
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("/**:\n  ros__parameters:\n    udt:\n      num_scales: -1\n", "num_scales must be odd"),
+    ("/**:\n  ros__parameters:\n    frame_buffer_size: 0\n", "frame_buffer_size"),
+    ("/**:\n  ros__parameters:\n    onlne_update: false\n", "['onlne_update']"),
+    ("/**:\n  ros__parameters:\n    udt:\n      scale_stpe: 1.0\n", "scale_stpe"),
+    ("/**: [unclosed\n", "cannot be read"),
+])
+def test_a_params_file_with_bad_tracker_values_starts_nothing(monkeypatch, tmp_path, text, reason):
+    values = _arguments(tmp_path, params_file=_params_file(tmp_path, text))
+    with pytest.raises(ValueError, match="starts nothing") as error:
+        _plan(monkeypatch, values)
+    assert reason in str(error.value)
+
+
+def test_every_problem_is_listed_at_once(monkeypatch, tmp_path):
+    values = _arguments(tmp_path, method="nope", rate="fast", folder_path="/nonexistent/folder")
+    with pytest.raises(ValueError) as error:
+        _plan(monkeypatch, values)
+    for reason in ("unknown method", "rate must be", "is not a folder"):
+        assert reason in str(error.value)
+
+
+def _kind(action):
+    return type(action).__name__
+
+
+def test_camera_or_tracker_exit_shuts_the_launch_down_by_default(monkeypatch, tmp_path):
+    module, actions, created = _plan(monkeypatch, _arguments(tmp_path))
+    names = [node.kwargs["name"] for node in created]
+    assert names == ["camera_node", "tracker_node", "visualization_node"]
+    assert not any(node.kwargs.get("respawn") for node in created)
+    handlers = [a.args[0] for a in actions if _kind(a) == "RegisterEventHandler"]
+    assert [_kind(h) for h in handlers] == ["OnProcessExit", "OnProcessExit"]
+    assert [h.kwargs["target_action"] for h in handlers] == created[:2]
+    # The handlers are registered before the nodes are started.
+    first_node = min(actions.index(node) for node in created)
+    assert all(actions.index(a) < first_node
+               for a in actions if _kind(a) == "RegisterEventHandler")
+    on_exit = handlers[0].kwargs["on_exit"]
+    running = types.SimpleNamespace(is_shutdown=False)
+    reaction = on_exit(types.SimpleNamespace(returncode=2), running)
+    shutdown = [a for a in reaction if _kind(a) == "Shutdown"]
+    assert len(shutdown) == 1
+    assert "camera_node exited with status 2" in shutdown[0].kwargs["reason"]
+    # Ctrl-C on the launch: the nodes' exits are expected, nothing more is emitted.
+    assert on_exit(types.SimpleNamespace(returncode=0), types.SimpleNamespace(is_shutdown=True)) \
+        is None
+
+
+def test_respawn_restarts_camera_and_tracker_instead(monkeypatch, tmp_path):
+    _, actions, created = _plan(monkeypatch, _arguments(tmp_path, respawn="true"))
+    by_name = {node.kwargs["name"]: node for node in created}
+    for name in ("camera_node", "tracker_node"):
+        assert by_name[name].kwargs["respawn"] is True
+        assert by_name[name].kwargs["respawn_delay"] > 0
+    assert not [a for a in actions if _kind(a) == "RegisterEventHandler"]
+
+
+def test_rviz_runs_only_when_installed(monkeypatch, tmp_path):
+    module = _launch_module_with_stubs(monkeypatch)
+    for installed in (None, {"package": "rviz2", "executable": "rviz2"}):
+        created = []
+
+        class Node(_Recorded):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                created.append(self)
+
+        monkeypatch.setattr(module, "Node", Node)
+        monkeypatch.setattr(module, "rviz_command", lambda installed=installed: installed)
+        actions = module.launch_actions(_arguments(tmp_path, rviz="true"), str(PACKAGE_DIR),
+                                        str(CONFIG_DIR / "udt.yaml"))
+        rviz = [node for node in created if node.kwargs["name"] == "rviz2"]
+        notes = [a.kwargs["msg"] for a in actions if _kind(a) == "LogInfo"]
+        if installed is None:
+            assert not rviz
+            assert any("rviz2 is not installed" in note for note in notes), notes
+            assert len(created) == 3  # the pipeline still runs
+        else:
+            assert len(rviz) == 1 and rviz[0].kwargs["executable"] == "rviz2"
+
+
+def test_launch_test_file_finds_its_helper_modules_when_run_directly(tmp_path):
+    """``launch_test test/test_launch.py`` runs the file without test/ on sys.path."""
+    test_dir = str(PACKAGE_DIR / "test")
+    script = ("import runpy, sys\n"
+              "try:\n    runpy.run_path(sys.argv[1])\n"
+              "except BaseException:\n    pass  # skipped where ROS 2 launch is missing\n"
+              "import ros_testdata, installed\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != test_dir)
+    result = subprocess.run([sys.executable, "-c", script, f"{test_dir}/test_launch.py"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_launch_file_refers_to_shipped_configs():

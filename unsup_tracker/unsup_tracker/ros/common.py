@@ -190,6 +190,9 @@ def declare(node, name: str, default: Any, description: str) -> Any:
 
     descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
     if node.has_parameter(name):
+        # Declared from a command-line/YAML override with a fixed type: make it dynamic too,
+        # so a later `ros2 param set` gets the node's own message, not rclpy's type error.
+        node.set_descriptor(name, descriptor)
         return node.get_parameter(name).value
     return node.declare_parameter(name, default, descriptor).value
 
@@ -234,22 +237,44 @@ def run_node(make_node: Callable[[], Any], args: Optional[list] = None) -> int:
     one received 450 of 450 frames in every run (and so did the C++ EventsExecutor, which only
     Kilted has). Long work belongs in a node's own worker thread.
 
+    Signals: rclpy's own SIGINT/SIGTERM handler shuts the context down inside the signal
+    handler, while a node's worker thread may be publishing (the tracker logged "publisher's
+    context is invalid" on Ctrl-C). Here SIGINT and SIGTERM only ask the spin loop to end; the
+    node's ``close()`` then stops its threads, and only after that are the node and the context
+    destroyed, so a signal gives exit status 0 and no error line. A callback that is running
+    (an ``~/init`` that fine-tunes) finishes first; a second signal interrupts at once.
+
     ``make_node`` may raise :class:`ParameterError` or ``FileNotFoundError``: the message is
     printed and the process exits with status 2. A node that wants to finish by itself sets
     ``node.exit_code`` and calls ``rclpy.shutdown()`` (the camera at the end of a video does).
     """
+    import signal
+    import threading
+
     use_large_image_transport()
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args)
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     code = 0
     try:
         node = make_node()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        # Python runs signal handlers between bytecodes of the main thread: the timeout bounds
+        # how long a signal waits for the blocking DDS wait to return.
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (ParameterError, FileNotFoundError) as exc:
         print(f"[{PACKAGE}] error: {exc}", file=sys.stderr, flush=True)
         code = 2
@@ -264,4 +289,6 @@ def run_node(make_node: Callable[[], Any], args: Optional[list] = None) -> int:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return code

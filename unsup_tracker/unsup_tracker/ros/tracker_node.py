@@ -43,11 +43,22 @@ Decisions:
   ``checkpoint``, ``device``, method parameters) and model loading are checked at start-up and
   at every ``~/init``: a problem is logged and reported by ``~/init`` (success=false), and the
   node keeps running so it can be fixed with ``ros2 param set`` and a new ``~/init``.
+- Every change (``ros2 param set``) is checked on the would-be values before it is taken,
+  method hyper-parameters included (the method's params ``validate()``); a change that would
+  make working settings invalid is refused with the reason and the old value kept, so a typo
+  cannot break the next ``~/init`` (see :meth:`TrackerNode._on_set_parameters`).
 - Per-method hyper-parameters are ROS parameters named ``<method>.<key>`` (YAML: a ``udt:``
   mapping under ``ros__parameters``); the configured method's keys are declared with their
-  defaults so ``ros2 param list`` shows them. How the generic settings (``online_update``,
-  ``update_rate``, ``lost_score_threshold``, ``finetune``) map onto a method's keys is decided
-  in :mod:`.tracker_settings`.
+  defaults so ``ros2 param list`` shows them, and setting ``method`` declares the new method's
+  keys. How the generic settings (``online_update``, ``update_rate``,
+  ``lost_score_threshold``, ``finetune``) map onto a method's keys is decided in
+  :mod:`.tracker_settings`.
+- Image size. A frame whose width or height differs from the init frame's ends the track with
+  a warning (empty detections follow) instead of tracking on in the old geometry; see
+  :meth:`TrackerNode._end_on_resize` for why the box is not rescaled. Encoding changes are
+  harmless: every frame is converted to bgr8 on its own.
+- Shutdown (SIGINT, SIGTERM): the worker thread is stopped before the ROS context is
+  destroyed, see :func:`.common.run_node`.
 """
 
 from __future__ import annotations
@@ -55,9 +66,9 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import math
 import threading
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -76,14 +87,9 @@ from ..image_encoding import ImageEncodingError
 from ..params import UnknownParameterError
 from ..tracker_base import InvalidImageError, Tracker
 from .common import (
-    RELIABILITIES,
     ParameterError,
     ThrottledWarning,
     as_bool,
-    as_choice,
-    as_float,
-    as_int,
-    as_str,
     declare,
     image_qos,
     refuse_unknown_parameters,
@@ -91,10 +97,12 @@ from .common import (
 )
 from .tracker_settings import (
     NODE_PARAMETERS,
-    STARTUP_ONLY,
     TOP_LEVEL_ONLY,
-    method_overrides,
-    update_rate,
+    TrackerConfig,
+    build_tracker_config,
+    check_changed_parameter,
+    check_startup_parameters,
+    settings_error,
 )
 from .conversions import (
     TrackedBox,
@@ -106,6 +114,9 @@ from .conversions import (
     stamp_is_zero,
     stamp_to_ns,
 )
+
+#: Requests of ``~/init`` and ``~/stop`` queued while one is served (a burst beyond is dropped).
+SERVICE_QUEUE_DEPTH = 100
 
 #: Layout of ``~/timing`` (wall-clock seconds; the image stamp as integer sec and nanosec).
 TIMING_FIELDS = (
@@ -120,27 +131,12 @@ TIMING_FIELDS = (
 
 
 @dataclasses.dataclass
-class TrackerConfig:
-    """Everything needed to build a tracker, checked."""
-
-    method: str
-    spec: Any
-    checkpoint: Optional[str]
-    device: Any
-    overrides: dict
-    finetune: bool
-
-    @property
-    def model_key(self) -> tuple:
-        return self.method, self.checkpoint, str(self.device)
-
-
-@dataclasses.dataclass
 class Session:
     track_id: str
     tracker: Tracker
     init_stamp_ns: int
     catch_up: bool
+    size: tuple  # (width, height) of the init frame: the tracker's geometry
     lost: bool = False
 
 
@@ -159,16 +155,18 @@ class TrackerNode(Node):
             for name, (default, text) in NODE_PARAMETERS.items()
         }
         self._check_parameter_names()
-        reliability = as_choice("image_reliability", values["image_reliability"], RELIABILITIES)
-        self.frame_buffer_size = as_int("frame_buffer_size", values["frame_buffer_size"], 1, 10000)
-        self.stats_period = as_float("stats_period", values["stats_period"], 0.0, 3600.0)
-        self.publish_timing = as_bool("publish_timing", values["publish_timing"])
-        self.publish_mask = as_bool("publish_mask", values["publish_mask"])
-        torch_threads = as_int("torch_threads", values["torch_threads"], 0, 256)
+        checked = check_startup_parameters(values)
+        reliability = checked["image_reliability"]
+        self.frame_buffer_size = checked["frame_buffer_size"]
+        self.stats_period = checked["stats_period"]
+        self.publish_timing = checked["publish_timing"]
+        self.publish_mask = checked["publish_mask"]
+        torch_threads = checked["torch_threads"]
         if torch_threads:
             import torch
 
             torch.set_num_threads(torch_threads)
+        self._declaring = False
         self._declare_method_parameters(values["method"])
 
         self._lock = threading.Lock()
@@ -196,8 +194,11 @@ class TrackerNode(Node):
             if self.publish_timing
             else None
         )
-        self.create_service(InitTrack, "~/init", self._on_init)
-        self.create_service(Trigger, "~/stop", self._on_stop)
+        # rclpy's default service QoS keeps the last 10 requests: of a burst of 100 ~/init calls
+        # sent while one init ran, 89 were never answered. A deeper queue answers them all.
+        services = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_service(InitTrack, "~/init", self._on_init, qos_profile=services)
+        self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=services)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._startup_check()
@@ -205,7 +206,8 @@ class TrackerNode(Node):
         self._worker.start()
         self.get_logger().info(
             f"ready: subscribed to {self.image_sub.topic_name} ({reliability}), "
-            f"services {self.get_fully_qualified_name()}/init and /stop"
+            f"services {self.get_fully_qualified_name()}/init and "
+            f"{self.get_fully_qualified_name()}/stop"
         )
 
     # ------------------------------------------------------------------ parameters
@@ -243,59 +245,73 @@ class TrackerNode(Node):
             except Exception as exc:  # noqa: BLE001 - a type rclpy cannot hold stays Python-only
                 self.get_logger().debug(f"not exposing {spec.name}.{field.name}: {exc}")
 
-    def _on_set_parameters(self, parameters) -> SetParametersResult:
-        try:
-            for parameter in parameters:
-                name, value = parameter.name, parameter.value
-                if name in STARTUP_ONLY:
-                    raise ParameterError(
-                        f"'{name}' is read at start-up only; restart the node to change it"
-                    )
-                if name == "method":
-                    from ..registry import get_method
+    def _parameter_values(self) -> dict:
+        """Return every parameter's current value by name."""
+        names = self.list_parameters([], 0).names
+        return {parameter.name: parameter.value for parameter in self.get_parameters(names)}
 
-                    get_method(as_str(name, value))
-                elif name in ("checkpoint", "device"):
-                    as_str(name, value)
-                elif name in ("online_update", "finetune", "publish_mask"):
-                    as_bool(name, value)
-                elif name == "update_rate":
-                    update_rate(value)
-                elif name == "lost_score_threshold":
-                    as_float(name, value)
-                elif name == "stats_period":
-                    as_float(name, value, 0.0, 3600.0)
-        except (ParameterError, ValueError) as exc:
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        """Check a change on the would-be values; refuse it (old values kept) with the reason.
+
+        Each changed value is checked on its own (type, range, an existing checkpoint file),
+        then the tracker settings it would give are built for the configured method and every
+        method whose ``<method>.<key>`` changes, which runs the method's params ``validate()``.
+        A change that makes valid settings invalid is refused. While the settings are already
+        invalid (the node was started with a bad value and idles), a change whose values are
+        valid on their own (the other settings at their defaults) is accepted with a warning
+        naming what is still wrong, so problems can be fixed one ``ros2 param set`` at a time.
+        """
+        if self._declaring:
+            return SetParametersResult(successful=True)  # a method's defaults, see below
+        changes = {parameter.name: parameter.value for parameter in parameters}
+        try:
+            for name, value in changes.items():
+                check_changed_parameter(name, value)
+            current = self._parameter_values()
+            would_be = {**current, **changes}
+            methods = {str(would_be.get("method", ""))} | {
+                name.split(".", 1)[0] for name in changes if "." in name
+            }
+            for method in sorted(methods):
+                error = settings_error(would_be, method)
+                if error is None:
+                    continue
+                if settings_error(current, method) is None:
+                    raise ParameterError(f"refused, {method} settings would be invalid: {error}")
+                for name in (n for n in changes if n.startswith(f"{method}.")):
+                    # Already invalid: each changed key must at least be valid on its own
+                    # (with every other setting at its default).
+                    alone = settings_error({"method": method, name: changes[name]}, method)
+                    if alone is not None:
+                        raise ParameterError(f"refused, {name}: {alone}")
+                self.get_logger().warning(
+                    f"accepted {sorted(changes)}, but the {method} settings are still invalid "
+                    f"(~/init refuses until fixed): {error}"
+                )
+        except (ParameterError, ValueError, UnknownParameterError) as exc:
+            self.get_logger().warning(f"parameter change {sorted(changes)} refused: {exc}")
             return SetParametersResult(successful=False, reason=str(exc))
-        for parameter in parameters:
-            if parameter.name == "publish_mask":
-                self.publish_mask = bool(parameter.value)
-            elif parameter.name == "stats_period":
-                self.stats_period = float(parameter.value)
+        for name, value in changes.items():
+            if name == "publish_mask":
+                self.publish_mask = as_bool(name, value)
+            elif name == "stats_period":
+                self.stats_period = float(value)
+            elif name == "method":
+                # Declared here (not after the change) so that `ros2 param list` shows the new
+                # method's keys right away; the nested on-set call is skipped by _declaring.
+                self._declaring = True
+                try:
+                    self._declare_method_parameters(value)
+                finally:
+                    self._declaring = False
         return SetParametersResult(successful=True)
 
     def tracker_config(self, method: str = "", finetune: bool = False) -> TrackerConfig:
         """Return the checked tracker settings (``method``: the request's, empty = parameter)."""
-        from ..device import resolve_device
-        from ..registry import UNTRAINED, get_method
-
-        value = self.get_parameter
-        method = method or as_str("method", value("method").value)
-        spec = get_method(method)  # ValueError names the available methods
-        checkpoint = as_str("checkpoint", value("checkpoint").value).strip()
-        if checkpoint and checkpoint != UNTRAINED:
-            checkpoint = str(Path(checkpoint).expanduser())
-        device = resolve_device(as_str("device", value("device").value))
-        online = as_bool("online_update", value("online_update").value)
-        rate = update_rate(value("update_rate").value)
-        lost = as_float("lost_score_threshold", value("lost_score_threshold").value)
-        finetune = finetune or as_bool("finetune", value("finetune").value)
-
-        namespaced = {key: p.value for key, p in self.get_parameters_by_prefix(spec.name).items()}
-        overrides, warning = method_overrides(spec, namespaced, online, rate, lost, finetune)
+        config, warning = build_tracker_config(self._parameter_values(), method, finetune)
         if warning:
             self.get_logger().warning(warning, throttle_duration_sec=60.0)
-        return TrackerConfig(spec.name, spec, checkpoint or None, device, overrides, finetune)
+        return config
 
     def _startup_check(self) -> None:
         try:
@@ -368,6 +384,8 @@ class TrackerNode(Node):
             try:
                 self._process(frame, session)
             except Exception as exc:  # noqa: BLE001 - the worker must survive any frame
+                if not self._running:
+                    return  # shutting down: the failure is the shutdown's, not the frame's
                 self.get_logger().error(
                     f"frame processing failed: {exc!r}", throttle_duration_sec=5.0
                 )
@@ -380,6 +398,10 @@ class TrackerNode(Node):
         if session is not None and frame.stamp_ns > session.init_stamp_ns:
             if session.catch_up:
                 self._catch_up(session, frame.stamp_ns)
+            if _size(frame) != session.size:
+                self._end_on_resize(session, frame)
+                session = None
+        if session is not None and frame.stamp_ns > session.init_stamp_ns:
             try:
                 result = session.tracker.track(image_msg_to_bgr8(frame.msg))
             except (InvalidImageError, ImageEncodingError) as exc:
@@ -397,6 +419,8 @@ class TrackerNode(Node):
                 # a result of the old track.
                 targets, mask = [], None
             dropped_total = self._stats.dropped_total
+        if not self._running:
+            return
         if mask is not None and self.publish_mask:
             self.mask_pub.publish(mask_to_image_msg(mask, frame.msg.header))
         self.detections_pub.publish(detections_msg(frame.msg.header, targets))
@@ -428,11 +452,31 @@ class TrackerNode(Node):
         with self._lock:
             backlog = [f for f in self._buffer if session.init_stamp_ns < f.stamp_ns < until_ns]
         for old in sorted(backlog, key=lambda f: f.stamp_ns):
+            if not self._running or _size(old) != session.size:
+                break  # a resized frame ends the track in _process
             try:
                 session.tracker.track(image_msg_to_bgr8(old.msg))
             except (InvalidImageError, ImageEncodingError):
                 continue
         session.catch_up = False
+
+    def _end_on_resize(self, session: Session, frame: Frame) -> None:
+        """End ``session``: its tracker's state is in the geometry of another image size.
+
+        Rescaling the box to the new size would assume the new image shows the same view
+        scaled; a camera that switches mode may crop instead, and a box that is wrong but
+        tracked with confidence is worse than none. The track is stopped (empty detections,
+        a warning naming both sizes) and the client re-initialises on the new image.
+        """
+        with self._lock:
+            if self._session is not session:
+                return  # already replaced by a new ~/init or ~/stop
+            self._session = None
+        (w0, h0), (w1, h1) = session.size, _size(frame)
+        self.get_logger().warning(
+            f"{session.track_id}: image resolution changed from {w0}x{h0} to {w1}x{h1}; "
+            "track stopped, call ~/init on the new image"
+        )
 
     def _report_lost_change(self, session: Session, lost: bool) -> None:
         if lost != session.lost:
@@ -482,6 +526,11 @@ class TrackerNode(Node):
         return response
 
     def _start_track(self, request: InitTrack.Request) -> tuple[str, str]:
+        theta = request.box.center.theta
+        if not math.isfinite(theta):
+            # The trackers use axis-aligned boxes, so theta is otherwise ignored; a NaN there
+            # is a broken client, not a rotation.
+            raise InvalidBoxError(f"box has a non-finite theta: {theta}")
         frame = self._find_frame(request.header.stamp)
         image = image_msg_to_bgr8(frame.msg)
         box = validate_init_box(bbox_to_xywh(request.box), (image.shape[1], image.shape[0]))
@@ -502,7 +551,8 @@ class TrackerNode(Node):
             track_id = f"{config.method}-{self._track_counter}"
             newest = self._buffer[-1].stamp_ns if self._buffer else frame.stamp_ns
             self._session = Session(
-                track_id, tracker, frame.stamp_ns, catch_up=newest > frame.stamp_ns
+                track_id, tracker, frame.stamp_ns, catch_up=newest > frame.stamp_ns,
+                size=_size(frame),
             )
         x, y, w, h = (float(v) for v in box)
         stamp = frame.msg.header.stamp
@@ -543,6 +593,10 @@ class TrackerNode(Node):
             self._running = False
             self._wake.notify_all()
         self._worker.join(timeout=5.0)
+
+
+def _size(frame: Frame) -> tuple:
+    return int(frame.msg.width), int(frame.msg.height)
 
 
 def _stamp_text(stamp_ns: int) -> str:

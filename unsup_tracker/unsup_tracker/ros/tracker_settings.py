@@ -26,9 +26,12 @@ but no switch gets rate 0 for ``online_update: false``; a method with neither ge
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from .common import ParameterError, as_float
+from ..params import UnknownParameterError
+from .common import RELIABILITIES, ParameterError, as_bool, as_choice, as_float, as_int, as_str
 
 #: name: (default, description) of every tracker_node parameter except ``<method>.<key>``.
 NODE_PARAMETERS = {
@@ -110,3 +113,113 @@ def method_overrides(
         )
     spec.params_cls.from_overrides(overrides)  # refuses unknown keys and bad values now
     return overrides, warning
+
+
+def check_startup_parameters(values: Mapping[str, Any]) -> dict:
+    """Check the node-level parameters read once at start-up; return them converted.
+
+    Raises :class:`ParameterError` (the node exits with status 2; the launch file refuses to
+    start). Missing names take their defaults.
+    """
+
+    def value(name):
+        return values.get(name, NODE_PARAMETERS[name][0])
+
+    return {
+        "image_reliability": as_choice(
+            "image_reliability", value("image_reliability"), RELIABILITIES
+        ),
+        "frame_buffer_size": as_int("frame_buffer_size", value("frame_buffer_size"), 1, 10000),
+        "stats_period": as_float("stats_period", value("stats_period"), 0.0, 3600.0),
+        "publish_timing": as_bool("publish_timing", value("publish_timing")),
+        "publish_mask": as_bool("publish_mask", value("publish_mask")),
+        "torch_threads": as_int("torch_threads", value("torch_threads"), 0, 256),
+    }
+
+
+@dataclasses.dataclass
+class TrackerConfig:
+    """Everything needed to build a tracker, checked."""
+
+    method: str
+    spec: Any
+    checkpoint: Optional[str]
+    device: Any
+    overrides: dict
+    finetune: bool
+
+    @property
+    def model_key(self) -> tuple:
+        return self.method, self.checkpoint, str(self.device)
+
+
+def build_tracker_config(
+    values: dict, method: str = "", finetune: bool = False
+) -> tuple[TrackerConfig, Optional[str]]:
+    """Build the checked tracker settings from parameter values; returns (config, warning).
+
+    ``values`` maps parameter names (``<method>.<key>`` included) to values; ``method`` is the
+    request's method (empty: the ``method`` parameter). Raises :class:`ParameterError`,
+    ValueError or :class:`UnknownParameterError` naming the offending setting.
+    """
+    from ..device import resolve_device
+    from ..registry import UNTRAINED, get_method
+
+    def value(name):
+        return values.get(name, NODE_PARAMETERS[name][0])
+
+    method = method or as_str("method", value("method"))
+    spec = get_method(method)  # ValueError names the available methods
+    checkpoint = as_str("checkpoint", value("checkpoint")).strip()
+    if checkpoint and checkpoint != UNTRAINED:
+        checkpoint = str(Path(checkpoint).expanduser())
+    device = resolve_device(as_str("device", value("device")))
+    online = as_bool("online_update", value("online_update"))
+    rate = update_rate(value("update_rate"))
+    lost = as_float("lost_score_threshold", value("lost_score_threshold"))
+    finetune = finetune or as_bool("finetune", value("finetune"))
+    prefix = f"{spec.name}."
+    namespaced = {
+        name[len(prefix):]: setting
+        for name, setting in values.items()
+        if name.startswith(prefix)
+    }
+    overrides, warning = method_overrides(spec, namespaced, online, rate, lost, finetune)
+    return TrackerConfig(spec.name, spec, checkpoint or None, device, overrides, finetune), warning
+
+
+def settings_error(values: dict, method: str) -> Optional[str]:
+    """Return why ``values`` give no usable settings for ``method``, or None."""
+    try:
+        build_tracker_config(values, method)
+    except (ParameterError, ValueError, UnknownParameterError) as exc:
+        return str(exc)
+    return None
+
+
+def check_changed_parameter(name: str, value: Any) -> None:
+    """Check one changed parameter on its own; raise :class:`ParameterError` with the reason."""
+    from ..device import resolve_device
+    from ..registry import UNTRAINED, get_method
+
+    if name in STARTUP_ONLY:
+        raise ParameterError(f"'{name}' is read at start-up only; restart the node to change it")
+    if name == "method":
+        get_method(as_str(name, value))
+    elif name == "checkpoint":
+        path = as_str(name, value).strip()
+        if path and path != UNTRAINED and not Path(path).expanduser().is_file():
+            raise ParameterError(
+                f"checkpoint {path!r} is not a file (use '' for the shipped weights or "
+                f"'{UNTRAINED}' for fresh ones)"
+            )
+    elif name == "device":
+        resolve_device(as_str(name, value))
+    elif name in ("online_update", "finetune", "publish_mask"):
+        as_bool(name, value)
+    elif name == "update_rate":
+        update_rate(value)
+    elif name == "lost_score_threshold":
+        as_float(name, value)
+    elif name == "stats_period":
+        as_float(name, value, 0.0, 3600.0)
