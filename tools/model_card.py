@@ -54,8 +54,8 @@ def main(argv=None) -> int:
            f"(stop reason: {meta.get('stop_reason')}), seed {meta.get('seed')}, "
            f"device {meta.get('device')}, {meta.get('threads', '?')} torch thread(s), "
            f"torch {meta.get('torch_version')}; a fixed step count and every parameter pinned "
-           "in the command, so a re-run gives bit-identical weights "
-           "(`bench/bench_reproducible_training.py`)",
+           "in the command, so that a re-run gives bit-identical weights (checked by "
+           "`bench/bench_reproducible_training.py`)",
            f"- wall-clock training time: "
            f"{float(meta.get('elapsed_seconds', 0)) / 60:.1f} min on the "
            "2-core CPU development machine (shared with other jobs while it ran)",
