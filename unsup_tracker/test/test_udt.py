@@ -208,7 +208,7 @@ def test_untrained_tracker_follows_position_and_size_of_a_zooming_target(zoom, o
 
 
 def test_online_update_changes_the_model_only_when_on():
-    """UDT's linear model update (Eq. 12) blends every tracked frame into the DCF."""
+    """The linear model update of UDT (Eq. 12) blends every tracked frame into the DCF."""
     images, boxes = zooming_clip(seed=3, frames=3, zoom=1.0)
     models = {}
     for overrides in ({}, {"online_update": False}, {"interp_factor": 0.0}):
