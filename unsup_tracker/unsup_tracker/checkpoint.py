@@ -34,9 +34,7 @@ import dataclasses
 import datetime
 import functools
 import os
-import pickle
 import subprocess
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +137,11 @@ def save_checkpoint(
     return path
 
 
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _os_error_in(exc: BaseException) -> OSError | None:
     """Return the OSError behind ``exc`` (itself, or the one torch's writer wrapped), if any."""
     seen = set()
@@ -156,16 +159,15 @@ def load_checkpoint(path: str | os.PathLike, expected_method: str | None = None)
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        RuntimeError,
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-        EOFError,
-        ValueError,
-        IndexError,
-    ) as exc:  # IndexError: a short text file ("pop from empty list")
+    except OSError as exc:  # also what torch's zip reader raises for a truncated file (EINVAL)
+        raise CheckpointError(f"checkpoint {path} cannot be read (truncated, corrupt or not "
+                              f"readable): {_short(exc)}") from exc
+    except Exception as exc:
+        # Damaged or hostile bytes make torch.load raise almost anything (fuzzing found
+        # RuntimeError, UnpicklingError, KeyError, IndexError, EOFError, UnicodeDecodeError,
+        # ValueError); a code-running pickle is refused by weights_only=True as UnpicklingError.
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {exc}"
+            f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {_short(exc)}"
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not in format {FORMAT!r}")
