@@ -44,7 +44,7 @@ from unsup_tracker.models.siamfc import build_siamfc
 from unsup_tracker_training.cli import main
 from unsup_tracker_training.loop import LossLog
 
-STEPS = 60
+STEPS = 80
 KILLS = 20
 SEED = 1306
 #: A tiny UDT run: one step plus its three checkpoint writes takes a few tens of milliseconds.
@@ -117,6 +117,17 @@ def wait_for_step(is_running, out: Path, step: int) -> bool:
     return False
 
 
+def wait_for_write(is_running, out: Path, since: float, give_up_step: int) -> None:
+    """Poll until a temp file newer than ``since`` exists (a write under way), or give up."""
+    while is_running() and last_logged_step(out) < give_up_step:
+        for path in out.glob("*.tmp"):
+            try:
+                if path.stat().st_mtime >= since:
+                    return
+            except OSError:  # renamed into place meanwhile
+                pass
+
+
 def loss_rows(out: Path) -> list[dict]:
     with open(out / "loss.csv", newline="") as handle:
         return [{k: v for k, v in row.items() if k != "time"} for row in csv.DictReader(handle)]
@@ -160,8 +171,11 @@ def test_sigkilled_run_resumes_bit_identical(clip, tmp_path):
             forked, started = time.monotonic(), time.time()
             pid = int(zygote.stdout.readline())
             if kills < KILLS:
-                if rng.random() < 0.25:  # during start-up: data, resume, log rewrite
+                moment = rng.random()
+                if moment < 0.25:  # during start-up: data, resume, log rewrite
                     time.sleep(rng.uniform(0.0, 1.0) * startup)
+                elif moment < 0.5:  # as soon as a checkpoint write is seen under way
+                    wait_for_write(lambda: process_running(pid), out, started, stale + 5)
                 elif wait_for_step(lambda: process_running(pid), out, stale + 1):
                     startup = time.monotonic() - forked
                     # anywhere in the new step's three checkpoint writes or the next step
