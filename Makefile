@@ -20,12 +20,13 @@ ROS_ENV := if [ "$$(cat $(VENV)/.stamps/ros-mode 2>/dev/null)" = system ]; then 
 LINT_PATHS := unsup_tracker tools bench
 FLAKE8_ARGS := --max-line-length=99 --extend-exclude=build,install,log,.venv,__pycache__
 
-.PHONY: help setup demo test bench lint clean distclean
+.PHONY: help setup demo test fuzz bench lint clean distclean
 
 help:
 	@echo "make setup      create .venv with torch, OpenCV, ROS 2 (rclpy) and our interfaces"
 	@echo "make demo       run the demo (pass options with ARGS='...')"
 	@echo "make test       run every test (extra pytest options with PYTEST_ARGS='...')"
+	@echo "make fuzz       the fuzz tests with 2000 examples each (make test runs 50)"
 	@echo "make bench      run bench/bench_*.py (BENCH=file to pick one, ARGS='...')"
 	@echo "make lint       flake8 (ament style, max line length 99)"
 	@echo "make clean      remove build dirs and caches (keeps .venv); distclean also removes .venv"
@@ -49,6 +50,14 @@ test: $(SETUP_DONE)
 	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$domain ROS_LOG_DIR=$$tmp/ros_log \
 	  $(PY) -m pytest unsup_tracker/test -q -rs $(PYTEST_ARGS); rc=$$?; \
 	rm -rf "$$tmp"; exit $$rc
+
+# Fuzz tests (hypothesis) with the large profile (conftest.py); statistics give the counts.
+fuzz: $(SETUP_DONE)
+	@$(ROS_ENV) tmp=$$(mktemp -d -t unsup_tracker_fuzz.XXXXXX); \
+	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$(( RANDOM % 101 + 1 )) \
+	  ROS_LOG_DIR=$$tmp/ros_log UNSUP_TRACKER_FUZZ_PROFILE=fuzz \
+	  $(PY) -m pytest unsup_tracker/test/test_fuzz_*.py -q -rs --hypothesis-show-statistics \
+	  $(PYTEST_ARGS); rc=$$?; rm -rf "$$tmp"; exit $$rc
 
 # Benchmarks: every bench/bench_*.py (or BENCH=path), options in ARGS; loopback-only ROS,
 # a random domain, ROS logs in a temp dir (as for tests).

@@ -16,14 +16,27 @@
 `make test` exports these variables; setting them here too (only where unset) keeps a bare
 `pytest` run safe: ROS 2 traffic stays on loopback, parallel runs use different domains, and
 ROS logs go to a temporary directory.
+
+Fuzz tests (``test_fuzz_*.py``, hypothesis) run the settings profile named by
+``UNSUP_TRACKER_FUZZ_PROFILE``: ``ci`` (default: 50 examples per test, derandomized so a run is
+repeatable) or ``fuzz`` (2000 random examples per test; ``make fuzz``).
 """
 import os
 import random
 import tempfile
 
+from hypothesis import HealthCheck, settings
+
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 101)))
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="unsup_tracker_ros_log_"))
+
+_FUZZ_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                          HealthCheck.data_too_large])
+settings.register_profile("ci", max_examples=50, derandomize=True, database=None,
+                          **_FUZZ_COMMON)
+settings.register_profile("fuzz", max_examples=2000, **_FUZZ_COMMON)
+settings.load_profile(os.environ.get("UNSUP_TRACKER_FUZZ_PROFILE", "ci"))
 
 
 def pytest_configure(config):

@@ -34,8 +34,9 @@ Decisions:
   ``prepare`` does not run again: ``recipe.load_state_dict`` takes its place, since rebuilding
   a recipe's state from the resumed weights would differ from what the interrupted run had.
   With the same data this makes a resumed run of every method reproduce an uninterrupted one
-  bit for bit (on the same device and thread count; tested per method). ``loss.csv`` rows after
-  the resumed step (written after that checkpoint) are dropped.
+  bit for bit (on the same device and thread count; tested per method, and after SIGKILLs at
+  random moments in ``test_training_crash_safety.py``). ``loss.csv`` rows after the resumed
+  step (written after that checkpoint) and a torn last line are dropped.
 * Reproducibility: with the same data, seed, parameters, step count, device and ``--threads``,
   a run from scratch gives bit-identical weights (``test_training_reproducible.py``; the full
   shipped runs: ``bench/bench_reproducible_training.py``). ``--max-minutes`` stops on wall time,
@@ -60,6 +61,11 @@ Decisions:
   ``<method>_last.pt`` (with training state); every ``checkpoint_every`` steps and at the end
   ``<method>_step<N>.pt``; at the end also ``<method>.pt``. Step files and the final file hold
   weights and metadata only, the form trackers load.
+* Nothing lost: every checkpoint is written to a temp file, fsynced and renamed over the old one
+  (``unsup_tracker.atomic_file``), and ``loss.csv`` is fsynced before each checkpoint and
+  rewritten the same way on resume, so a run killed at any moment resumes from its last
+  complete checkpoint. A failed write (e.g. a full disk) stops training with
+  :class:`TrainingError` naming the cause and the step ``<method>_last.pt`` still holds.
 """
 from __future__ import annotations
 
@@ -69,6 +75,7 @@ import csv
 import dataclasses
 import logging
 import math
+import os
 import random
 import shlex
 import sys
@@ -82,6 +89,8 @@ import torch
 
 from unsup_tracker import (UNTRAINED, UnknownParameterError, build_model, get_method,
                            load_checkpoint, save_checkpoint)
+from unsup_tracker.atomic_file import atomic_write, describe_os_error
+from unsup_tracker.checkpoint import CheckpointWriteError
 from unsup_tracker.device import resolve_device
 
 from .sampler import FrameSampler
@@ -148,25 +157,36 @@ class TrainResult:
 
 
 class LossLog:
-    """``loss.csv``: one row per step; columns fixed by the first row written."""
+    """``loss.csv``: one row per step; columns fixed by the first row written.
+
+    Rows are appended and flushed one by one; :meth:`sync` (called before every checkpoint) makes
+    them durable, so a checkpoint never claims steps whose rows could be lost. On resume the file
+    is rewritten atomically with the complete rows up to the checkpoint's step: rows written
+    after that checkpoint and a torn last line (the process killed mid-write) are dropped, and a
+    kill during that rewrite leaves the previous file intact.
+    """
 
     def __init__(self, path: Path, resume_step: int | None = None):
         self.path = path
         self.columns: list[str] | None = None
         self._warned_keys: set[str] = set()
-        kept: list[dict] = []
-        if resume_step is not None and path.is_file():
-            with open(path, newline="") as handle:
-                reader = csv.DictReader(handle)
-                self.columns = list(reader.fieldnames or []) or None
-                kept = [row for row in reader if row.get("step", "").isdigit()
-                        and int(row["step"]) <= resume_step]
-        self._handle = open(path, "w", newline="")
+        self._handle = None
         self._writer = None
-        if self.columns:
-            self._start(self.columns)
-            self._writer.writerows(kept)
-            self._handle.flush()
+        try:
+            if resume_step is not None and path.is_file():
+                self.columns, kept = _read_complete_rows(path, resume_step)
+                if self.columns:
+                    with atomic_write(path, "w", newline="") as handle:
+                        writer = csv.DictWriter(handle, fieldnames=self.columns)
+                        writer.writeheader()
+                        writer.writerows(kept)
+                    self._handle = open(path, "a", newline="")
+                    self._writer = csv.DictWriter(self._handle, fieldnames=self.columns,
+                                                  extrasaction="ignore")
+            if self._handle is None:
+                self._handle = open(path, "w", newline="")
+        except OSError as exc:
+            raise TrainingError(f"cannot write {path}: {describe_os_error(exc, path)}") from exc
 
     def _start(self, columns: list[str]) -> None:
         self.columns = columns
@@ -174,19 +194,63 @@ class LossLog:
         self._writer.writeheader()
 
     def write(self, row: dict[str, Any], logs: dict[str, float]) -> None:
-        if self._writer is None:
-            self._start(FIXED_CSV_COLUMNS + sorted(k for k in logs if k not in FIXED_CSV_COLUMNS))
-        new_keys = set(logs) - set(self.columns) - self._warned_keys
-        if new_keys:
-            LOG.warning("loss.csv: log keys %s appeared after the header was written; not logged",
-                        sorted(new_keys))
-            self._warned_keys |= new_keys
-        self._writer.writerow({**{k: _fmt(v) for k, v in logs.items()},
-                               **{k: _fmt(v) for k, v in row.items()}})
-        self._handle.flush()
+        try:
+            if self._writer is None:
+                self._start(FIXED_CSV_COLUMNS
+                            + sorted(k for k in logs if k not in FIXED_CSV_COLUMNS))
+            new_keys = set(logs) - set(self.columns) - self._warned_keys
+            if new_keys:
+                LOG.warning("loss.csv: log keys %s appeared after the header was written; not "
+                            "logged", sorted(new_keys))
+                self._warned_keys |= new_keys
+            self._writer.writerow({**{k: _fmt(v) for k, v in logs.items()},
+                                   **{k: _fmt(v) for k, v in row.items()}})
+            self._handle.flush()
+        except OSError as exc:
+            raise TrainingError(f"cannot write {self.path}: "
+                                f"{describe_os_error(exc, self.path)}") from exc
+
+    def sync(self) -> None:
+        """Make every row written so far durable (before a checkpoint that covers them)."""
+        if self._handle.closed:  # close() synced it
+            return
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise TrainingError(f"cannot write {self.path}: "
+                                f"{describe_os_error(exc, self.path)}") from exc
 
     def close(self) -> None:
-        self._handle.close()
+        """Sync and close; a failure here is only logged (write or sync raised it already)."""
+        try:
+            self.sync()
+        except TrainingError as exc:
+            LOG.warning("%s", exc)
+        with contextlib.suppress(OSError):
+            self._handle.close()
+
+
+def _read_complete_rows(path: Path, last_step: int) -> tuple[list[str] | None, list[dict]]:
+    """Return the header and the complete rows of steps <= ``last_step`` of a loss.csv.
+
+    A line without its terminator was torn by a kill mid-write and is dropped, as is any row
+    with missing or extra fields or a non-integer step.
+    """
+    with open(path, newline="") as handle:
+        text = handle.read()
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines.pop()
+    reader = csv.DictReader(lines)
+    columns = list(reader.fieldnames or []) or None
+    kept = []
+    for row in reader:
+        if None in row or None in row.values():
+            continue
+        if row.get("step", "").isdigit() and int(row["step"]) <= last_step:
+            kept.append(row)
+    return columns, kept
 
 
 def _fmt(value: Any) -> Any:
@@ -500,15 +564,26 @@ def train(options: TrainOptions) -> TrainResult:
 
     step_files_written: set[int] = set()
 
+    saved_step = {"last": state["step"] if state is not None else None}
+
     def save(final: bool, step_file: bool = True) -> Path:
         meta = metadata()
-        if step_file and step not in step_files_written:
-            save_checkpoint(out / f"{method}_step{step}.pt", method, model, model_config, meta)
-            step_files_written.add(step)
-        save_checkpoint(last_path, method, model, model_config, meta,
-                        training_state=training_state())
-        if final:
-            return save_checkpoint(out / f"{method}.pt", method, model, model_config, meta)
+        loss_log.sync()  # the rows this checkpoint covers are on disk before it is
+        try:
+            if step_file and step not in step_files_written:
+                save_checkpoint(out / f"{method}_step{step}.pt", method, model, model_config,
+                                meta)
+                step_files_written.add(step)
+            save_checkpoint(last_path, method, model, model_config, meta,
+                            training_state=training_state())
+            saved_step["last"] = step
+            if final:
+                return save_checkpoint(out / f"{method}.pt", method, model, model_config, meta)
+        except CheckpointWriteError as exc:
+            kept = (f"{last_path} still holds step {saved_step['last']} (continue with --resume "
+                    f"once the problem is solved)" if saved_step["last"] is not None
+                    else "no checkpoint of this run was saved")
+            raise TrainingError(f"training stopped at step {step}: {exc}. {kept}") from exc
         return last_path
 
     loss_log = LossLog(out / "loss.csv", resume_step=step if resume else None)

@@ -22,26 +22,35 @@ A checkpoint is a ``torch.save``-d dict of tensors and plain Python values only,
 
 Checkpoints written during training may also carry ``"training_state"`` (optimizer and scheduler
 state dicts, step, RNG states: tensors and plain values only) so a run can be resumed.
+
+Writing is atomic and durable (:func:`~unsup_tracker.atomic_file.atomic_write`): a process killed
+or a disk filling up mid-save leaves the previous checkpoint as it was. A failed write raises
+:class:`CheckpointWriteError` naming the cause (e.g. "no space left on the disk holding ...").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import os
-import pickle
 import subprocess
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .atomic_file import atomic_write, describe_os_error
 
 FORMAT = "unsup_tracker/1"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, or made for another method."""
+
+
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (disk full, no permission); the old file is kept."""
 
 
 @dataclasses.dataclass
@@ -55,8 +64,13 @@ class Checkpoint:
     training_state: dict[str, Any] | None = None
 
 
+@functools.lru_cache(maxsize=None)
 def code_version() -> str:
-    """Git commit of the source tree when available, else the package version."""
+    """Git commit of the source tree when available, else the package version.
+
+    Computed once per process (two git calls): a run saving a checkpoint every step would
+    otherwise spend its time in git, and the code running is the one imported at its start.
+    """
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(
@@ -88,10 +102,11 @@ def save_checkpoint(
     meta: dict[str, Any] | None = None,
     training_state: dict[str, Any] | None = None,
 ) -> Path:
-    """Write atomically (temp file then rename) so an interrupted save never leaves a torn file.
+    """Write atomically (temp file, fsync, rename) so an interrupted save never leaves a torn file.
 
     ``training_state`` (optional) must hold only tensors and plain Python values so the file
-    still loads with ``weights_only=True``.
+    still loads with ``weights_only=True``. Raises :class:`CheckpointWriteError` when the file
+    cannot be written; ``path`` then keeps its previous content.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,10 +124,33 @@ def save_checkpoint(
     }
     if training_state is not None:
         payload["training_state"] = training_state
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        # A Python file object, not a file name: torch's own writer turns a full disk into
+        # "unexpected pos N vs M" and loses the errno.
+        with atomic_write(path) as handle:
+            torch.save(payload, handle)
+    except (OSError, RuntimeError) as exc:
+        cause = _os_error_in(exc)
+        reason = describe_os_error(cause, path) if cause is not None else str(exc)
+        kept = "the previous file is kept" if path.exists() else "no file was written"
+        raise CheckpointWriteError(f"cannot write checkpoint {path}: {reason}; {kept}") from exc
     return path
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """Return the OSError behind ``exc`` (itself, or the one torch's writer wrapped), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def load_checkpoint(path: str | os.PathLike, expected_method: str | None = None) -> Checkpoint:
@@ -121,16 +159,15 @@ def load_checkpoint(path: str | os.PathLike, expected_method: str | None = None)
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        RuntimeError,
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-        EOFError,
-        ValueError,
-        IndexError,
-    ) as exc:  # IndexError: a short text file ("pop from empty list")
+    except OSError as exc:  # also what torch's zip reader raises for a truncated file (EINVAL)
+        raise CheckpointError(f"checkpoint {path} cannot be read (truncated, corrupt or not "
+                              f"readable): {_short(exc)}") from exc
+    except Exception as exc:
+        # Damaged or hostile bytes make torch.load raise almost anything (fuzzing found
+        # RuntimeError, UnpicklingError, KeyError, IndexError, EOFError, UnicodeDecodeError,
+        # ValueError); a code-running pickle is refused by weights_only=True as UnpicklingError.
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {exc}"
+            f"checkpoint {path} is corrupt or not an unsup_tracker checkpoint: {_short(exc)}"
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not in format {FORMAT!r}")

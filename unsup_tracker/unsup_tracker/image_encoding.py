@@ -70,9 +70,10 @@ def fields_to_array(
         if not isinstance(data, np.ndarray)
         else data.view(np.uint8).ravel()
     )
-    if buffer.size < step * (height - 1) + row_bytes:
+    required = step * (height - 1) + row_bytes  # the last row's padding may be left out
+    if buffer.size < required:
         raise ImageEncodingError(
-            f"data holds {buffer.size} bytes, {height} rows of step {step} need {step * height}"
+            f"data holds {buffer.size} bytes, {height} rows of step {step} need {required}"
         )
     rows = np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes), strides=(step, 1))
     byte_order = ">" if is_bigendian else "<"

@@ -103,9 +103,11 @@ def _coerce(name: str, value: Any, field: dataclasses.Field, cls: type) -> Any:
             return value
         if kind in (tuple, list):
             return kind(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # Overflow: an int beyond float range
+        shown = repr(value)
         raise ValueError(
-            f"{cls.__name__}.{name} expects a {kind.__name__}, got {value!r}"
+            f"{cls.__name__}.{name} expects a {kind.__name__}, got "
+            f"{shown if len(shown) <= 80 else shown[:60] + '...'}"
         ) from exc
     return value
 
