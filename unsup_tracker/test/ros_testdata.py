@@ -20,6 +20,7 @@ that keeps its first size fails the tests' IoU checks. Written as an OTB-style f
 is what plays it.
 """
 import functools
+import time
 from pathlib import Path
 
 import cv2
@@ -57,3 +58,18 @@ def write_clip(folder: Path, seed: int = 7) -> Path:
     for index, frame in enumerate(_clip(seed)[0]):
         assert cv2.imwrite(str(folder / "img" / f"{index + 1:04d}.png"), frame)
     return folder
+
+
+def call_service(node, srv_type, name, request, timeout=20.0):
+    """Call service ``name`` from ``node`` (spun by another thread) and return the response."""
+    client = node.create_client(srv_type, name)
+    try:
+        assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert future.done(), f"no answer from {name} within {timeout} s"
+        return future.result()
+    finally:
+        node.destroy_client(client)

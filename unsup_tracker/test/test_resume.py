@@ -27,6 +27,7 @@ import zlib
 
 import pytest
 import torch
+from synthetic import one_torch_thread  # noqa: F401 (autouse fixture: runs comparable bit for bit)
 from training_testdata import write_panning_video
 
 from unsup_tracker import get_method, load_checkpoint, save_checkpoint
@@ -52,15 +53,6 @@ CASES = {
                 "mining_frame_stride": 1, "round2_pairs": 4, "round2_gap": 3, "batch_size": 4},
             [2, 4, 5]),
 }
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Same thread count in every run, so runs are bit-for-bit comparable.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def scramble_c_rand(seed: int) -> None:

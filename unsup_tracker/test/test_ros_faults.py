@@ -49,7 +49,7 @@ from unsup_tracker.ros.conversions import (  # noqa: E402
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
-from ros_testdata import texture  # noqa: E402
+from ros_testdata import call_service, texture  # noqa: E402
 from installed import shipped_weights_or_untrained  # noqa: E402
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
@@ -107,17 +107,8 @@ class Client:
             self.detections.append(msg)
 
     def call(self, srv_type, name, request, timeout=20.0):
-        client = self.node.create_client(srv_type, f"{self.ns}/tracker_node/{name}")
-        try:
-            assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
-            future = client.call_async(request)
-            deadline = time.monotonic() + timeout
-            while not future.done() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert future.done(), f"no answer from {name} within {timeout} s"
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+        name = f"{self.ns}/tracker_node/{name}"
+        return call_service(self.node, srv_type, name, request, timeout)
 
     def set(self, name, value):
         """Set one parameter through the node's set_parameters service; return its result."""

@@ -52,7 +52,8 @@ from unsup_tracker.ros.conversions import (  # noqa: E402
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
-from ros_testdata import FRAMES, SIZE, START_BOX, texture, truth, write_clip  # noqa: E402
+from ros_testdata import (  # noqa: E402
+    FRAMES, SIZE, START_BOX, call_service, texture, truth, write_clip)
 from installed import require_shipped_weights, shipped_weights_or_untrained  # noqa: E402
 from synthetic import frozen_size_boxes  # noqa: E402
 from unsup_tracker.geometry import iou_xywh  # noqa: E402
@@ -110,17 +111,7 @@ class Client:
             self.annotated.append(msg)
 
     def call(self, srv_type, name, request, timeout=20.0):
-        client = self.node.create_client(srv_type, name)
-        try:
-            assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
-            future = client.call_async(request)
-            deadline = time.monotonic() + timeout
-            while not future.done() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert future.done(), f"no answer from {name} within {timeout} s"
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+        return call_service(self.node, srv_type, name, request, timeout)
 
     def init(self, ns, box, stamp_ns=0, method=""):
         request = InitTrack.Request()

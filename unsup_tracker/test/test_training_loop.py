@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from synthetic import one_torch_thread  # noqa: F401 (autouse fixture: runs comparable bit for bit)
 from training_testdata import write_video
 
 from unsup_tracker import list_methods, load_checkpoint
@@ -129,15 +130,6 @@ def video(tmp_path_factory):
     path = tmp_path_factory.mktemp("videos") / "clip.avi"
     write_video(path, 16, source_id=0)
     return path
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Same thread count in every run, so reruns and resumes are bit-for-bit comparable.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def options(video, out, **kwargs):
