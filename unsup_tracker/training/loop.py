@@ -424,9 +424,6 @@ def train(options: TrainOptions) -> TrainResult:
     step_rng = np.random.default_rng(step_seed)
 
     init = resume if resume else (options.init or UNTRAINED)
-    if options.model_overrides and init is not UNTRAINED:
-        raise ConfigError("--model-set configures a network trained from scratch; with --init "
-                          "or --resume the checkpoint's model_config defines the network")
     try:
         model, init_checkpoint = build_model(method, init, device,
                                              model_config=options.model_overrides or None)

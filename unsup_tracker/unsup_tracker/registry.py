@@ -109,8 +109,9 @@ def build_model(
         model = spec.build_model({**spec.default_model_config, **(model_config or {})})
         return model.to(dev).eval(), None
     if model_config:
-        raise ValueError("model_config applies to a fresh (UNTRAINED) network only; a "
-                         "checkpoint's network is defined by its own model_config")
+        raise ValueError("model_config (--model-set) configures a network trained from "
+                         "scratch; with a checkpoint (--init, --resume) its own model_config "
+                         "defines the network")
     if checkpoint is None:
         if not spec.shipped_checkpoint.is_file():
             raise CheckpointError(
