@@ -17,6 +17,7 @@ Each test talks to tracker_node processes (loopback discovery, the per-run ROS_D
 conftest.py) through the same services and topics a user has: ``set_parameters`` /
 ``get_parameters`` / ``list_parameters``, ``~/init``, ``image`` and ``~/detections``.
 """
+import contextlib
 import math
 import os
 import signal
@@ -484,13 +485,22 @@ def _last_track_in_detections(client, since):
     return ids[-1] if ids else None
 
 
-def test_init_requests_with_extreme_numbers_are_answered_and_keep_the_last_good_track(tracker):
+@contextlib.contextmanager
+def _tracking_fed_frames(tracker):
+    """Feed frames (``_feed``) and start a track on BOX; yield the init response, then stop."""
     stop = threading.Event()
     feeder = threading.Thread(target=_feed, args=(tracker, stop), daemon=True)
     feeder.start()
     try:
         wait_until(lambda: tracker.detections, 15.0, "answers to the fed frames", tracker.process)
-        good = tracker.init(BOX)
+        yield tracker.init(BOX)
+    finally:
+        stop.set()
+        feeder.join(timeout=5.0)
+
+
+def test_init_requests_with_extreme_numbers_are_answered_and_keep_the_last_good_track(tracker):
+    with _tracking_fed_frames(tracker) as good:
         assert good.success, good.message
         current = good.track_id
         answers = []
@@ -511,19 +521,12 @@ def test_init_requests_with_extreme_numbers_are_answered_and_keep_the_last_good_
         wait_until(lambda: _last_track_in_detections(tracker, checked) is not None, 15.0,
                    "detections after the requests", tracker.process)
         assert _last_track_in_detections(tracker, checked) == current, answers
-    finally:
-        stop.set()
-        feeder.join(timeout=5.0)
     assert "Traceback" not in tracker.process.log_text()
 
 
 def test_a_burst_of_100_inits_while_tracking_is_answered_in_full(tracker):
-    stop = threading.Event()
-    feeder = threading.Thread(target=_feed, args=(tracker, stop), daemon=True)
-    feeder.start()
-    try:
-        wait_until(lambda: tracker.detections, 15.0, "answers to the fed frames", tracker.process)
-        assert tracker.init(BOX).success
+    with _tracking_fed_frames(tracker) as started:
+        assert started.success, started.message
         requests = []
         for i in range(100):
             request = InitTrack.Request()
@@ -541,9 +544,6 @@ def test_a_burst_of_100_inits_while_tracking_is_answered_in_full(tracker):
         wait_until(lambda: _last_track_in_detections(tracker, checked) is not None, 15.0,
                    "detections after the burst", tracker.process)
         assert _last_track_in_detections(tracker, checked) == last
-    finally:
-        stop.set()
-        feeder.join(timeout=5.0)
 
 
 def test_a_node_started_with_bad_settings_can_be_fixed_one_change_at_a_time(tmp_path):
