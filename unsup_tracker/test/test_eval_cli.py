@@ -13,6 +13,7 @@
 # limitations under the License.
 """`unsup-tracker eval` end to end on a tiny OTB dataset written here (no external footage)."""
 import json
+import os
 
 import cv2
 import numpy as np
@@ -163,3 +164,27 @@ def test_mask_iou_reported_when_tracker_gives_masks(dataset):
     assert box.overall.mask_iou is None
     table = markdown_table(results, ["slide"])
     assert "maskIoU" in table and "| box |" in table
+
+
+def test_nanotrack_baseline_without_its_files_is_a_clear_error(
+        dataset, tmp_path, capsys, monkeypatch):
+    """NanoTrack's ONNX files are never shipped: the error names the variable and the files."""
+    monkeypatch.delenv("UNSUP_TRACKER_NANOTRACK_DIR", raising=False)
+    argv = ["eval", "--dataset", str(dataset), "--out", str(tmp_path / "o"),
+            "--baselines", "nanotrack"]
+    assert main(argv) == 1
+    assert "UNSUP_TRACKER_NANOTRACK_DIR" in capsys.readouterr().err
+    monkeypatch.setenv("UNSUP_TRACKER_NANOTRACK_DIR", str(tmp_path))
+    assert main(argv) == 1
+    assert "nanotrack_backbone_sim.onnx" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not os.environ.get("UNSUP_TRACKER_NANOTRACK_DIR"),
+                    reason="NanoTrack's ONNX files are not here (UNSUP_TRACKER_NANOTRACK_DIR)")
+def test_nanotrack_baseline_runs_when_its_files_are_given(dataset, tmp_path):
+    out = tmp_path / "o"
+    assert main(["eval", "--dataset", str(dataset), "--out", str(out),
+                 "--baselines", "nanotrack"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["methods"]["NanoTrack"]["overall"]["auc"] > 0.3

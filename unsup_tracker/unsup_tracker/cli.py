@@ -117,7 +117,9 @@ def _configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baselines", default="mosse,kcf,csrt",
                         help="OpenCV trackers run in the same evaluation, comma-separated, or "
                              "'none' (available: mosse, kcf, csrt, mil, boosting, medianflow, "
-                             "tld, and static = the initial box; default: %(default)s)")
+                             "tld, static = the initial box, and nanotrack = OpenCV's supervised "
+                             "TrackerNano, whose ONNX files $UNSUP_TRACKER_NANOTRACK_DIR must "
+                             "hold; default: %(default)s)")
     parser.add_argument("--dataset", required=True,
                         help="OTB-layout folder, or 'devbench' for the default development "
                              "benchmark (generated into the cache on first use)")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -64,8 +65,46 @@ _OPENCV_TRACKERS = {  # kind: (factory name, display name)
     "boosting": ("TrackerBoosting_create", "Boosting"),
     "medianflow": ("TrackerMedianFlow_create", "MedianFlow"),
     "tld": ("TrackerTLD_create", "TLD"),
+    "nanotrack": ("TrackerNano_create", "NanoTrack"),  # needs NANOTRACK_DIR_ENV
 }
 DEFAULT_BASELINES = ("mosse", "kcf", "csrt")
+
+#: OpenCV's TrackerNano (NanoTrack v2) is the supervised peer (ImageNet MobileNetV3 + GOT-10k
+#: labels) our label-free methods are measured against. Its two ONNX files are never shipped or
+#: downloaded: a user who has them points this variable at their folder.
+NANOTRACK_DIR_ENV = "UNSUP_TRACKER_NANOTRACK_DIR"
+NANOTRACK_FILES = ("nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx")
+
+
+class NanoTrackMissingError(RuntimeError):
+    """NanoTrack's ONNX files are not where ``UNSUP_TRACKER_NANOTRACK_DIR`` points."""
+
+
+def nanotrack_files() -> tuple[Path, Path]:
+    """Return NanoTrack v2's (backbone, head) ONNX paths, or raise NanoTrackMissingError."""
+    folder = os.environ.get(NANOTRACK_DIR_ENV, "")
+    if not folder:
+        raise NanoTrackMissingError(
+            f"the nanotrack baseline needs NanoTrack v2's ONNX files ({', '.join(NANOTRACK_FILES)}"
+            f", from github.com/HonglinChu/SiamTrackers NanoTrack/models/nanotrackv2/; not "
+            f"shipped): set {NANOTRACK_DIR_ENV} to the folder holding them")
+    paths = tuple(Path(folder) / name for name in NANOTRACK_FILES)
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise NanoTrackMissingError(f"{NANOTRACK_DIR_ENV}={folder}: missing {', '.join(missing)}")
+    return paths  # type: ignore[return-value]
+
+
+def _nanotrack_factory() -> Callable:
+    backbone, head = nanotrack_files()
+    if not hasattr(cv2, "TrackerNano_create"):
+        raise RuntimeError(f"OpenCV {cv2.__version__} has no TrackerNano")
+
+    def create():
+        params = cv2.TrackerNano_Params()
+        params.backbone, params.neckhead = str(backbone), str(head)
+        return cv2.TrackerNano_create(params)
+    return create
 
 
 class OpenCVTracker(Tracker):
@@ -79,7 +118,7 @@ class OpenCVTracker(Tracker):
                 f"unknown OpenCV tracker {kind!r}; available: {sorted(_OPENCV_TRACKERS)}")
         self.kind = kind
         self.method = _OPENCV_TRACKERS[kind][1]
-        self._create = _opencv_factory(kind)
+        self._create = _nanotrack_factory() if kind == "nanotrack" else _opencv_factory(kind)
         self._tracker = None
         self._box = np.zeros(4)
 
@@ -129,7 +168,7 @@ def baseline(kind: str) -> tuple[str, TrackerFactory]:
     if kind not in _OPENCV_TRACKERS:
         raise ValueError(
             f"unknown baseline {kind!r}; available: {', '.join(available_baselines())}")
-    _opencv_factory(kind)
+    _nanotrack_factory() if kind == "nanotrack" else _opencv_factory(kind)
     return _OPENCV_TRACKERS[kind][1], lambda: OpenCVTracker(kind)
 
 
