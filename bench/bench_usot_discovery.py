@@ -11,11 +11,12 @@ sequence and reports, against the ground-truth boxes (frames with the target pre
   sequence, the template frame chosen as the loader does (best long-term frame score of
   ``int(3 / Q_v)`` draws) and its 4 memory frames (farthest 4 of 7 draws in its fragment);
 * ``Qv``, ``use``: video quality and whether training would use the sequence;
-* ``ms/f``: wall-clock discovery time per frame (one OpenCV thread; flow dominates), and
+* ``ms/f``: CPU time of discovery per frame (``time.process_time``, one OpenCV thread, so it
+  depends little on the machine's load; flow dominates), and
   ``flows/f``: flow computations per frame (adaptive T_f can take several per node).
 
 Overall rows pool frames (``all``, ``dp``) or instances (``tmpl``, ``mem``) over sequences.
-Timing on the shared 2-core machine is noisy. Usage::
+Timing on the shared 2-core machine is still noisy (caches, frequency). Usage::
 
     python bench/bench_usot_discovery.py [--variants dis:medium:320 dis:fast:240 ...]
         [--per-sequence] [--draws 200] [--dataset PATH]
@@ -52,11 +53,11 @@ def rates(ious: list) -> tuple[float, float, int]:
 
 def measure(frames, truth, params, draws, seed):
     discoverer = ClipDiscoverer(params)
-    started = time.perf_counter()
+    started = time.process_time()
     for frame in frames:
         discoverer.add(frame)
     clip = discoverer.finish()
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     present = np.all(np.isfinite(truth), axis=1)
     overlap = np.zeros(len(frames))
     found = np.all(np.isfinite(clip.boxes), axis=1)
@@ -80,7 +81,7 @@ def measure(frames, truth, params, draws, seed):
 
 
 def row(name, result, extra=""):
-    parts = [f"{name:<22}"]
+    parts = [f"{name:<28}"]
     for key in ("all", "dp", "tmpl", "mem"):
         r3, r5, n = rates(result[key])
         parts.append(f"{r3 * 100:6.1f}{r5 * 100:6.1f}{n:6d}" if n else f"{'-':>6}{'-':>6}{0:6d}")
@@ -123,7 +124,7 @@ def main() -> None:
             total["sequences"] += 1
             total["fragment"].append(result["fragment"])
             per_sequence.append((name, sequence.name, result))
-    header = (f"{'':<22}" + "".join(f"{k:>18}" for k in ("all >.3 >.5 n", "dp >.3 >.5 n",
+    header = (f"{'':<28}" + "".join(f"{k:>18}" for k in ("all >.3 >.5 n", "dp >.3 >.5 n",
                                                           "tmpl >.3 >.5 n", "mem >.3 >.5 n")))
     print(f"discovery on {root}: IoU > 0.3 / > 0.5 rates in %, n = frames or instances")
     if args.per_sequence:
@@ -138,9 +139,9 @@ def main() -> None:
     for name in args.variants:
         total = totals[name]
         ms = 1000 * total["seconds"] / max(total["frames"], 1)
+        flows = total["flows"] / max(total["frames"], 1)
         print(row(name, total, f"  {total['used']:2d}/{total['sequences']:<2d}{ms:6.1f}"
-                               f"{total['flows'] / max(total['frames'], 1):8.2f}"
-                               f"{np.mean(total['fragment']):9.1f}"))
+                  f"{flows:8.2f}{np.mean(total['fragment']):9.1f}"))
 
 
 if __name__ == "__main__":
