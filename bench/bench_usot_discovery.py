@@ -124,8 +124,8 @@ def main() -> None:
             total["sequences"] += 1
             total["fragment"].append(result["fragment"])
             per_sequence.append((name, sequence.name, result))
-    header = (f"{'':<28}" + "".join(f"{k:>18}" for k in ("all >.3 >.5 n", "dp >.3 >.5 n",
-                                                          "tmpl >.3 >.5 n", "mem >.3 >.5 n")))
+    columns = ("all >.3 >.5 n", "dp >.3 >.5 n", "tmpl >.3 >.5 n", "mem >.3 >.5 n")
+    header = f"{'':<28}" + "".join(f"{k:>18}" for k in columns)
     print(f"discovery on {root}: IoU > 0.3 / > 0.5 rates in %, n = frames or instances")
     if args.per_sequence:
         for name in args.variants:

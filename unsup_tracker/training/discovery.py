@@ -160,7 +160,8 @@ class DiscoveryParams(Params):
 
     def validate(self) -> None:
         if self.flow_method not in FLOW_METHODS:
-            raise ValueError(f"flow_method must be one of {FLOW_METHODS}, got {self.flow_method!r}")
+            raise ValueError(f"flow_method must be one of {FLOW_METHODS}, "
+                             f"got {self.flow_method!r}")
         if self.dis_preset not in DIS_PRESETS:
             raise ValueError(f"dis_preset must be one of {sorted(DIS_PRESETS)}, "
                              f"got {self.dis_preset!r}")
@@ -859,4 +860,3 @@ def discover_source(source, params: Optional[DiscoveryParams] = None,
     if cache is not None:
         cache.save(source, params, clips)
     return clips
-
