@@ -24,9 +24,11 @@ from unsup_tracker.geometry import iou_xywh
 from unsup_tracker_training import discover as discover_cli
 from unsup_tracker_training.discovery import (ClipDiscovery, DiscoveryCache, DiscoveryParams,
                                               best_path, candidate_boxes, discover_frames,
-                                              discover_source, fragments, frame_quality,
-                                              interpolate_boxes, transition_reward)
+                                              discover_sampler, discover_source, fragments,
+                                              frame_quality, interpolate_boxes,
+                                              transition_reward)
 from unsup_tracker_training.make_bag import write_bag
+from unsup_tracker_training.sampler import FrameSampler
 from unsup_tracker_training.sources import open_sources
 
 
@@ -260,3 +262,23 @@ def test_params_reject_unknown_and_bad_values():
         DiscoveryParams.from_overrides({"alphas": [1.5]})
     with pytest.raises(ValueError):
         DiscoveryParams.from_overrides({"flow_interval": 9})
+
+
+def test_discovery_on_the_sampler_frames(tmp_path):
+    frames, truth, _ = moving_patch_clip(frames=45)
+    _write_video(tmp_path / "a.avi", frames)
+    _write_video(tmp_path / "b.avi", frames[:30])
+    sampler = FrameSampler(open_sources([tmp_path / "a.avi", tmp_path / "b.avi"]), max_side=120)
+    cache = DiscoveryCache(tmp_path / "cache")
+    clips = discover_sampler(sampler, DiscoveryParams(), cache)
+    assert [c.clip_id for c in clips] == [0, 1]
+    assert [c.frame_offset for c in clips] == [0, 45]
+    assert clips[1].num_frames == 30 and clips[0].frame_size == (120, 90)
+    # Boxes are in the stored (half-size) frames' pixels.
+    assert np.mean(iou_xywh(clips[0].boxes, truth / 2) > 0.5) >= 0.8
+    frame = int(clips[1].picked_frames[0])
+    assert sampler.frame_at(clips[1].frame_offset + frame) is sampler.clips[1][frame]
+    again = discover_sampler(sampler, DiscoveryParams(), cache)  # from the cache
+    np.testing.assert_array_equal(again[0].boxes, clips[0].boxes)
+    assert [c.frame_offset for c in again] == [0, 45]
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2

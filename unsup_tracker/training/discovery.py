@@ -23,8 +23,11 @@ sequence, linear interpolation of the frames in between, the video and frame qua
 Two methods use it: USOT (boxes, qualities, fragments) and CycleSiam (initial boxes and initial
 masks: :meth:`ClipDiscovery.region_mask` is the thresholded flow-distance region inside the box
 of a DP-picked frame). It lives in the training package: only training needs it, nothing on the
-tracker side does. A recipe receives it through the training module (it never reads files);
-:func:`discover_source` computes it per source and caches it on disk (:class:`DiscoveryCache`).
+tracker side does. A recipe never reads files: the training module runs
+:func:`discover_sampler` on the frames its sampler holds (frame numbers and boxes then refer to
+those frames) and hands the result over; :func:`discover_source` does the same on a source's
+full-size frames (the ``discover`` command). Both cache per source on disk
+(:class:`DiscoveryCache`).
 
 Decisions, where the paper or this machine leave a choice (measured figures:
 ``bench/bench_usot_discovery.py`` on the 12 devbench sequences; see its docstring):
@@ -496,6 +499,9 @@ class ClipDiscovery:
     #: Per picked node (same order as ``picked_nodes``): region bits inside its map box.
     region_boxes: np.ndarray      # (P, 4) int xyxy in map pixels (uncut map)
     region_bits: list             # P bool arrays
+    #: Flat position of the clip's first frame in the FrameSource it came from (see
+    #: :func:`discover_sampler`; 0 for a clip discovered on its own). Not cached.
+    frame_offset: int = 0
 
     @property
     def picked_nodes(self) -> np.ndarray:
@@ -791,25 +797,27 @@ class DiscoveryCache:
         self.folder = Path(folder) if folder is not None else sample_cache_dir() / "discovery"
 
     @staticmethod
-    def key(source, params: DiscoveryParams) -> str:
+    def key(source, params: DiscoveryParams, frames: Optional[dict] = None) -> str:
+        """Cache key; ``frames`` describes how frames were prepared (sampler's size, stride)."""
         entry = source.manifest_entry()
         identity = {"sha256": entry["sha256"], "size": entry["size"], "kind": entry["kind"],
                     "topic": entry.get("topic"), "params": params.to_dict(),
-                    "version": DISCOVERY_VERSION}
+                    "frames": frames or {}, "version": DISCOVERY_VERSION}
         return hashlib.sha256(json.dumps(identity, sort_keys=True,
                                          default=list).encode()).hexdigest()
 
-    def path(self, source, params: DiscoveryParams) -> Path:
+    def path(self, source, params: DiscoveryParams, frames: Optional[dict] = None) -> Path:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in source.name)[:60]
-        return self.folder / f"{safe}-{self.key(source, params)[:20]}.npz"
+        return self.folder / f"{safe}-{self.key(source, params, frames)[:20]}.npz"
 
-    def load(self, source, params: DiscoveryParams) -> Optional[list[ClipDiscovery]]:
-        path = self.path(source, params)
+    def load(self, source, params: DiscoveryParams,
+             frames: Optional[dict] = None) -> Optional[list[ClipDiscovery]]:
+        path = self.path(source, params, frames)
         if not path.is_file():
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                if str(data["key"]) != self.key(source, params):
+                if str(data["key"]) != self.key(source, params, frames):
                     raise ValueError("key mismatch")
                 return [ClipDiscovery.from_arrays(data, f"c{k}_")
                         for k in range(int(data["num_clips"]))]
@@ -817,9 +825,10 @@ class DiscoveryCache:
             LOG.warning("%s: cached discovery not usable (%s); recomputing", path, exc)
             return None
 
-    def save(self, source, params: DiscoveryParams, clips: list[ClipDiscovery]) -> Path:
-        path = self.path(source, params)
-        arrays: dict[str, np.ndarray] = {"key": np.asarray(self.key(source, params)),
+    def save(self, source, params: DiscoveryParams, clips: list[ClipDiscovery],
+             frames: Optional[dict] = None) -> Path:
+        path = self.path(source, params, frames)
+        arrays: dict[str, np.ndarray] = {"key": np.asarray(self.key(source, params, frames)),
                                          "num_clips": np.asarray(len(clips))}
         for k, clip in enumerate(clips):
             arrays.update(clip.to_arrays(f"c{k}_"))
@@ -860,3 +869,45 @@ def discover_source(source, params: Optional[DiscoveryParams] = None,
     if cache is not None:
         cache.save(source, params, clips)
     return clips
+
+
+def discover_sampler(sampler, params: Optional[DiscoveryParams] = None,
+                     cache: Optional[DiscoveryCache] = None) -> list[ClipDiscovery]:
+    """Discovery of every stored clip of a :class:`~unsup_tracker_training.sampler.FrameSampler`.
+
+    This is how a recipe's data gets its moving objects: discovery runs on the frames the
+    sampler keeps (downscaled to its ``max_side``, strided by its effective stride), so frame
+    numbers and boxes are those of the frames the recipe samples: clip ``k`` of the result is
+    ``sampler.clips[k]``, its frame ``j`` is ``sampler.frame_at(frame_offset + j)``, boxes are
+    in that frame's pixels. Cached per source (key: the source's content, the settings, the
+    sampler's ``max_side`` and stride). Single-frame clips (stills) get an empty discovery.
+    """
+    params = params or DiscoveryParams()
+    frames_key = {"max_side": sampler.max_side or 0, "stride": sampler.effective_stride}
+    starts = np.concatenate([[0], np.cumsum([len(c) for c in sampler.clips])])
+    result: list[Optional[ClipDiscovery]] = [None] * len(sampler.clips)
+    for source_index, source in enumerate(sampler.sources):
+        indices = [k for k, s in enumerate(sampler.clip_source) if s == source_index]
+        if not indices:
+            continue
+        clips = cache.load(source, params, frames_key) if cache is not None else None
+        if clips is not None and [c.num_frames for c in clips] != [
+                len(sampler.clips[k]) for k in indices]:
+            LOG.warning("%s: cached discovery does not fit the loaded frames; recomputing",
+                        source.path)
+            clips = None
+        if clips is None:
+            flow = FlowEstimator(params)
+            clips = []
+            for k in indices:
+                discoverer = ClipDiscoverer(params, k, flow)
+                for frame in sampler.clips[k]:
+                    discoverer.add(frame)
+                clips.append(discoverer.finish())
+            if cache is not None:
+                cache.save(source, params, clips, frames_key)
+        for k, clip in zip(indices, clips):
+            clip.clip_id = k
+            clip.frame_offset = int(starts[k])
+            result[k] = clip
+    return [clip for clip in result if clip is not None]
