@@ -24,7 +24,8 @@ from unsup_tracker.geometry import iou_xywh
 from unsup_tracker_training import discover as discover_cli
 from unsup_tracker_training.discovery import (ClipDiscovery, DiscoveryCache, DiscoveryParams,
                                               best_path, candidate_boxes, discover_frames,
-                                              discover_sampler, discover_source, fragments,
+                                              discover_clips, discover_sampler,
+                                              discover_source, fragments,
                                               frame_quality, interpolate_boxes,
                                               transition_reward)
 from unsup_tracker_training.make_bag import write_bag
@@ -282,3 +283,14 @@ def test_discovery_on_the_sampler_frames(tmp_path):
     np.testing.assert_array_equal(again[0].boxes, clips[0].boxes)
     assert [c.frame_offset for c in again] == [0, 45]
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
+def test_each_clip_of_a_stream_is_discovered_on_its_own():
+    frames, truth, _ = moving_patch_clip(frames=30)
+    stream = [(0, f) for f in frames[:5]] + [(2, f) for f in frames[5:]]
+    first, second = discover_clips(stream)
+    assert (first.clip_id, first.num_frames, len(first.node_frames)) == (0, 5, 0)
+    assert np.isnan(first.boxes).all() and first.video_quality == 0.0
+    assert not first.usable(DiscoveryParams()) and first.region_mask(0) is None
+    assert (second.clip_id, second.num_frames) == (2, 25)
+    assert np.mean(iou_xywh(second.boxes, truth[5:]) > 0.5) >= 0.8

@@ -91,23 +91,19 @@ def draw_preview(frame: np.ndarray, clip: ClipDiscovery, index: int) -> np.ndarr
     return image
 
 
-def write_clip(folder: Path, clip: ClipDiscovery, frames, params: DiscoveryParams,
-               preview: bool) -> None:
-    """Write one clip's OTB folder (``frames``: the clip's frames, in order)."""
-    (folder / "img").mkdir(parents=True, exist_ok=True)
-    if preview:
-        (folder / "preview").mkdir(exist_ok=True)
-    written = 0
-    for index, frame in enumerate(frames):
-        name = f"{index + 1:04d}"
-        if not cv2.imwrite(str(folder / "img" / f"{name}.jpg"), frame):
-            raise OSError(f"cannot write {folder / 'img' / name}.jpg")
-        if preview:
-            cv2.imwrite(str(folder / "preview" / f"{name}.png"), draw_preview(frame, clip, index))
-        written += 1
-    if written != clip.num_frames:
-        raise DataError(f"{folder.name}: the source gave {written} frames on the second read, "
-                        f"{clip.num_frames} on the first")
+def write_frame(folder: Path, clip: ClipDiscovery, index: int, frame: np.ndarray,
+                preview: bool) -> None:
+    """Write frame ``index`` of a clip (and its preview) into the clip's OTB folder."""
+    name = f"{index + 1:04d}"
+    if not cv2.imwrite(str(folder / "img" / f"{name}.jpg"), frame):
+        raise OSError(f"cannot write {folder / 'img' / name}.jpg")
+    if preview and not cv2.imwrite(str(folder / "preview" / f"{name}.png"),
+                                   draw_preview(frame, clip, index)):
+        raise OSError(f"cannot write {folder / 'preview' / name}.png")
+
+
+def write_annotations(folder: Path, clip: ClipDiscovery, params: DiscoveryParams) -> None:
+    """Write a clip's ``groundtruth_rect.txt``, ``frames.csv`` and ``discovery.json``."""
     write_otb_boxes(folder / "groundtruth_rect.txt", clip.boxes)
     interval = dict(zip(clip.node_frames.tolist(), clip.flow_intervals.tolist()))
     picked = set(clip.picked_frames.tolist())
@@ -125,12 +121,27 @@ def write_clip(folder: Path, clip: ClipDiscovery, frames, params: DiscoveryParam
         json.dump(info, handle, indent=2)
 
 
-def _clip_frames(source: Source, clip_id: int):
-    for frame_clip, frame in source.iter_frames(1):
-        if frame_clip == clip_id:
-            yield frame
-        elif frame_clip > clip_id:
-            return
+def write_source(source: Source, clips: list[ClipDiscovery], folders: list[Path],
+                 params: DiscoveryParams, preview: bool) -> None:
+    """Write the OTB folders of a source's clips, reading its frames once more."""
+    by_id = {clip.clip_id: (clip, folder) for clip, folder in zip(clips, folders)}
+    for folder in folders:
+        (folder / "img").mkdir(parents=True, exist_ok=True)
+        if preview:
+            (folder / "preview").mkdir(exist_ok=True)
+    counts = dict.fromkeys(by_id, 0)
+    for clip_id, frame in source.iter_frames(1):
+        if clip_id not in by_id:
+            raise DataError(f"{source.path}: clip {clip_id} appeared on the second read only")
+        clip, folder = by_id[clip_id]
+        if counts[clip_id] < clip.num_frames:
+            write_frame(folder, clip, counts[clip_id], frame, preview)
+        counts[clip_id] += 1
+    for clip_id, (clip, folder) in by_id.items():
+        if counts[clip_id] != clip.num_frames:
+            raise DataError(f"{source.path}: clip {clip_id} gave {counts[clip_id]} frames on the "
+                            f"second read, {clip.num_frames} on the first")
+        write_annotations(folder, clip, params)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,13 +188,16 @@ def main(argv: list[str] | None = None) -> int:
             frames = sum(c.num_frames for c in clips)
             LOG.info("%s: %d clips, %d frames, %.1f s", source.describe(), len(clips), frames,
                      seconds)
+            folders = []
             for clip in clips:
                 name = clip_folder_name(source, clip, len(clips))
                 while name in names:
                     name += "_"
                 names.append(name)
-                write_clip(out / name, clip, _clip_frames(source, clip.clip_id), params,
-                           args.preview)
+                folders.append(out / name)
+            write_source(source, clips, folders, params, args.preview)
+            for clip, folder in zip(clips, folders):
+                name = folder.name
                 info = clip.summary(params)
                 print(f"{name}: {info['frames']} frames, {info['picked_nodes']}/{info['nodes']} "
                       f"nodes picked, Q_v {info['video_quality']:.2f}, corner "
