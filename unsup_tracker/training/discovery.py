@@ -37,6 +37,29 @@ Decisions, where the paper or this machine leave a choice (measured figures:
   out of scope. Farneback is available (``flow_method="farneback"``) and was measured too.
   Flow is computed on grey frames downscaled so the longest side is ``flow_side`` (default 320,
   DIS preset ``medium``), chosen by the bench (quality vs. ms per frame).
+  Measured on devbench (12 sequences x 150 frames, 640x480, camera pan-and-zoom; IoU > 0.3 /
+  > 0.5 in %; "all" = B' on every frame with the target present, "tmpl" / "mem" = USOT's Table 5
+  instances, 200 per usable sequence; CPU ms per frame, one OpenCV thread, loaded machine):
+
+  ==================  ===========  ===========  ===========  ======  =====
+  flow, side          all          tmpl         mem          usable  ms/f
+  ==================  ===========  ===========  ===========  ======  =====
+  DIS medium, 320     59.3 / 48.8  73.4 / 62.3  70.7 / 60.0  11/12   6.0
+  DIS medium, 480     59.8 / 49.2  73.3 / 62.6  67.4 / 59.9  10/12   13.7
+  DIS medium, 240     54.0 / 44.1  70.6 / 57.0  65.6 / 55.4  10/12   4.3
+  DIS medium, 160     46.2 / 32.4  50.3 / 35.8  48.0 / 35.5  8/12    2.0
+  DIS fast, 320       41.7 / 28.2  48.9 / 36.5  45.7 / 34.4  8/12    3.0
+  DIS ultrafast, 320  41.0 / 25.6  50.3 / 31.9  48.5 / 25.3  11/12   3.0
+  Farneback, 320      48.9 / 30.0  67.6 / 44.8  64.4 / 44.0  10/12   9.1
+  Farneback, 160      34.2 / 18.2  49.1 / 25.4  43.7 / 26.6  10/12   2.9
+  ==================  ===========  ===========  ===========  ======  =====
+
+  DIS medium at 320 px is as good as at 480 px for less than half the time; cheaper presets or
+  sizes lose 5-25 points. (USOT reports 63-64 / 42-46 for its template boxes on GOT-10k and
+  VID with ARFlow; devbench's pasted targets are easier to separate, its occluders and
+  distractors also move.) Subtracting a robust global affine motion instead of the mean flow
+  (for the zooming camera) was tried and measured worse (tmpl 68.3 / 56.8): the moving
+  occluders then win more often; the paper's mean is kept.
 * ``T_f`` as the official code: flow and boxes on every ``node_step`` = 3rd frame (the code's
   "gap"), ``T_f`` starts at 4 and moves within [1, 7], down when the largest flow component
   exceeds 16 px and up when it stays below 8 px (both checked on the same frame at most once in
