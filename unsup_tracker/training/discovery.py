@@ -114,6 +114,7 @@ import cv2
 import numpy as np
 
 from unsup_tracker.atomic_file import atomic_write, describe_os_error
+from unsup_tracker.geometry import iou_xywh
 from unsup_tracker.params import Params
 from unsup_tracker.sample_data import cache_dir as sample_cache_dir
 
@@ -232,21 +233,14 @@ def transition_reward(a: np.ndarray, b: np.ndarray, gamma: float,
     (DIoU's penalty). Negative values are multiplied by ``negative_factor`` (the code's 3 in the
     DP; 1 in Eq. 7).
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    union = area_a + area_b - inter
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    iou = iou_xywh(_xyxy_to_xywh(a), _xyxy_to_xywh(b)).reshape(a.shape[:-1])
     cw = np.maximum(a[..., 2], b[..., 2]) - np.minimum(a[..., 0], b[..., 0])
     ch = np.maximum(a[..., 3], b[..., 3]) - np.minimum(a[..., 1], b[..., 1])
     diagonal = cw ** 2 + ch ** 2
     distance = ((a[..., 0] + a[..., 2] - b[..., 0] - b[..., 2]) ** 2
                 + (a[..., 1] + a[..., 3] - b[..., 1] - b[..., 3]) ** 2) / 4.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
         penalty = np.where(diagonal > 0, distance / np.where(diagonal > 0, diagonal, 1.0), 0.0)
     reward = iou - gamma * penalty
     return np.where(reward < 0, reward * negative_factor, reward)
