@@ -216,18 +216,24 @@ def test_cache_round_trip_and_damaged_file(tmp_path, caplog):
                                   first[0].boxes)
 
 
-def test_command_writes_an_otb_folder_from_a_video_and_a_bag(tmp_path):
+def test_command_writes_an_otb_folder_for_every_source_kind(tmp_path):
     frames, truth, _ = moving_patch_clip(frames=40)
     _write_video(tmp_path / "clip.avi", frames)
     write_bag(iter(frames), tmp_path / "bag", storage="mcap", topic="/cam", encoding="bgr8",
               fps=10.0, start_ns=1)
+    write_bag(iter(frames), tmp_path / "bag3", storage="sqlite3", topic="/cam", encoding="rgb8",
+              fps=10.0, start_ns=1)
+    (tmp_path / "seq").mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(tmp_path / "seq" / f"frame_{i:05d}.png"), frame)
     out = tmp_path / "out"
-    status = discover_cli.main(["--data", str(tmp_path / "clip.avi"), "--data",
-                                str(tmp_path / "bag"), "--out", str(out), "--preview",
-                                "--cache-dir", str(tmp_path / "cache")])
+    data = [tmp_path / "clip.avi", tmp_path / "bag", tmp_path / "bag3", tmp_path / "seq"]
+    status = discover_cli.main([arg for path in data for arg in ("--data", str(path))]
+                               + ["--out", str(out), "--preview", "--cache-dir",
+                                  str(tmp_path / "cache")])
     assert status == 0
     names = (out / "list.txt").read_text().split()
-    assert names == ["clip.avi", "bag"]
+    assert names == ["clip.avi", "bag", "bag3", "seq"]
     for name in names:
         sequence = load_sequence(out / name)
         assert len(sequence) == 40
