@@ -269,6 +269,11 @@ def test_params_reject_unknown_and_bad_values():
         DiscoveryParams.from_overrides({"alphas": [1.5]})
     with pytest.raises(ValueError):
         DiscoveryParams.from_overrides({"flow_interval": 9})
+    frames, _, _ = moving_patch_clip(frames=3)
+    with pytest.raises(ValueError, match="uint8"):
+        discover_frames([frames[0].astype(np.float32)])
+    with pytest.raises(ValueError, match="earlier frames"):
+        discover_frames([frames[0], frames[1][:100]])
 
 
 def test_discovery_on_the_sampler_frames(tmp_path):

@@ -61,12 +61,14 @@ Decisions, where the paper or this machine leave a choice (measured figures:
   (for the zooming camera) was tried and measured worse (tmpl 68.3 / 56.8): the moving
   occluders then win more often; the paper's mean is kept.
 * ``T_f`` as the official code: flow and boxes on every ``node_step`` = 3rd frame (the code's
-  "gap"), ``T_f`` starts at 4 and moves within [1, 7], down when the largest flow component
-  exceeds 16 px and up when it stays below 8 px (both checked on the same frame at most once in
-  each direction). The code's pixel constants (these two, the 15 px border, the 80 px
-  small-object/hole size, the 50 px^2 minimum box, the 0.05 still-scene distance, the 10 px
-  corner margin) refer to its ARFlow input width of 640 px; here they are scaled to the frame
-  (flow thresholds, corner margin) or to the flow resolution (region sizes) accordingly.
+  "gap"), ``T_f`` starts at 4 (then carries over from node to node) and moves within [1, 7],
+  down while the largest flow component exceeds 16 px, up while it stays below 8 px, recomputing
+  the flow each time and never reversing on the same node. The code's pixel constants (these
+  two, the 15 px border, the 80 px small-object/hole size, the 50 px^2 minimum box, the 0.05
+  still-scene distance, the 10 px corner margin) are in pixels of the flow resized back to its
+  source frames (VID/GOT-10k frames, mostly 500 to 1280 px wide; ARFlow ran at 640x384). The
+  paper gives none of them; we take them at a 640 px wide frame and scale them to the frame
+  (flow thresholds, corner margin) or to the flow map (region sizes).
 * Thresholds: two per frame as in the code, ``alpha`` = 0.3 (the paper's) and 0.16, each giving
   its best box (two candidates per node). Frames whose motion is not salient (mean distance not
   below the still threshold and max/mean <= 2.5) give none. A 1/32 margin of the flow is cut.
@@ -95,8 +97,9 @@ Decisions, where the paper or this machine leave a choice (measured figures:
   The code walks in steps of 2 frames and lets later frames reuse an earlier frame's fragment;
   neither is copied. Memory frames: ``N_mem + 3`` uniform draws from the fragment, the ``N_mem``
   farthest from the template kept (code).
-* Frames are numbered per clip in the order the source decodes them (undecodable frames are
-  skipped by the source and not counted); boxes are 0-based xywh in the source's own pixels.
+* Frames are numbered per clip in the order they are given (:func:`discover_source`: as the
+  source decodes them, undecodable frames skipped and not counted; :func:`discover_sampler`: as
+  the sampler stores them); boxes are 0-based xywh in the pixels of those frames.
 """
 from __future__ import annotations
 
