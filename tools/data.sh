@@ -11,15 +11,9 @@
 # Idempotent: Debian packages already installed and an unchanged PyPI stamp are skipped.
 # Nothing here is needed by `make test` (tests on this footage skip when it is absent).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-VENV="$ROOT/.venv"
-PY="$VENV/bin/python"
-STAMPS="$VENV/.stamps"
 TAG=data
-export PIP_DISABLE_PIP_VERSION_CHECK=1
 # shellcheck source=tools/lib.sh
-source "$ROOT/tools/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working folder), VENV, PY, STAMPS
 [ -x "$PY" ] || die "no .venv: run make setup first"
 
 # The package names are read from shipped_data.py, the one list.

@@ -1,5 +1,12 @@
-# Shell helpers shared by tools/setup.sh and tools/data.sh (sourced, not run). The caller sets
-# TAG (log prefix), PY (the venv's python) and STAMPS (stamp folder) before calling them.
+# Shell helpers shared by tools/setup.sh and tools/data.sh (sourced, not run; the caller sets
+# TAG, the log prefix). Sourcing it changes to the repository root and sets ROOT, VENV, PY (the
+# venv's python) and STAMPS (the step stamps).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+STAMPS="$VENV/.stamps"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
 T0=$(date +%s)
 log() { printf '[%s %3ss] %s\n' "$TAG" "$(( $(date +%s) - T0 ))" "$*"; }
 die() { printf '[%s] ERROR: %s\n' "$TAG" "$*" >&2; exit 1; }

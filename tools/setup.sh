@@ -18,19 +18,12 @@
 # More training footage (not needed by the tests): `make data` (tools/data.sh).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-VENV="$ROOT/.venv"
-PY="$VENV/bin/python"
-STAMPS="$VENV/.stamps"
-BUILD="$ROOT/build/cmake"
-export PIP_DISABLE_PIP_VERSION_CHECK=1
-# a bootstrap marker inherited from another venv would stop the ROS wheels' re-exec (ros_env.md 2)
-unset _ROS_WHEELS_BOOTSTRAP_COMPLETE || true
-
 TAG=setup
 # shellcheck source=tools/lib.sh
-source "$ROOT/tools/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working folder), VENV, PY, STAMPS
+BUILD="$ROOT/build/cmake"
+# a bootstrap marker inherited from another venv would stop the ROS wheels' re-exec (ros_env.md 2)
+unset _ROS_WHEELS_BOOTSTRAP_COMPLETE || true
 
 # ---------------------------------------------------------------- ROS mode
 ROS_MODE=wheels
