@@ -78,6 +78,25 @@ def test_lists_leave_out_near_duplicates_and_benchmarks():
         shipped_data.SETUP_PACKAGES)
 
 
+def _thumbnail(path):
+    """Return a 32x32 grey thumbnail, zero mean, unit norm (copies of a photo correlate ~1)."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    small = cv2.resize(image, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+    small -= small.mean()
+    return small / max(np.linalg.norm(small), 1e-9)
+
+
+def _check_no_resized_copies(photos, sources):
+    """Check no training photo is a resized or re-encoded copy of a benchmark photo.
+
+    Unrelated photos correlate below 0.8 here; other views of a scene are the reviewed lists' job.
+    """
+    bench = np.stack([_thumbnail(path) for path in sources])
+    for photo in photos:
+        correlation = bench @ _thumbnail(photo)
+        assert correlation.max() < 0.95, (photo, sources[int(correlation.argmax())])
+
+
 def _check_disjoint(data, index, source_names):
     opened = open_sources(data, images_as="stills")
     files = [f for source in opened for f in source.files()]
@@ -105,6 +124,7 @@ def test_setup_footage_is_disjoint_from_the_benchmark(tmp_path):
     synth_spec = shipped_data.synth_spec(photo_dir)
     seen = _check_disjoint([photo_dir, synth_spec] + videos, index, source_names)
     assert not seen & {path.resolve() for path in sources}
+    _check_no_resized_copies(sorted(photo_dir.iterdir()), sources)
     kept = [p.name for p in shipped_data.still_photos()]
     assert kept == list(shipped_data.STILL_PHOTOS)
 
@@ -122,6 +142,7 @@ def test_make_data_footage_is_disjoint_from_the_benchmark(tmp_path, monkeypatch)
     for method in shipped_data.METHOD_DATA:
         seen = _check_disjoint(shipped_data.data_args(method), index, source_names)
         assert not seen & {path.resolve() for path in sources}
+    _check_no_resized_copies(shipped_data.photos(), sources)
 
 
 def _write_photo(path, seed):
@@ -150,6 +171,14 @@ def test_guard_matches_path_copy_and_renamed_copy(tmp_path, fake_sources):
     assert index.match(shutil.copy(apple, copy_dir / "renamed.jpg")) == apple
     other = _write_photo(tmp_path / "other.jpg", 3)
     assert index.match(other) is None
+    # A resized, re-encoded copy escapes the file index but not the thumbnail check.
+    image = cv2.imread(str(apple))
+    resized = tmp_path / "resized.png"
+    cv2.imwrite(str(resized), cv2.resize(image, (80, 64), interpolation=cv2.INTER_CUBIC))
+    assert index.match(resized) is None
+    _check_no_resized_copies([other], fake_sources)
+    with pytest.raises(AssertionError, match="resized.png"):
+        _check_no_resized_copies([other, resized], fake_sources)
 
     clean = tmp_path / "clean"
     clean.mkdir()
