@@ -141,8 +141,8 @@ PHOTO_SETS = (
     FileSet("scikit-image", "pypi", tuple(f"skimage/data/{n}" for n in (
         "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png",
         "clock_motion.png", "coffee.png", "coins.png", "grass.png", "gravel.png",
-        "hubble_deep_field.jpg", "ihc.png", "moon.png", "motorcycle_left.png", "page.png",
-        "retina.jpg", "rocket.jpg", "text.png")), "BSD-3-Clause and CC0/public domain"),
+        "hubble_deep_field.jpg", "ihc.png", "moon.png", "page.png", "retina.jpg", "rocket.jpg",
+        "text.png")), "CC0 or public domain (per image: skimage/data/_fetchers.py)"),
     FileSet("scikit-learn", "pypi", ("sklearn/datasets/images/china.jpg",
                                      "sklearn/datasets/images/flower.jpg"), "CC-BY-2.0"),
     FileSet("matplotlib", "matplotlib", ("grace_hopper.jpg",), "public domain"),
@@ -178,7 +178,8 @@ EXCLUDED = {
         "mbt-depth/Castle-simu": "rendered (simulated) sequence",
     },
     "scikit-image": {
-        "motorcycle_right.png": "stereo twin of motorcycle_left.png",
+        "motorcycle_left.png, motorcycle_right.png": "from the Middlebury 2014 stereo "
+                                                     "benchmark (a benchmark, if not tracking)",
         "color.png, logo.png, horse.png, phantom.png, chessboard_*.png": "drawings",
     },
     "plasma-workspace-wallpapers": {"*/contents/images/<other sizes>": "same photo, other sizes"},
