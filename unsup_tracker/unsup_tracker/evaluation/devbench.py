@@ -40,6 +40,10 @@ Ground-truth decisions:
   :data:`ABSENT_VISIBILITY` of the target's pixels are visible (fully occluded or out of view).
 * Frame 1 always shows the whole target, unoccluded (trackers initialise there).
 
+Rendering: the camera window, smooth random paths, sprites and blob masks are the project's one
+renderer, :mod:`unsup_tracker.render`, shared with the training module's unlabeled synthetic clips
+(which never see this module's boxes or masks).
+
 Determinism: sequence ``i`` depends only on ``(seed, i)`` and the generation options, and
 OpenCV's RNG is reseeded before GrabCut, so the same seed gives byte-identical files on the same
 OpenCV build.
