@@ -8,7 +8,7 @@ ARGS   ?=
 PYTEST_ARGS ?=
 # `make test`/`make demo` re-run setup only when one of its inputs changed (setup itself is
 # idempotent and also skips unchanged steps by hashed stamps).
-SETUP_INPUTS := tools/setup.sh tools/requirements.txt tools/ros-requirements.txt \
+SETUP_INPUTS := tools/setup.sh tools/lib.sh tools/requirements.txt tools/ros-requirements.txt \
 	tools/fix_ros_prefix.py tools/install_layout.py \
 	unsup_tracker/setup.py unsup_tracker/setup.cfg unsup_tracker/package.xml \
 	$(wildcard ros_deps/vision_msgs/* ros_deps/vision_msgs/msg/*.msg) \
@@ -20,10 +20,11 @@ ROS_ENV := if [ "$$(cat $(VENV)/.stamps/ros-mode 2>/dev/null)" = system ]; then 
 LINT_PATHS := unsup_tracker tools bench
 FLAKE8_ARGS := --max-line-length=99 --extend-exclude=build,install,log,.venv,__pycache__
 
-.PHONY: help setup demo test fuzz bench lint clean distclean
+.PHONY: help setup data demo test fuzz bench lint clean distclean
 
 help:
 	@echo "make setup      create .venv with torch, OpenCV, ROS 2 (rclpy) and our interfaces"
+	@echo "make data      install more training footage (Debian, PyPI; not needed by the tests), list it"
 	@echo "make demo       run the demo (pass options with ARGS='...')"
 	@echo "make test       run every test (extra pytest options with PYTEST_ARGS='...')"
 	@echo "make fuzz       the fuzz tests with 2000 examples each (make test runs 50)"
@@ -38,6 +39,10 @@ setup:
 $(SETUP_DONE): $(SETUP_INPUTS)
 	@bash tools/setup.sh
 	@touch $@
+
+# Training footage beyond setup's (tools/train_shipped.sh runs it); prints what is there.
+data: $(SETUP_DONE)
+	@bash tools/data.sh
 
 demo: $(SETUP_DONE)
 	@$(ROS_ENV) echo "$(VENV)/bin/demo $(ARGS)"; $(VENV)/bin/demo $(ARGS)

@@ -15,37 +15,15 @@
 #   UNSUP_TRACKER_TORCH  pip requirement for torch (default: torch==2.13.0 CPU, or plain `torch`
 #                        when nvidia-smi works)
 #   SKIP_APT=1           do not install Debian's opencv-doc and lomiri-wallpapers-16.04
+# More training footage (not needed by the tests): `make data` (tools/data.sh).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-VENV="$ROOT/.venv"
-PY="$VENV/bin/python"
-STAMPS="$VENV/.stamps"
+TAG=setup
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working folder), VENV, PY, STAMPS
 BUILD="$ROOT/build/cmake"
-export PIP_DISABLE_PIP_VERSION_CHECK=1
 # a bootstrap marker inherited from another venv would stop the ROS wheels' re-exec (ros_env.md 2)
 unset _ROS_WHEELS_BOOTSTRAP_COMPLETE || true
-
-T0=$(date +%s)
-log() { printf '[setup %3ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
-die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
-hash_of() { # hash_of <strings/paths...>: content hash of files (recursively) and literal strings
-  local a
-  for a in "$@"; do
-    if [ -d "$a" ]; then
-      find "$a" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
-        | xargs -0 -r sha256sum
-    elif [ -f "$a" ]; then sha256sum "$a"
-    else printf '%s\n' "$a"
-    fi
-  done | sha256sum | cut -c1-16
-}
-stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
-stamp_set() { mkdir -p "$STAMPS"; printf '%s' "$2" > "$STAMPS/$1"; }
-pip() { # quiet pip; drops the warnings about this machine's absent local index dirs
-  "$PY" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-}
 
 # ---------------------------------------------------------------- ROS mode
 ROS_MODE=wheels
@@ -186,25 +164,9 @@ fi
 # ---------------------------------------------------------------- footage (Debian packages)
 # opencv-doc: sample videos and photos (demo, training, development-benchmark targets);
 # lomiri-wallpapers-16.04: photographs, development-benchmark backgrounds only (16 MB).
-missing=()
-for pkg in opencv-doc lomiri-wallpapers-16.04; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
-    || missing+=("$pkg")
-done
-if [ "${SKIP_APT:-0}" != 1 ] && [ "${#missing[@]}" -gt 0 ]; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    log "apt: installing Debian's ${missing[*]} (sample footage)"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-      apt-get update -q >/dev/null 2>&1 || true
-      apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
-        || log "WARNING: apt-get install ${missing[*]} failed; the demo's sample videos or the" \
-               "development benchmark's footage are missing"
-    fi
-  else
-    log "WARNING: ${missing[*]} not installed and apt-get is unavailable (or not root):"
-    log "WARNING:   sudo apt-get install ${missing[*]}   # sample footage (demo, training, devbench)"
-  fi
+if [ "${SKIP_APT:-0}" != 1 ]; then
+  apt_install "sample footage: demo, training, development benchmark" \
+    opencv-doc lomiri-wallpapers-16.04 || true
 fi
 
 # ---------------------------------------------------------------- check

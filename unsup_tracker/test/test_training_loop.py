@@ -329,6 +329,26 @@ def test_cli_bag_without_the_topic(video, tmp_path, capsys):
     assert entry["kind"] == "rosbag" and entry["topic"] == "/cam/image"
 
 
+def test_cli_synth_spec(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(2):
+        rng = np.random.default_rng(index)
+        cv2.imwrite(str(photos / f"p{index}.png"), cv2.resize(
+            (rng.random((20, 30, 3)) * 255).astype(np.uint8), (150, 100)))
+    spec = f"synth,clips=2,frames=6,size=64x48:{photos}"
+    out = tmp_path / "o"
+    assert main(["--method", METHOD, "--data", spec, "--out", str(out), "--quiet",
+                 "--steps", "2"]) == 0
+    meta = load_checkpoint(out / "tiny_test.pt").meta
+    (entry,) = meta["data_manifest"]
+    assert entry["kind"] == "synth" and entry["frames_used"] == 12 and entry["clips"] == 2
+    assert f"--data {spec}" in meta["training_command"]
+    assert main(["--method", METHOD, "--data", f"synth,frames=1:{photos}", "--out",
+                 str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "frames must be 2.." in capsys.readouterr().err
+
+
 def test_udt_smoke(video, tmp_path):
     out = tmp_path / "udt"
     assert main(["--method", "udt", "--data", str(video), "--out", str(out), "--steps", "3",

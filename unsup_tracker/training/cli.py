@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", required=True, help="tracking method, e.g. udt")
     parser.add_argument("--data", action="append", required=True, metavar="PATH",
                         help="video (.avi/.mp4/...; .gz too), image-sequence folder, stills "
-                        "folder, rosbag2 folder or .db3/.mcap file, or a folder of those; repeat")
+                        "folder, rosbag2 folder or .db3/.mcap file, or a folder of those; or "
+                        "synth[,clips=N,frames=F,size=WxH,seed=S,objects=K]:PHOTOS for clips "
+                        "rendered from photos; repeat")
     parser.add_argument("--topic",
                         help="image topic of the bags (default: their only image topic)")
     parser.add_argument("--out", required=True, metavar="DIR", help="checkpoints and loss.csv")

@@ -28,6 +28,8 @@ How a path's kind is detected (:func:`open_sources`):
 * a folder with an ``img/`` sub-folder of images (OTB layout) -> image sequence of ``img/``;
 * a folder with images directly inside -> image sequence or stills, see
   :func:`classify_image_folder` (``images_as`` overrides the guess for every such folder);
+* ``synth[,KEY=VALUE...]:PATH`` (not a path) -> synthetic clips rendered from the photos of
+  PATH (:mod:`unsup_tracker_training.synth`);
 * any other folder -> a collection: its entries are detected the same way, to a limited depth
   (e.g. a dataset root holding one folder per sequence, or a folder of videos).
 
@@ -94,7 +96,8 @@ class DevbenchFootageError(DataError):
     """A data path reads development-benchmark footage (see the module docstring)."""
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """Return the images directly inside ``folder``, naturally sorted by name."""
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     return sorted(files, key=lambda p: natural_key(p.name))
 
@@ -286,7 +289,7 @@ class ImageSequenceSource(Source):
                  files: list[Path] | None = None):
         super().__init__(path)
         self.image_folder = Path(image_folder) if image_folder is not None else self.path
-        self._files = list(files) if files is not None else _image_files(self.image_folder)
+        self._files = list(files) if files is not None else image_files(self.image_folder)
         if not self._files:
             raise DataError(f"{self.image_folder}: no images "
                             f"({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -509,14 +512,14 @@ def _detect(path: Path, topic: str | None, images_as: str, depth: int,
         raise DataError(f"{path}: no such file or folder")
     if _is_bag_dir(path):
         return [RosbagSource(path, topic)]
-    images = _image_files(path)
+    images = image_files(path)
     if images:
         kind = images_as if images_as != "auto" else classify_image_folder(images)
         if images_as == "auto":
             LOG.info("%s: %d images, treated as %s (force with --images-as)", path,
                      len(images), kind)
         return [ImageSequenceSource(path) if kind == "sequence" else StillsSource(path)]
-    if (path / "img").is_dir() and _image_files(path / "img"):
+    if (path / "img").is_dir() and image_files(path / "img"):
         return [ImageSequenceSource(path, image_folder=path / "img")]
     if depth >= MAX_COLLECTION_DEPTH:
         return []
@@ -532,6 +535,9 @@ def open_sources(paths: list[str | os.PathLike], topic: str | None = None,
                  images_as: str = "auto") -> list[Source]:
     """Detect the kind of every path (see the module docstring) and open it.
 
+    A ``synth[,KEY=VALUE...]:PATH`` argument opens synthetic clips rendered from the photos of
+    PATH (:mod:`unsup_tracker_training.synth`).
+
     Raises :class:`DataError` for a missing path, a path holding no usable data, or a bag
     without the requested (or a unique) image topic.
     """
@@ -541,6 +547,9 @@ def open_sources(paths: list[str | os.PathLike], topic: str | None = None,
         raise DataError("no data paths given")
     sources: list[Source] = []
     for raw in paths:
+        if synth.is_spec(raw):
+            sources.append(synth.SynthSource.from_spec(raw))
+            continue
         path = Path(raw).expanduser()
         if not path.exists():
             raise DataError(f"data path does not exist: {path}")
@@ -587,6 +596,9 @@ def rendered_devbench(path: str | os.PathLike, _seen: dict | None = None) -> Pat
             break
         folder = folder.parent
     return None
+
+
+from . import synth  # noqa: E402  (synth builds on Source, defined above)
 
 
 def refuse_devbench_footage(sources: list[Source], index: SourceIndex | None = None) -> None:

@@ -40,6 +40,10 @@ Ground-truth decisions:
   :data:`ABSENT_VISIBILITY` of the target's pixels are visible (fully occluded or out of view).
 * Frame 1 always shows the whole target, unoccluded (trackers initialise there).
 
+Rendering: the camera window, smooth random paths, sprites and blob masks are the project's one
+renderer, :mod:`unsup_tracker.render`, shared with the training module's unlabeled synthetic clips
+(which never see this module's boxes or masks).
+
 Determinism: sequence ``i`` depends only on ``(seed, i)`` and the generation options, and
 OpenCV's RNG is reseeded before GrabCut, so the same seed gives byte-identical files on the same
 OpenCV build.
@@ -79,6 +83,8 @@ import cv2
 import numpy as np
 
 from .. import sample_data
+from ..render import (Sprite, blob_mask, camera_matrix, camera_path, composite, fit_background,
+                      paste_mask, place, smooth_path, smoothstep)
 from .dataset import LIST_FILE, write_otb_boxes
 
 GENERATOR_VERSION = 2
@@ -315,15 +321,8 @@ class Footage:
         """Return a background, shrunk per :data:`MAX_BACKGROUND_SCALE` for ``frame_size``."""
         key = (name, tuple(frame_size))
         if key not in self._backgrounds:
-            image = self._read(name)
-            out_w, out_h = frame_size
-            widest = min(image.shape[1], image.shape[0] * out_w / out_h)
-            factor = MAX_BACKGROUND_SCALE * out_w / widest
-            if factor < 1.0:
-                size = (max(1, round(image.shape[1] * factor)),
-                        max(1, round(image.shape[0] * factor)))
-                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            self._backgrounds[key] = image
+            self._backgrounds[key] = fit_background(self._read(name), frame_size,
+                                                    MAX_BACKGROUND_SCALE)
         return self._backgrounds[key]
 
     def cutout(self, target: TargetPhoto) -> tuple[np.ndarray, np.ndarray]:
@@ -334,7 +333,7 @@ class Footage:
             patch = image[y:y + h, x:x + w]
             mask = _grabcut_mask(patch) if target.cut == "grabcut" else None
             if mask is None:
-                mask = _blob_mask(np.random.default_rng(list(target.photo.encode())), h, w, 0.35)
+                mask = blob_mask(np.random.default_rng(list(target.photo.encode())), h, w, 0.35)
             rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
             crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
             self._cutouts[target] = (patch[crop].copy(), mask[crop].copy())
@@ -368,169 +367,8 @@ def _grabcut_mask(patch: np.ndarray) -> Optional[np.ndarray]:
     return np.where(full >= 128, 255, 0).astype(np.uint8)
 
 
-def _blob_mask(rng: np.random.Generator, height: int, width: int, irregularity: float
-               ) -> np.ndarray:
-    """Draw a smooth star-shaped blob filling a ``height`` x ``width`` box (uint8 0/255)."""
-    angles = np.linspace(0.0, 2.0 * np.pi, 120, endpoint=False)
-    radius = np.ones_like(angles)
-    for k in range(2, 7):
-        amplitude = rng.uniform(0.0, irregularity / k * 1.6)
-        radius += amplitude * np.cos(k * angles + rng.uniform(0, 6.3))
-    radius = np.clip(radius, 0.25, None)
-    radius /= radius.max()
-    supersample = 4
-    points = np.stack([(0.5 + 0.5 * radius * np.cos(angles)) * width * supersample,
-                       (0.5 + 0.5 * radius * np.sin(angles)) * height * supersample], axis=1)
-    canvas = np.zeros((height * supersample, width * supersample), np.uint8)
-    cv2.fillPoly(canvas, [np.round(points).astype(np.int32)], 255, lineType=cv2.LINE_AA)
-    small = cv2.resize(canvas, (width, height), interpolation=cv2.INTER_AREA)
-    return np.where(small >= 128, 255, 0).astype(np.uint8)
-
-
-# ----------------------------------------------------------------------------- motion
-
-def _smooth_path(rng: np.random.Generator, n: int, low, high, knot_every: float,
-                 first=None) -> np.ndarray:
-    """(n, d) random path: uniform knots in [low, high], linearly joined, Gaussian-smoothed.
-
-    Smoothing keeps the values inside [low, high] (convex combinations) and gives a velocity
-    without stops at the knots. ``first`` pins the first knot.
-    """
-    low = np.atleast_1d(np.asarray(low, dtype=np.float64))
-    high = np.atleast_1d(np.asarray(high, dtype=np.float64))
-    num_knots = max(2, int(math.ceil(n / knot_every)) + 1)
-    knots = rng.uniform(low, high, size=(num_knots, len(low)))
-    if first is not None:
-        knots[0] = first
-        knots[1] = first
-    times = np.linspace(0, n - 1, num_knots)
-    path = np.stack([np.interp(np.arange(n), times, knots[:, d]) for d in range(len(low))], 1)
-    sigma = knot_every / 3.0
-    radius = int(3 * sigma)
-    if radius >= 1:
-        kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-        kernel /= kernel.sum()
-        padded = np.pad(path, ((radius, radius), (0, 0)), mode="edge")
-        path = np.stack([np.convolve(padded[:, d], kernel, mode="valid")
-                         for d in range(path.shape[1])], 1)
-    return path
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
 # ----------------------------------------------------------------------------- rendering
-
-@dataclasses.dataclass
-class _Sprite:
-    premultiplied: np.ndarray  # float32 HxWx3: colour * alpha
-    alpha: np.ndarray  # float32 HxW in [0, 1]
-
-    @classmethod
-    def from_cutout(cls, patch: np.ndarray, mask: np.ndarray, long_side: float) -> "_Sprite":
-        # Resize once to the largest size it is drawn at, so per-frame warps never minify much
-        # (warpAffine does not low-pass and would alias).
-        scale = min(1.0, long_side / max(patch.shape[:2]))
-        size = (max(2, round(patch.shape[1] * scale)), max(2, round(patch.shape[0] * scale)))
-        color = cv2.resize(patch, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        alpha = cv2.resize(mask, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        return cls(color * alpha[..., None], alpha)
-
-    @property
-    def long_side(self) -> int:
-        return max(self.alpha.shape)
-
-
-@dataclasses.dataclass
-class _Placed:
-    x0: int
-    y0: int
-    premultiplied: np.ndarray
-    alpha: np.ndarray
-    sharp_mask: np.ndarray  # bool, before blur: the object's extent
-
-    def frame_slices(self, width: int, height: int):
-        """(frame slices, local slices) of the part inside the frame, or None."""
-        h, w = self.alpha.shape
-        fx0, fy0 = max(self.x0, 0), max(self.y0, 0)
-        fx1, fy1 = min(self.x0 + w, width), min(self.y0 + h, height)
-        if fx0 >= fx1 or fy0 >= fy1:
-            return None
-        return ((slice(fy0, fy1), slice(fx0, fx1)),
-                (slice(fy0 - self.y0, fy1 - self.y0), slice(fx0 - self.x0, fx1 - self.x0)))
-
-
-def _line_kernel(length: float, angle: float) -> np.ndarray:
-    """Normalised anti-aliased line of ``length`` px at ``angle`` (radians): linear motion blur."""
-    size = int(math.ceil(length)) | 1
-    canvas = np.zeros((size, size), np.uint8)
-    c = size / 2.0
-    dx, dy = 0.5 * length * math.cos(angle), 0.5 * length * math.sin(angle)
-    subpixel = 16  # cv2.line's shift=4: coordinates in 1/16 px
-    cv2.line(canvas, (round((c - dx) * subpixel), round((c - dy) * subpixel)),
-             (round((c + dx) * subpixel), round((c + dy) * subpixel)), 255, 1, cv2.LINE_AA,
-             shift=4)
-    kernel = canvas.astype(np.float32)
-    total = kernel.sum()
-    if total <= 0:
-        kernel[size // 2, size // 2] = 1.0
-        total = 1.0
-    return kernel / total
-
-
-def _place(sprite: _Sprite, center, scale: float, angle_deg: float, gain: float = 1.0,
-           blur: Optional[tuple[float, float]] = None) -> _Placed:
-    """Warp ``sprite`` to ``center`` (frame pixels) on a local canvas covering all of it."""
-    h, w = sprite.alpha.shape
-    matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle_deg, scale)
-    matrix[:, 2] += np.asarray(center, dtype=np.float64) - (w / 2.0, h / 2.0)
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], dtype=np.float64) @ matrix.T
-    pad = 2 + (int(math.ceil(blur[0])) if blur else 0)
-    x0 = int(math.floor(corners[:, 0].min())) - pad
-    y0 = int(math.floor(corners[:, 1].min())) - pad
-    x1 = int(math.ceil(corners[:, 0].max())) + pad
-    y1 = int(math.ceil(corners[:, 1].max())) + pad
-    matrix[:, 2] -= (x0, y0)
-    size = (x1 - x0, y1 - y0)
-    alpha = cv2.warpAffine(sprite.alpha, matrix, size, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    color = cv2.warpAffine(sprite.premultiplied, matrix, size, flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    sharp = alpha > 0.5
-    if gain != 1.0:
-        color *= gain
-    if blur is not None and blur[0] >= 2.0:
-        kernel = _line_kernel(*blur)
-        alpha = cv2.filter2D(alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-        color = cv2.filter2D(color, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-    return _Placed(x0, y0, color, alpha, sharp)
-
-
-def _composite(canvas: np.ndarray, placed: _Placed) -> None:
-    slices = placed.frame_slices(canvas.shape[1], canvas.shape[0])
-    if slices is None:
-        return
-    frame_sl, local_sl = slices
-    alpha = placed.alpha[local_sl][..., None]
-    canvas[frame_sl] = canvas[frame_sl] * (1.0 - alpha) + placed.premultiplied[local_sl]
-
-
-def _paste_mask(frame_mask: np.ndarray, placed: _Placed, mask: np.ndarray) -> None:
-    slices = placed.frame_slices(frame_mask.shape[1], frame_mask.shape[0])
-    if slices is not None:
-        frame_sl, local_sl = slices
-        frame_mask[frame_sl] |= mask[local_sl]
-
-
-def _camera_matrix(center, window_width: float, out_size) -> np.ndarray:
-    out_w, out_h = out_size
-    window_height = window_width * out_h / out_w
-    s = out_w / window_width
-    return np.array([[s, 0.0, -s * (center[0] - window_width / 2.0)],
-                     [0.0, s, -s * (center[1] - window_height / 2.0)]])
-
+# (the shared pieces live in unsup_tracker.render)
 
 def _hue_shifted(patch: np.ndarray, shift: int, gain: float) -> np.ndarray:
     hsv = cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)
@@ -568,33 +406,33 @@ def _plan_target(rng: np.random.Generator, attrs: set, n: int, frame_size: tuple
     unit = out_w / 640.0  # sizes and speeds are tuned for 640-px-wide frames
     long_side = rng.uniform(56, 100) * unit
     if "scale_variation" in attrs:
-        scale = _smooth_path(rng, n, 0.55, 1.7, 35, first=1.0)[:, 0]
+        scale = smooth_path(rng, n, 0.55, 1.7, 35, first=1.0)[:, 0]
     else:
-        scale = _smooth_path(rng, n, 0.92, 1.08, 60, first=1.0)[:, 0]
+        scale = smooth_path(rng, n, 0.92, 1.08, 60, first=1.0)[:, 0]
     if "rotation" in attrs:
-        angle = _smooth_path(rng, n, -75, 75, 30, first=0.0)[:, 0]
+        angle = smooth_path(rng, n, -75, 75, 30, first=0.0)[:, 0]
     else:
-        angle = _smooth_path(rng, n, -4, 4, 60, first=0.0)[:, 0]
+        angle = smooth_path(rng, n, -4, 4, 60, first=0.0)[:, 0]
     # The margin keeps the whole target (any rotation) inside the frame, frame 1 included.
     margin = 0.72 * long_side * scale.max() + 4
     margin_x, margin_y = min(margin, 0.45 * out_w), min(margin, 0.45 * out_h)
     start = (out_w * (0.5 + rng.uniform(-0.1, 0.1)), out_h * (0.5 + rng.uniform(-0.1, 0.1)))
-    center = _smooth_path(rng, n, (margin_x, margin_y), (out_w - margin_x, out_h - margin_y),
-                          11 if "fast_motion" in attrs else 40, first=start)
+    center = smooth_path(rng, n, (margin_x, margin_y), (out_w - margin_x, out_h - margin_y),
+                         11 if "fast_motion" in attrs else 40, first=start)
     if "out_of_view" in attrs:
         plateau = max(3, int(rng.uniform(0.08, 0.15) * n))
         ramp = max(3, int(0.07 * n))
         leave = int(rng.uniform(0.3, 0.55) * n)
         t = np.arange(n, dtype=np.float64)
-        weight = (_smoothstep((t - leave) / ramp)
-                  * _smoothstep((leave + 2 * ramp + plateau - t) / ramp))
+        weight = (smoothstep((t - leave) / ramp)
+                  * smoothstep((leave + 2 * ramp + plateau - t) / ramp))
         middle = min(n - 1, leave + ramp + plateau // 2)
         exit_point = _exit_point(center[middle], out_w, out_h,
                                  0.75 * long_side * scale.max() + 10)
         center = center * (1 - weight[:, None]) + exit_point[None, :] * weight[:, None]
     if "illumination" in attrs:
-        global_gain = _smooth_path(rng, n, 0.45, 1.35, 25, first=1.0)[:, 0]
-        target_gain = _smooth_path(rng, n, 0.6, 1.4, 30, first=1.0)[:, 0]
+        global_gain = smooth_path(rng, n, 0.45, 1.35, 25, first=1.0)[:, 0]
+        target_gain = smooth_path(rng, n, 0.6, 1.4, 30, first=1.0)[:, 0]
     else:
         global_gain = np.ones(n)
         target_gain = np.ones(n)
@@ -611,35 +449,19 @@ def _make_distractor(rng: np.random.Generator, plan: _TargetPlan, patch: np.ndar
     else:
         shift = int(rng.choice([-1, 1]) * rng.integers(6, 14))
         look = _hue_shifted(patch, shift, float(rng.uniform(0.8, 1.2)))
-    radius = _smooth_path(rng, n, 0.7, 2.4, 35, first=2.2)[:, 0]  # in target sizes
-    phase = _smooth_path(rng, n, -2 * np.pi, 2 * np.pi, 45)[:, 0]
-    sprite = _Sprite.from_cutout(look, mask, plan.long_side * plan.scale.max() * 1.3)
+    radius = smooth_path(rng, n, 0.7, 2.4, 35, first=2.2)[:, 0]  # in target sizes
+    phase = smooth_path(rng, n, -2 * np.pi, 2 * np.pi, 45)[:, 0]
+    sprite = Sprite.from_cutout(look, mask, plan.long_side * plan.scale.max() * 1.3)
     relative_scale = float(rng.uniform(0.85, 1.15))
     offset = np.stack([np.cos(phase), np.sin(phase)], 1) * (radius * plan.size_px)[:, None]
     return {
         "sprite": sprite,
         "center": plan.center + offset,
         "scale": plan.scale * relative_scale * plan.long_side / sprite.long_side,
-        "angle": _smooth_path(rng, n, -30, 30, 40)[:, 0],
+        "angle": smooth_path(rng, n, -30, 30, 40)[:, 0],
         "meta": {"kind": "identical copy" if exact_copy else "hue-shifted copy",
                  "relative_scale": round(relative_scale, 3)},
     }
-
-
-def _camera_path(rng: np.random.Generator, background: np.ndarray, n: int,
-                 frame_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(window centres (n, 2), window widths (n,)) in source pixels: pan and zoom."""
-    out_w, out_h = frame_size
-    src_h, src_w = background.shape[:2]
-    widest = min(src_w, src_h * out_w / out_h)
-    # Strong zoom and fast pans: a photo has no motion of its own.
-    zoom = _smooth_path(rng, n, 0.5, 0.85, 30)[:, 0]
-    window_w = zoom * widest
-    window_h = window_w * out_h / out_w
-    position = _smooth_path(rng, n, (0, 0), (1, 1), 30)
-    centers = np.stack([window_w / 2 + position[:, 0] * (src_w - window_w),
-                        window_h / 2 + position[:, 1] * (src_h - window_h)], 1)
-    return centers, window_w
 
 
 def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -> dict:
@@ -656,7 +478,7 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
     speed = np.linalg.norm(velocity, axis=1)
 
     patch, mask = footage.cutout(spec.target)
-    target_sprite = _Sprite.from_cutout(patch, mask, plan.long_side * plan.scale.max() * 1.1)
+    target_sprite = Sprite.from_cutout(patch, mask, plan.long_side * plan.scale.max() * 1.1)
     sprite_scale = plan.long_side / target_sprite.long_side  # sprite px -> frame px at scale 1
     distractor = _make_distractor(rng, plan, patch, mask, n) if "distractor" in attrs else None
     events = []
@@ -667,7 +489,7 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
     occluders = [_make_occluder(kind, rng, footage, plan.center, plan.size_px, n, out_w / 640.0)
                  for kind in events]
     background = footage.background(spec.background, spec.frame_size)
-    cam_center, window_w = _camera_path(rng, background, n, spec.frame_size)
+    cam_center, window_w = camera_path(rng, background, n, spec.frame_size)
 
     seq_dir = Path(out_dir) / spec.name
     (seq_dir / "img").mkdir(parents=True, exist_ok=True)
@@ -675,33 +497,33 @@ def render_sequence(spec: SequenceSpec, out_dir: str | Path, footage: Footage) -
     boxes = np.full((n, 4), np.nan)
     visibility, occlusion, in_view, blur_px = (np.zeros(n) for _ in range(4))
     for index in range(n):
-        matrix = _camera_matrix(cam_center[index], window_w[index], (out_w, out_h))
+        matrix = camera_matrix(cam_center[index], window_w[index], (out_w, out_h))
         canvas = cv2.warpAffine(background, matrix, (out_w, out_h),
                                 flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REFLECT).astype(np.float32)
         if distractor is not None:
-            _composite(canvas, _place(distractor["sprite"], distractor["center"][index],
-                                      distractor["scale"][index], distractor["angle"][index]))
+            composite(canvas, place(distractor["sprite"], distractor["center"][index],
+                                    distractor["scale"][index], distractor["angle"][index]))
         blur = None
         if plan.exposure > 0:
             length = plan.exposure * speed[index]
             blur = (length, math.atan2(velocity[index, 1], velocity[index, 0]))
             blur_px[index] = length if length >= 2.0 else 0.0
-        target = _place(target_sprite, plan.center[index], plan.scale[index] * sprite_scale,
-                        plan.angle[index], gain=float(plan.target_gain[index]), blur=blur)
-        _composite(canvas, target)
+        target = place(target_sprite, plan.center[index], plan.scale[index] * sprite_scale,
+                       plan.angle[index], gain=float(plan.target_gain[index]), blur=blur)
+        composite(canvas, target)
         occluded = np.zeros((out_h, out_w), bool)
         for occluder in occluders:
-            placed = _place(occluder["sprite"], occluder["path"][index], 1.0,
-                            occluder["angle"][index])
-            _composite(canvas, placed)
-            _paste_mask(occluded, placed, placed.alpha > 0.5)
+            placed = place(occluder["sprite"], occluder["path"][index], 1.0,
+                           occluder["angle"][index])
+            composite(canvas, placed)
+            paste_mask(occluded, placed, placed.alpha > 0.5)
         if plan.global_gain[index] != 1.0:
             canvas *= plan.global_gain[index]
         frame = cv2.convertScaleAbs(canvas)
 
         amodal = np.zeros((out_h, out_w), bool)
-        _paste_mask(amodal, target, target.sharp_mask)
+        paste_mask(amodal, target, target.sharp_mask)
         visible = amodal & ~occluded
         full_area = max(1, int(np.count_nonzero(target.sharp_mask)))
         in_frame = int(np.count_nonzero(amodal))
@@ -807,7 +629,7 @@ def _make_occluder(kind: str, rng: np.random.Generator, footage: Footage, center
     cy = int(rng.integers(0, photo.shape[0] - crop_side + 1))
     crop = photo[cy:cy + int(crop_side * aspect), cx:cx + crop_side]
     patch = cv2.resize(crop, (box_w, box_h), interpolation=cv2.INTER_AREA)
-    sprite = _Sprite.from_cutout(patch, _blob_mask(rng, box_h, box_w, irregularity), long_side)
+    sprite = Sprite.from_cutout(patch, blob_mask(rng, box_h, box_w, irregularity), long_side)
     half_crossing = int(math.ceil((0.5 * (long_side + size_px[middle]) + 4) / relative_speed))
     # Following the target a little past the crossing keeps it from walking into the
     # occluder again right after.
