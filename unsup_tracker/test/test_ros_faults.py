@@ -774,7 +774,7 @@ def test_init_track_requests_fuzzed_are_answered_and_keep_the_last_good_track(tr
                 numbers = (box.center.position.x, box.center.position.y, box.center.theta,
                            box.size_x, box.size_y)
                 assert all(math.isfinite(v) for v in numbers), (numbers, response.message)
-                assert box.size_x >= 2.0 and box.size_y >= 2.0, response.message
+                assert min(box.size_x, box.size_y) > 2.0 - 1e-5, response.message
                 assert request.method.strip() in ("", *list_methods()), response.message
                 assert stamp.sec == 0 and stamp.nanosec == 0, response.message
             assert tracker.process.alive, tracker.process.log_tail(30)
