@@ -57,11 +57,13 @@ test: $(SETUP_DONE)
 	rm -rf "$$tmp"; exit $$rc
 
 # Fuzz tests (hypothesis) with the large profile (conftest.py); statistics give the counts.
+FUZZ_OVER_DDS := unsup_tracker/test/test_ros_faults.py::test_init_track_requests_fuzzed_are_answered_and_keep_the_last_good_track
 fuzz: $(SETUP_DONE)
 	@$(ROS_ENV) tmp=$$(mktemp -d -t unsup_tracker_fuzz.XXXXXX); \
 	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$(( RANDOM % 101 + 1 )) \
 	  ROS_LOG_DIR=$$tmp/ros_log UNSUP_TRACKER_FUZZ_PROFILE=fuzz \
-	  $(PY) -m pytest unsup_tracker/test/test_fuzz_*.py -q -rs --hypothesis-show-statistics \
+	  $(PY) -m pytest unsup_tracker/test/test_fuzz_*.py $(FUZZ_OVER_DDS) -q -rs \
+	  --hypothesis-show-statistics \
 	  $(PYTEST_ARGS); rc=$$?; rm -rf "$$tmp"; exit $$rc
 
 # Benchmarks: every bench/bench_*.py (or BENCH=path), options in ARGS; loopback-only ROS,

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 pytest.importorskip("rclpy", reason="rclpy is not importable (use the project venv: make setup)")
 pytest.importorskip("vision_msgs.msg",
@@ -42,9 +43,12 @@ from rclpy.parameter import Parameter as RclpyParameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
 from unsup_tracker_interfaces.srv import InitTrack  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 
+from unsup_tracker.geometry import iou_xywh  # noqa: E402
+from unsup_tracker.registry import list_methods  # noqa: E402
 from unsup_tracker.ros.conversions import (  # noqa: E402
     bgr8_to_image_msg, ns_to_stamp, stamp_to_ns, tracked_boxes, xywh_to_bbox)
 from unsup_tracker.ros.processes import (  # noqa: E402
@@ -59,13 +63,20 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 BOX = (380.0, 280.0, 64.0, 48.0)
 
 
-def _frame(stamp_ns, width=640, height=480, encoding="rgb8", seed=3):
-    """Return a textured frame with a distinct patch at BOX (scaled to the frame size)."""
+def _scene(width=640, height=480, seed=3, shift=(0, 0)):
+    """Return a textured bgr8 scene with a distinct patch at BOX (scaled, moved by ``shift``)."""
     rng = np.random.default_rng(seed)
     image = texture(rng, height, width, 3.0)
     sx, sy = width / 640.0, height / 480.0
     x, y, w, h = (int(BOX[0] * sx), int(BOX[1] * sy), int(BOX[2] * sx), int(BOX[3] * sy))
+    x, y = x + shift[0], y + shift[1]
     image[y:y + h, x:x + w] = texture(np.random.default_rng(seed + 1), h, w, 1.0)
+    return image
+
+
+def _frame(stamp_ns, width=640, height=480, encoding="rgb8", seed=3, shift=(0, 0)):
+    """Return ``_scene`` as an Image message with ``stamp_ns`` in the given encoding."""
+    image = _scene(width, height, seed, shift)
     header = Header(frame_id="test")
     header.stamp = ns_to_stamp(stamp_ns)
     if encoding in ("rgb8", "bgr8"):
@@ -189,9 +200,12 @@ def tracker(tmp_path_factory):
 
 
 def _publish_and_wait(client, msg):
+    """Publish ``msg`` and return the detections answering it (a repeated stamp: the new one)."""
     stamp = stamp_to_ns(msg.header.stamp)
+    before = len(client.answered(stamp))
     client.publish(msg)
-    wait_until(lambda: client.answered(stamp), 15.0, f"an answer to frame {stamp}", client.process)
+    wait_until(lambda: len(client.answered(stamp)) > before, 15.0, f"an answer to frame {stamp}",
+               client.process)
     return client.answered(stamp)[-1]
 
 
@@ -316,6 +330,92 @@ def test_encoding_change_mid_stream_keeps_tracking(tracker):
     assert "frame processing failed" not in tracker.process.log_text()
 
 
+def _boxes_of(msg, track_id):
+    return [t.box_xywh for t in tracked_boxes(msg) if t.track_id == track_id]
+
+
+def test_out_of_order_and_repeated_stamps_are_answered_but_not_tracked_back_in_time(tracker):
+    """A frame not newer than the last tracked one gets an empty answer; the track goes on."""
+    start, step = time.time_ns(), 33_000_000
+    _publish_and_wait(tracker, _frame(start))
+    response = tracker.init(BOX, start)
+    assert response.success, response.message
+    track = response.track_id
+    for i in (1, 2, 3):
+        assert _boxes_of(_publish_and_wait(tracker, _frame(start + i * step)), track), i
+    faults = {
+        "out of order": start + 2 * step + 1,   # older than the last tracked frame
+        "repeated stamp": start + 3 * step,     # the last tracked frame's stamp again
+        "repeated init stamp": start,
+        "older than the init frame": start - step,
+    }
+    for what, stamp in faults.items():
+        msg = _publish_and_wait(tracker, _frame(stamp))
+        assert not msg.detections, f"{what}: tracked on a frame older than the last tracked"
+    for i in (4, 5, 6):
+        boxes = _boxes_of(_publish_and_wait(tracker, _frame(start + i * step)), track)
+        assert boxes and float(iou_xywh(boxes[0], BOX)[0]) > 0.5, (i, boxes)
+    assert tracker.process.alive
+    assert "not newer than the last tracked" in tracker.process.log_text()
+    # An init on a stamp received twice takes the newest of those frames.
+    response = tracker.init(BOX, start + 3 * step)
+    assert response.success, response.message
+
+
+def _start_camera(tmp_path, namespace, folder, name):
+    return NodeProcess(node_command("camera_node") + ros_args(
+        {"source": str(folder), "rate": 30.0, "loop": True, "image_reliability": "reliable",
+         "wait_for_subscribers": 1}, namespace=namespace), tmp_path / f"{name}.log",
+        ros_environment())
+
+
+def _track_boxes_since(client, track_id, since_ns):
+    with client.lock:
+        messages = [m for m in client.detections if stamp_to_ns(m.header.stamp) > since_ns]
+    return [box for m in messages for box in _boxes_of(m, track_id)]
+
+
+def test_camera_process_killed_and_restarted_the_track_resumes_on_the_new_stream(
+        tracker, tmp_path):
+    """Kill camera_node mid-track (SIGKILL), then start a new one: the track resumes on it.
+
+    Meanwhile requests are answered and the settings and the track are kept.
+    """
+    import cv2
+
+    folder = tmp_path / "scene"
+    (folder / "img").mkdir(parents=True)
+    for i in range(3):
+        assert cv2.imwrite(str(folder / "img" / f"{i + 1:04d}.png"), _scene())
+    camera = _start_camera(tmp_path, tracker.ns, folder, "camera_first")
+    try:
+        first = time.time_ns()
+        wait_until(lambda: any(stamp_to_ns(m.header.stamp) > first for m in tracker.detections),
+                   60.0, "answers to camera frames", tracker.process)
+        response = tracker.init(BOX)
+        assert response.success, response.message
+        track = response.track_id
+        wait_until(lambda: len(_track_boxes_since(tracker, track, first)) >= 5, 15.0,
+                   "the track on camera frames", tracker.process)
+        os.killpg(camera.process.pid, signal.SIGKILL)
+        assert camera.wait(timeout=10.0) is not None
+        camera.stop()
+        # No camera: every request is still answered, the track and settings are kept.
+        refused = tracker.init((math.nan, BOX[1], BOX[2], BOX[3]))
+        assert not refused.success and "non-finite" in refused.message, refused.message
+        assert tracker.get("method") == "udt"
+        assert tracker.process.alive
+        camera = _start_camera(tmp_path, tracker.ns, folder, "camera_restarted")
+        restarted = time.time_ns()
+        wait_until(lambda: len(_track_boxes_since(tracker, track, restarted)) >= 10, 60.0,
+                   f"{track} on the restarted camera's frames", tracker.process)
+        boxes = _track_boxes_since(tracker, track, restarted)
+        assert all(float(iou_xywh(box, BOX)[0]) > 0.5 for box in boxes), boxes[:3]
+        assert "Traceback" not in tracker.process.log_text()
+    finally:
+        camera.stop()
+
+
 # ---------------------------------------------------------------------------------- signals
 def _feed(client, stop, width=640, height=480):
     """Publish frames as fast as the tracker can take them until ``stop`` is set."""
@@ -354,10 +454,10 @@ def test_signal_stops_the_node_cleanly(tmp_path, sig, phase):
             request.box = xywh_to_bbox(BOX)
             init_client = client.node.create_client(InitTrack, f"{namespace}/tracker_node/init")
             assert init_client.wait_for_service(timeout_sec=20.0)
-            init_client.call_async(request)
-            # Fine-tuning (3 s budget) is under way once the node logs nothing for a while;
-            # the signal lands in the middle of it.
+            pending = init_client.call_async(request)
+            # Fine-tuning (3 s budget) is under way: the signal lands in the middle of it.
             time.sleep(1.0)
+            assert not pending.done(), "~/init answered before the signal: not fine-tuning"
         os.killpg(process.process.pid, sig)
         code = process.wait(timeout=20.0)
     finally:
@@ -367,6 +467,8 @@ def test_signal_stops_the_node_cleanly(tmp_path, sig, phase):
     log = process.log_text()
     assert code == 0, f"exit status {code}:\n{log[-3000:]}"
     assert "ERROR" not in log and "Traceback" not in log, log[-3000:]
+    if phase == "initialising":
+        assert "fine-tuned)" in log, "the fine-tuning ~/init did not finish before the exit"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -544,6 +646,160 @@ def test_a_burst_of_100_inits_while_tracking_is_answered_in_full(tracker):
         wait_until(lambda: _last_track_in_detections(tracker, checked) is not None, 15.0,
                    "detections after the burst", tracker.process)
         assert _last_track_in_detections(tracker, checked) == last
+
+
+@contextlib.contextmanager
+def _settings(client, **values):
+    """Set tracker parameters (``udt__x`` for ``udt.x``) for the block; restore them after."""
+    values = {name.replace("__", "."): value for name, value in values.items()}
+    saved = {name: client.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            result = client.set(name, value)
+            assert result.successful, result.reason
+        yield
+    finally:
+        for name, value in saved.items():
+            assert client.set(name, value).successful
+
+
+def _no_new_answers(client, seconds):
+    with client.lock:
+        before = len(client.detections)
+    time.sleep(seconds)
+    with client.lock:
+        return len(client.detections) == before
+
+
+@pytest.mark.parametrize("second", ["init", "stop"])
+def test_a_request_arriving_while_init_fine_tunes_is_answered_after_it(tracker, second):
+    """~/init fine-tunes (1.5 s budget); a second ~/init or a ~/stop arrives meanwhile.
+
+    Both are answered, in order: the last request decides the state (the second track, or
+    none), and nothing of the fine-tuned track is published after a ~/stop.
+    """
+    budget = 1.5
+    with _settings(tracker, udt__finetune_seconds=budget, udt__finetune_steps=100000), \
+            _tracking_fed_frames(tracker) as started:
+        assert started.success, started.message
+        first = InitTrack.Request()
+        first.box, first.finetune = xywh_to_bbox(BOX), True
+        init_service = tracker.node.create_client(InitTrack, f"{tracker.ns}/tracker_node/init")
+        assert init_service.wait_for_service(timeout_sec=20.0)
+        sent = time.monotonic()
+        fine_tuning = init_service.call_async(first)
+        # The node's executor runs the fine-tuning init: the fed frames stop being answered.
+        wait_until(lambda: _no_new_answers(tracker, 0.3), 0.6 * budget,
+                   "the node to be busy with the fine-tuning init", tracker.process)
+        assert not fine_tuning.done(), "~/init with finetune answered before its budget"
+        if second == "init":
+            request = InitTrack.Request()
+            request.box = xywh_to_bbox(BOX)
+            response = tracker.call(InitTrack, "init", request)
+        else:
+            response = tracker.call(Trigger, "stop", Trigger.Request())
+        answered = time.monotonic()
+        wait_until(fine_tuning.done, 20.0, "the fine-tuning ~/init", tracker.process)
+        tuned = fine_tuning.result()
+        tracker.node.destroy_client(init_service)
+        assert tuned.success and "fine-tuned" in tuned.message, tuned.message
+        assert response.success, response.message
+        assert answered - sent >= 0.9 * budget, "served while the fine-tuning init ran"
+        checked = time.time_ns()
+        if second == "init":
+            assert _track_number(response.track_id) > _track_number(tuned.track_id)
+            wait_until(lambda: _last_track_in_detections(tracker, checked) is not None, 15.0,
+                       "detections after the second init", tracker.process)
+            assert _last_track_in_detections(tracker, checked) == response.track_id
+        else:
+            assert response.message == f"stopped {tuned.track_id}", response.message
+            wait_until(lambda: len([m for m in tracker.detections
+                                    if stamp_to_ns(m.header.stamp) > checked]) >= 10,
+                       15.0, "answers after the stop", tracker.process)
+            assert _last_track_in_detections(tracker, checked) is None
+    assert tracker.process.alive
+
+
+_ANY_FLOAT = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                       st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324]))
+_ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                    max_size=12)
+#: Every InitTrack request field but ``finetune`` (see the test), with any value of its type.
+_INIT_FIELDS = {
+    "header.stamp.sec": st.integers(-2**31, 2**31 - 1),
+    "header.stamp.nanosec": st.integers(0, 2**32 - 1),
+    "header.frame_id": _ANY_TEXT,
+    "box.center.position.x": _ANY_FLOAT,
+    "box.center.position.y": _ANY_FLOAT,
+    "box.center.theta": _ANY_FLOAT,
+    "box.size_x": _ANY_FLOAT,
+    "box.size_y": _ANY_FLOAT,
+    "method": _ANY_TEXT,
+}
+
+
+@st.composite
+def _init_requests(draw):
+    """Return (request, replaced fields): a valid request with any subset of fields replaced."""
+    request = InitTrack.Request()  # zero stamp: the latest frame
+    request.box.center.position.x = draw(st.floats(40.0, 600.0))
+    request.box.center.position.y = draw(st.floats(30.0, 450.0))
+    request.box.center.theta = draw(st.one_of(st.just(0.0), st.floats(-7.0, 7.0)))
+    request.box.size_x = draw(st.floats(2.0, 200.0))
+    request.box.size_y = draw(st.floats(2.0, 200.0))
+    request.method = draw(st.sampled_from(["", "udt", " udt "]))
+    replaced = draw(st.sets(st.sampled_from(sorted(_INIT_FIELDS))))
+    for field in sorted(replaced):
+        *path, last = field.split(".")
+        target = request
+        for name in path:
+            target = getattr(target, name)
+        setattr(target, last, draw(_INIT_FIELDS[field]))
+    return request, replaced
+
+
+def test_init_track_requests_fuzzed_are_answered_and_keep_the_last_good_track(tracker):
+    """Hypothesis: every field of InitTrack (stamp, box numbers, theta, method, frame_id).
+
+    ``finetune`` stays false: each fine-tuning init takes ``finetune_seconds``, and its
+    handling of the same fields is the same code path. std_srvs/Trigger (``~/stop``) has no
+    field to fuzz.
+    """
+    with _tracking_fed_frames(tracker) as good:
+        assert good.success, good.message
+        current = [good.track_id]
+        outcomes = {True: 0, False: 0}
+
+        @given(case=_init_requests())
+        def check(case):
+            request, replaced = case
+            box, stamp = request.box, request.header.stamp
+            response = tracker.call(InitTrack, "init", request)
+            assert response.success or response.message, "refused without a reason"
+            assert "init failed" not in response.message, response.message
+            outcomes[response.success] += 1
+            if not replaced - {"header.frame_id", "box.center.theta"}:
+                valid = math.isfinite(box.center.theta)
+                assert response.success == valid, (replaced, response.message)
+            if response.success:
+                current.append(response.track_id)
+                numbers = (box.center.position.x, box.center.position.y, box.center.theta,
+                           box.size_x, box.size_y)
+                assert all(math.isfinite(v) for v in numbers), (numbers, response.message)
+                assert min(box.size_x, box.size_y) > 2.0 - 1e-5, response.message
+                assert request.method.strip() in ("", *list_methods()), response.message
+                assert stamp.sec == 0 and stamp.nanosec == 0, response.message
+            assert tracker.process.alive, tracker.process.log_tail(30)
+
+        check()
+        # Both kinds of answer were exercised (the strategies aim at both).
+        assert outcomes[True] and outcomes[False], outcomes
+        print(f"InitTrack fuzz: {outcomes[True]} accepted, {outcomes[False]} refused")
+        checked = time.time_ns()
+        wait_until(lambda: _last_track_in_detections(tracker, checked) is not None, 15.0,
+                   "detections after the requests", tracker.process)
+        assert _last_track_in_detections(tracker, checked) == current[-1]
+    assert "Traceback" not in tracker.process.log_text()
 
 
 def test_a_node_started_with_bad_settings_can_be_fixed_one_change_at_a_time(tmp_path):

@@ -21,7 +21,7 @@ from synthetic import (ClipSource, fading_target_clip, frozen_size_boxes,  # noq
 
 from unsup_tracker import (UNTRAINED, InvalidBoxError, InvalidImageError, UnknownParameterError,
                            build_tracker, get_method, save_checkpoint)
-from unsup_tracker.geometry import iou_xywh
+from unsup_tracker.geometry import iou_xywh, validate_init_box
 from unsup_tracker.methods.udt.model import build_udt_model
 from unsup_tracker.methods.udt.params import UDTParams
 from unsup_tracker.methods.udt.recipe import UDTRecipe, UDTRecipeParams
@@ -313,6 +313,14 @@ def test_bad_boxes_and_images_raise_the_core_errors():
         tracker.track(np.zeros((120, 160), np.uint16))
     result = tracker.track(image[:, :, 0])  # mono is accepted
     assert np.all(np.isfinite(result.box)) and 0.0 <= result.score <= 1.0
+
+
+def test_a_minimum_size_box_inside_the_image_is_accepted():
+    """Found by fuzzing InitTrack over DDS: clipping's round-off refused a 2x2 box in the image."""
+    box = (39.0, 126.15866433584479, 2.0, 2.0)
+    assert np.allclose(validate_init_box(box, (640, 480)), box)
+    with pytest.raises(InvalidBoxError, match="at least 2 px"):
+        validate_init_box((39.0, 126.15866433584479, 2.0, 1.999), (640, 480))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

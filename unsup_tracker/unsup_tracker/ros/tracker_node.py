@@ -36,7 +36,11 @@ Decisions:
   frame: on a moving target the box would be wrong. After an init on an older frame the worker
   first tracks through the buffered frames up to the present (not published), so the target is
   not searched for after a long jump.
-- Frames with a stamp not newer than the init frame are answered with an empty array.
+- Frames with a stamp not newer than the init frame are answered with an empty array, and so are
+  frames not newer than the last frame tracked (out of order, a repeated stamp, or a source whose
+  clock went back, e.g. restarted with another clock): tracking them would move the tracker's
+  state back in time. The track stays, a throttled warning names the stamps; a source that
+  restarted with an older clock needs a new ``~/init``.
 - Parameters are declared with dynamic typing and checked here, giving one clear message for a
   wrong type or range. Node-level mistakes (``image_reliability``, ``frame_buffer_size``,
   unknown parameter names) stop the process with status 2. Tracker settings (``method``,
@@ -138,6 +142,10 @@ class Session:
     catch_up: bool
     size: tuple  # (width, height) of the init frame: the tracker's geometry
     lost: bool = False
+    last_stamp_ns: int = -1  # the newest frame tracked (the init frame until one is)
+
+    def __post_init__(self):
+        self.last_stamp_ns = max(self.last_stamp_ns, self.init_stamp_ns)
 
 
 @dataclasses.dataclass
@@ -395,15 +403,24 @@ class TrackerNode(Node):
         targets: list[TrackedBox] = []
         mask = None
         tracked = False
-        if session is not None and frame.stamp_ns > session.init_stamp_ns:
+        if session is not None and frame.stamp_ns <= session.last_stamp_ns:
+            if frame.stamp_ns != session.init_stamp_ns:
+                self._warn_input(
+                    f"{session.track_id}: not tracking frame {_stamp_text(frame.stamp_ns)}, "
+                    f"not newer than the last tracked {_stamp_text(session.last_stamp_ns)} "
+                    "(out of order or repeated stamp; a restarted source needs ~/init)"
+                )
+            session = None  # answered with an empty array; the track stays
+        if session is not None:
             if session.catch_up:
                 self._catch_up(session, frame.stamp_ns)
             if _size(frame) != session.size:
                 self._end_on_resize(session, frame)
                 session = None
-        if session is not None and frame.stamp_ns > session.init_stamp_ns:
+        if session is not None:
             try:
                 result = session.tracker.track(image_msg_to_bgr8(frame.msg))
+                session.last_stamp_ns = frame.stamp_ns
             except (InvalidImageError, ImageEncodingError) as exc:
                 self._warn_input(f"cannot track on this frame: {exc}")
                 result = None
@@ -456,6 +473,7 @@ class TrackerNode(Node):
                 break  # a resized frame ends the track in _process
             try:
                 session.tracker.track(image_msg_to_bgr8(old.msg))
+                session.last_stamp_ns = old.stamp_ns
             except (InvalidImageError, ImageEncodingError):
                 continue
         session.catch_up = False
