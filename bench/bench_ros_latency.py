@@ -14,10 +14,15 @@ the detections and the timing records. Over a measurement window after a warm-up
 - the fraction of published frames without a detection message: dropped as stale by the
   tracker (it was busy: the newest frame wins) or lost in transport.
 
+``--targets N`` tracks N targets at once (the tin and N-1 more boxes spread over the frame, one
+``~/init`` each): the cost of several targets per frame, batched into one network pass per
+method (tracker_node's target manager); ``--targets 1 2 4 8`` runs the pipeline once per count.
+
 Nothing here is asserted; it prints what it measured. Usage::
 
     .venv/bin/python bench/bench_ros_latency.py [--seconds 20] [--rate 30] [--method udt]
-        [--checkpoint PATH|untrained] [--reliability best_effort|reliable] [--json out.json]
+        [--checkpoint PATH|untrained] [--reliability best_effort|reliable] [--targets 1 ...]
+        [--json out.json]
 """
 import argparse
 import json
@@ -42,8 +47,15 @@ def parse_args():
     parser.add_argument("--reliability", default="best_effort",
                         choices=("best_effort", "reliable"))
     parser.add_argument("--torch-threads", type=int, default=0, help="0 = torch's default")
+    parser.add_argument("--targets", type=int, nargs="+", default=[1],
+                        help="targets tracked at once; several counts: one run each")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     return parser.parse_args()
+
+
+#: Boxes (xywh, 640x480) of the targets after the first (the demo's tin).
+EXTRA_BOXES = [(20, 20, 60, 60), (560, 20, 60, 60), (20, 400, 60, 60), (560, 400, 60, 60),
+               (280, 20, 60, 50), (20, 210, 60, 60), (560, 210, 60, 60)]
 
 
 def percentile_ms(values, q):
@@ -52,6 +64,16 @@ def percentile_ms(values, q):
 
 def main():
     args = parse_args()
+    if any(not 1 <= count <= 1 + len(EXTRA_BOXES) for count in args.targets):
+        sys.exit(f"--targets must be in [1, {1 + len(EXTRA_BOXES)}]")
+    results = [run(args, count) for count in args.targets]
+    if args.json:
+        Path(args.json).write_text(json.dumps(results if len(results) > 1 else results[0],
+                                              indent=2))
+
+
+def run(args, targets):
+    """Run camera -> tracker with ``targets`` targets once; print and return the figures."""
     from unsup_tracker.registry import UNTRAINED, get_method
     from unsup_tracker.ros.demo import DEMO_INIT_BOX, DEMO_VIDEO
     from unsup_tracker.ros.processes import NodeProcess, node_command, ros_args, ros_environment
@@ -78,7 +100,8 @@ def main():
 
     logs = Path(tempfile.mkdtemp(prefix="bench_ros_latency_"))
     tracker_params = {"method": args.method, "publish_timing": True,
-                      "image_reliability": args.reliability, "torch_threads": args.torch_threads}
+                      "image_reliability": args.reliability, "torch_threads": args.torch_threads,
+                      "max_targets": max(targets, 1)}
     if checkpoint:
         tracker_params["checkpoint"] = checkpoint
     camera_params = {"source": video, "rate": args.rate, "loop": True,
@@ -143,6 +166,13 @@ def main():
             time.sleep(0.05)
         if not response.success:
             sys.exit(f"~/init failed: {response.message}")
+        for box in EXTRA_BOXES[:targets - 1]:
+            request.box = xywh_to_bbox(box)
+            future = init_client.call_async(request)
+            while not future.done():
+                time.sleep(0.005)
+            if not future.result().success:
+                sys.exit(f"~/init of target {box} failed: {future.result().message}")
         window_start = time.time() + args.warmup
         time.sleep(args.warmup + args.seconds)
         window_end = time.time()
@@ -171,6 +201,7 @@ def main():
         if timed else float("nan")
     figures = {
         "method": args.method, "checkpoint": checkpoint or "shipped", "rate_hz": args.rate,
+        "targets": targets,
         "reliability": args.reliability, "window_s": round(window_end - window_start, 2),
         "frames_published": len(frames), "frames_answered": len(answered),
         "frames_with_target": len(with_target),
@@ -186,8 +217,8 @@ def main():
                                     "p95": percentile_ms(detection_transport, 95)},
         "logs": str(logs),
     }
-    print(f"ROS latency, {args.method} ({figures['checkpoint']}), 640x480 rgb8 "
-          f"at {args.rate:g} Hz, "
+    print(f"ROS latency, {targets} {args.method} target(s) ({figures['checkpoint']}), "
+          f"640x480 rgb8 at {args.rate:g} Hz, "
           f"{args.reliability}, {figures['window_s']} s window")
     print(f"  frames published {len(frames)}, answered {len(answered)} "
           f"(with target {len(with_target)}); dropped {figures['dropped_fraction']:.1%} "
@@ -198,9 +229,8 @@ def main():
                        ("transport (detections)", "detections_transport_ms")):
         p50, p95 = figures[key]["p50"], figures[key]["p95"]
         print(f"  {label:24s} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
-    print(f"  transport share of latency {share:.1%}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    print(f"  transport share of latency {share:.1%}", flush=True)
+    return figures
 
 
 if __name__ == "__main__":

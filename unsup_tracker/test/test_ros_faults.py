@@ -42,6 +42,7 @@ from rclpy.parameter import Parameter as RclpyParameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
 from unsup_tracker_interfaces.srv import InitTrack  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 
@@ -173,8 +174,9 @@ def _start_tracker(tmp_path, namespace, **parameters):
 @pytest.fixture(scope="module")
 def tracker(tmp_path_factory):
     # Shipped weights: untrained ones often report the target lost, which publishes no box.
+    # Every successful ~/init adds a target: room for the 100-request burst's 67.
     process = _start_tracker(tmp_path_factory.mktemp("faults"), "/f",
-                             checkpoint=shipped_weights_or_untrained("udt"))
+                             checkpoint=shipped_weights_or_untrained("udt"), max_targets=100)
     client = None
     try:
         client = Client("/f")
@@ -487,7 +489,8 @@ def _last_track_in_detections(client, since):
 
 @contextlib.contextmanager
 def _tracking_fed_frames(tracker):
-    """Feed frames (``_feed``) and start a track on BOX; yield the init response, then stop."""
+    """Stop all targets, feed frames (``_feed``), start one on BOX; yield the init response."""
+    assert tracker.call(Trigger, "stop", Trigger.Request()).success
     stop = threading.Event()
     feeder = threading.Thread(target=_feed, args=(tracker, stop), daemon=True)
     feeder.start()
