@@ -3,8 +3,8 @@
 - ``/m``: tracker_node with ``max_targets: 3`` and ``init_detections: true``, fed frame by frame
   by this test (each frame waits for its answer, so nothing is dropped and the test does not
   depend on the machine's speed) from a clip with two textured patches moving apart;
-- a stand-in detector (``ros_detector_publisher.py``) publishing real Detection2DArray
-  messages from a separate process;
+- a stand-in detector and a stand-in rqt_image_view (``ros_publish_once.py``) publishing real
+  Detection2DArray and geometry_msgs/Point messages from separate processes;
 - ``/lc``: tracker_lifecycle_node driven through its lifecycle services (what
   ``ros2 lifecycle set`` calls), observed from outside: subscriptions, services, /diagnostics.
 """
@@ -52,7 +52,7 @@ SIZE = (320, 240)
 FRAMES = 40
 #: Two patches on the first frame (xywh) and their motion in px a frame: they move apart.
 PATCHES = (((50.0, 40.0, 44.0, 36.0), (3.0, 2.0)), ((220.0, 150.0, 40.0, 44.0), (-2.5, -1.5)))
-DETECTOR = Path(__file__).with_name("ros_detector_publisher.py")
+PUBLISH_ONCE = Path(__file__).with_name("ros_publish_once.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -262,11 +262,14 @@ def test_max_targets_refuses_past_the_limit_and_stop_by_id(tracker, two_targets)
     assert len(empty.detections) == 0
 
 
-def _run_detector(client, stamp_ns, *specs):
-    result = subprocess.run(
-        [sys.executable, str(DETECTOR), "/m/init_detections", str(stamp_ns), *specs],
-        env=client.env, capture_output=True, text=True, timeout=60)
+def _publish_once(client, *arguments):
+    result = subprocess.run([sys.executable, str(PUBLISH_ONCE), *arguments], env=client.env,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _run_detector(client, stamp_ns, *specs):
+    _publish_once(client, "detections", "/m/init_detections", str(stamp_ns), *specs)
 
 
 def test_a_detection_starts_a_target_on_the_frame_with_its_stamp(tracker):
@@ -298,6 +301,30 @@ def test_a_detection_starts_a_target_on_the_frame_with_its_stamp(tracker):
                "the second detection-started target", tracker.process)
     msg = tracker.publish_and_wait(frame_msg(8, started + 66_000_000), tracker.process)
     assert len(msg.detections) == 2, [d.id for d in msg.detections]
+    _stop_all(tracker)
+
+
+def test_a_click_starts_a_target_around_the_clicked_point(tracker):
+    _stop_all(tracker)
+    frames, truth = two_patch_clip()
+    start = time.time_ns()
+    tracker.publish_and_wait(frame_msg(0, start), tracker.process)
+    cx, cy = _centre(truth[1][0])
+    _publish_once(tracker, "click", "/m/image_mouse_left", f"{cx:g}", f"{cy:g}")
+    wait_until(lambda: f"(click at {cx:.0f},{cy:.0f})" in tracker.process.log_text(), 15.0,
+               "the click-started target", tracker.process)
+    errors = []
+    for index in range(1, 8):
+        msg = tracker.publish_and_wait(frame_msg(index, start + index * 33_000_000),
+                                       tracker.process)
+        for target in tracked_boxes(msg):
+            errors.append(float(np.linalg.norm(_centre(target.box_xywh)
+                                               - _centre(truth[1][index]))))
+    assert len(errors) >= 6 and np.median(errors) < 8.0, f"centre errors {errors}"
+    # A click outside the image starts nothing and says why.
+    _publish_once(tracker, "click", "/m/image_mouse_left", "5000", "10")
+    wait_until(lambda: "outside the 320x240 image" in tracker.process.log_text(), 15.0,
+               "the refusal of a click outside the image", tracker.process)
     _stop_all(tracker)
 
 

@@ -14,8 +14,9 @@
 """tracker_node: runs single-object trackers, several targets at once, on ``image``.
 
 Topics (relative, so launch files remap them): subscribes ``image`` (sensor_msgs/Image,
-sensor-data QoS, reliability from ``image_reliability``) and, with ``init_detections: true``,
-``init_detections`` (vision_msgs/Detection2DArray); publishes ``~/detections``
+sensor-data QoS, reliability from ``image_reliability``), ``image_mouse_left``
+(geometry_msgs/Point: rqt_image_view's clicks; off with ``init_clicks: false``) and, with
+``init_detections: true``, ``init_detections`` (vision_msgs/Detection2DArray); publishes ``~/detections``
 (vision_msgs/Detection2DArray with the image's header; one Detection2D per followed target,
 ``id`` = its track id; empty while idle or when every target is lost), ``~/mask`` (mono8, same
 header: the pixels of the i-th detection's target are ``i + 1``, 0 elsewhere; only for methods that
@@ -55,6 +56,10 @@ Decisions:
   with the message's stamp, unless a held target's latest box overlaps it by more than
   ``init_overlap_iou`` IoU. Lost targets block too (by their last box): otherwise a detector
   seeing a briefly occluded object would start a duplicate of it at every frame.
+- Click start: rqt_image_view publishes a click as a geometry_msgs/Point (pixels) on
+  ``<image topic>_mouse_left``; the point has no stamp, so the box is proposed on the latest
+  buffered frame (:func:`unsup_tracker.click_proposal.propose_box`: centred on the click, sized
+  by colour contrast) and the target starts there.
 - Parameters are declared with dynamic typing and checked here, giving one clear message for a
   wrong type or range. Node-level mistakes (``image_reliability``, ``frame_buffer_size``,
   unknown parameter names) stop the process with status 2. Tracker settings (``method``,
@@ -96,6 +101,7 @@ import time
 from typing import Any, Optional
 
 import numpy as np
+from geometry_msgs.msg import Point
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import SetParametersResult
@@ -106,6 +112,7 @@ from unsup_tracker_interfaces.srv import InitTrack, StopTrack
 from vision_msgs.msg import Detection2DArray
 
 from ..checkpoint import CheckpointError
+from ..click_proposal import propose_box
 from ..geometry import InvalidBoxError, iou_xywh, validate_init_box
 from ..image_encoding import ImageEncodingError
 from ..params import UnknownParameterError
@@ -206,6 +213,7 @@ class _TrackerLogic:
         self.publish_timing = checked["publish_timing"]
         self.publish_mask = checked["publish_mask"]
         self.init_detections = checked["init_detections"]
+        self.init_clicks = checked["init_clicks"]
         self.init_filter = {
             name: checked[name] for name in ("init_class_id", "init_min_score", "init_overlap_iou")
         }
@@ -266,6 +274,10 @@ class _TrackerLogic:
                 Detection2DArray, "init_detections", self._on_init_detections,
                 QoSProfile(depth=10),
             ))
+        if self.init_clicks:
+            entities.append(self.create_subscription(
+                Point, "image_mouse_left", self._on_click, QoSProfile(depth=10)
+            ))
         # rclpy's default service QoS keeps the last 10 requests: of a burst of 100 ~/init calls
         # sent while one init ran, 89 were never answered. A deeper queue answers them all.
         services = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
@@ -283,7 +295,7 @@ class _TrackerLogic:
         self._worker.start()
         self._activity = "active"
         name = self.get_fully_qualified_name()
-        extra = f", {entities[1].topic_name}" if self.init_detections else ""
+        extra = "".join(f", {e.topic_name}" for e in entities[1:] if hasattr(e, "topic_name"))
         self.get_logger().info(
             f"ready: subscribed to {self.image_sub.topic_name} ({self.reliability}){extra}, "
             f"services {name}/init and {name}/stop (all targets), {name}/stop_track (one by id)"
@@ -795,6 +807,20 @@ class _TrackerLogic:
                 continue
             taken.append(box)
             self.get_logger().info(text)
+
+    def _on_click(self, msg: Point) -> None:
+        """Start a target around a clicked point on the latest frame."""
+        x, y = msg.x, msg.y
+        try:
+            frame = self._find_frame(None)
+            box = propose_box(image_msg_to_bgr8(frame.msg), (x, y))
+            _, text = self._start_target(
+                frame.msg.header.stamp, box, source=f" (click at {x:.0f},{y:.0f})"
+            )
+        except INIT_ERRORS as exc:
+            self._warn_input(f"click not started: {exc}")
+            return
+        self.get_logger().info(text)
 
     def _find_frame(self, stamp) -> Frame:
         with self._lock:

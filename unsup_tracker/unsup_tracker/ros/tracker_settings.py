@@ -58,10 +58,11 @@ NODE_PARAMETERS = {
     "init_min_score": (0.5, "lowest detection score that starts a target"),
     "init_overlap_iou": (0.1, "a detection overlapping a target by more IoU starts none"),
     "diagnostics_period": (1.0, "seconds between /diagnostics messages; 0 = none"),
+    "init_clicks": (True, "start a target at a geometry_msgs/Point on image_mouse_left"),
 }
 #: Read once at start-up; changing them needs a restart.
 STARTUP_ONLY = ("image_reliability", "frame_buffer_size", "publish_timing", "torch_threads",
-                "init_detections", "diagnostics_period")
+                "init_detections", "diagnostics_period", "init_clicks")
 #: Method parameter names that switch the online model update on/off, in order of preference.
 ONLINE_UPDATE_KEYS = ("online_update", "update_model", "model_update")
 #: Method parameter names of the online update (model interpolation) rate.
@@ -144,6 +145,7 @@ def check_startup_parameters(values: Mapping[str, Any]) -> dict:
         "torch_threads": as_int("torch_threads", value("torch_threads"), 0, 256),
         "max_targets": max_targets(value("max_targets")),
         "init_detections": as_bool("init_detections", value("init_detections")),
+        "init_clicks": as_bool("init_clicks", value("init_clicks")),
         "init_class_id": as_str("init_class_id", value("init_class_id")),
         "init_min_score": as_float("init_min_score", value("init_min_score")),
         "init_overlap_iou": as_float("init_overlap_iou", value("init_overlap_iou"), 0.0, 1.0),
