@@ -2,12 +2,12 @@
 
 For every ``--step``-th frame of every devbench sequence where the target is annotated, the
 click is the centre of the ground-truth box; the proposal (:mod:`unsup_tracker.click_proposal`,
-centre-surround colour contrast, with ``bins`` levels per channel) is compared with the truth.
+centre-surround colour contrast, ``bins`` levels per Lab channel) is compared with the truth.
 Printed: the fraction with IoU > 0.5, the mean IoU and the time per proposal; next to it the
 same for a fixed-size square of the median ground-truth side (a box that knows the benchmark's
 typical size but not the object's) as a reference. Nothing is asserted.
 
-    python bench/bench_click_proposal.py [--step 5] [--bins 4 8]
+    python bench/bench_click_proposal.py [--step 10] [--offset 0] [--bins 4 8]
 """
 from __future__ import annotations
 
@@ -24,20 +24,21 @@ from unsup_tracker.geometry import iou_xywh
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--step", type=int, default=5, help="every n-th frame")
+    parser.add_argument("--step", type=int, default=10, help="every n-th frame")
+    parser.add_argument("--offset", type=int, default=0, help="first frame of each sequence")
     parser.add_argument("--bins", type=int, nargs="+", default=[4, 8])
     args = parser.parse_args()
     sequences = load_dataset(ensure_devbench())
     samples = []
     for sequence in sequences:
         present = sequence.present
-        for index in range(0, len(present), args.step):
+        for index in range(args.offset, len(present), args.step):
             if present[index]:
                 samples.append((sequence, index))
     truths = np.array([s.groundtruth[i] for s, i in samples])
     median_side = float(np.median(np.sqrt(truths[:, 2] * truths[:, 3])))
-    print(f"devbench: {len(sequences)} sequences, {len(samples)} frames (every {args.step}th "
-          f"with the target annotated); click = the ground-truth centre")
+    print(f"devbench: {len(sequences)} sequences, {len(samples)} frames (every {args.step}th from "
+          f"{args.offset}, with the target annotated); click = the ground-truth centre")
     fixed = []
     for truth in truths:
         cx, cy = truth[:2] + truth[2:] / 2

@@ -26,6 +26,11 @@ rviz (true | false), respawn (true | false, default false), lifecycle (true | fa
 false), params_file (default config/<method>.yaml; a method without its own file runs with the
 node's defaults).
 
+Targets start by a ``~/init`` call, from a detector (tracker_node's ``init_detections``
+parameter, in the params file) or by a click: rqt_image_view showing
+``visualization_node/annotated`` publishes clicks on ``visualization_node/annotated_mouse_left``,
+which is remapped to tracker_node's ``image_mouse_left``.
+
 ``lifecycle:=true`` runs the tracker as a managed (lifecycle) node, ``tracker_lifecycle_node``:
 the launch configures it (loads the model) and, once it is inactive, activates it (subscribes and
 serves) through launch events; ``ros2 lifecycle set /tracker_node deactivate`` (stops tracking,
@@ -79,6 +84,8 @@ from unsup_tracker.ros.common import large_image_profile
 
 PACKAGE = "unsup_tracker"
 SOURCES = ("device", "video", "folder", "topic")
+#: Where rqt_image_view publishes clicks on visualization_node's output (its ``_mouse_left``).
+CLICK_TOPIC = "visualization_node/annotated_mouse_left"
 #: Seconds between a node's exit and its restart with respawn:=true.
 RESPAWN_DELAY = 2.0
 
@@ -363,7 +370,9 @@ def launch_actions(values, share, default_params_file):
         namespace=namespace,
         output="screen",
         parameters=tracker_parameters,
-        remappings=image_remap,
+        # Clicks in rqt_image_view on the annotated view (same pixels as the camera image)
+        # start targets.
+        remappings=image_remap + [("image_mouse_left", CLICK_TOPIC)],
         **respawn,
     )
     if plan["lifecycle"]:

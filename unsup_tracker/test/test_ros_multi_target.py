@@ -461,3 +461,24 @@ def test_lifecycle_transitions_subscribe_serve_and_free(lifecycle):
                "the subscription again", client.process)
     assert _service_ready(client, "init", timeout=10.0)
     assert client.process.alive and "Traceback" not in client.process.log_text()
+
+
+def test_visualization_draws_every_target_in_its_own_colour():
+    from unsup_tracker.ros.conversions import TrackedBox
+    from unsup_tracker.ros.visualization_node import annotate, target_color
+
+    image = np.zeros((240, 320, 3), np.uint8)
+    boxes = [(20, 30, 60, 50), (200, 120, 70, 60)]
+    targets = [TrackedBox(f"udt-{i + 1}", np.array(b, float), 0.9) for i, b in enumerate(boxes)]
+    mask = np.zeros((240, 320), np.uint8)
+    for index, (x, y, w, h) in enumerate(boxes):
+        mask[y + 10:y + h - 10, x + 10:x + w - 10] = index + 1
+    canvas = annotate(image, targets, mask, 30.0, mask_alpha=0.5)
+    colours = [target_color(t.track_id) for t in targets]
+    assert colours[0] != colours[1] and colours[0] == (0, 255, 0)
+    for (x, y, w, h), colour in zip(boxes, colours):
+        edge = canvas[y + h // 2, x - 1:x + 2].reshape(-1, 3)
+        assert any(tuple(int(v) for v in px) == colour for px in edge), (colour, edge)
+        tint = canvas[y + h // 2, x + w // 2].astype(int)
+        expected = (np.array(colour) * 0.5).astype(int)
+        assert np.abs(tint - expected).max() <= 1, (tint, expected)
