@@ -194,14 +194,17 @@ class UDTTracker(Tracker):
             self_peak /= max(float(x_norm[0]), 1e-12)
         self._score_ref = self_peak if self_peak > 1e-12 else 1.0
 
-    def _search(self, image: np.ndarray) -> dict:
-        """Plan this frame's search: the crops to evaluate and what locating needs with them."""
+    def _search(self, image: np.ndarray, fill=None) -> dict:
+        """Plan this frame's search: the crops to evaluate and what locating needs with them.
+
+        ``fill``: the frame's mean colour when already known (shared by batched targets).
+        """
         p = self.params
         # Every scale_interval-th frame searches all scales, the others only the current size.
         full_search = self._frame_index % p.scale_interval == 0
         self._frame_index += 1
         plan = {
-            "fill": mean_color(image),
+            "fill": mean_color(image) if fill is None else fill,
             "window_size": self._window_size(),
             "scales": self._scales if full_search else self._unit_scale,
             "penalties": self._penalties if full_search else self._unit_scale,
@@ -215,7 +218,7 @@ class UDTTracker(Tracker):
         plan = self._search(image)
         features = self.model(self._patches_to_tensor(plan["patches"]),
                               padding=self.params.conv_padding)
-        return self._locate(image, plan, features)
+        return self._locate(image, plan, features, *self._windowed_spectra(features, True))
 
     @classmethod
     @torch.inference_mode()
@@ -223,8 +226,10 @@ class UDTTracker(Tracker):
         """Track several targets on one frame with ONE network pass over all their crops.
 
         Same result as ``[t.track(image_bgr) for t in trackers]`` up to floating-point
-        summation order (the convolutions run on a larger batch); the trackers must share the
-        model, ``input_size`` and ``conv_padding``, else they are tracked one by one. Used by
+        summation order (the convolutions run on a larger batch); the frame's mean colour, the
+        network pass and the windowed FFT are shared, the correlation filters stay per target.
+        The trackers must share the model, ``input_size`` and ``conv_padding``, else they are
+        tracked one by one. Used by
         :func:`unsup_tracker.targets.track_targets`; measured in ``bench/bench_multi_target.py``.
         """
         first = trackers[0]
@@ -239,24 +244,30 @@ class UDTTracker(Tracker):
             if not tracker.initialized:
                 raise RuntimeError("track() called before init()")
         image = check_image(image_bgr)
-        plans = [t._search(image) for t in trackers]
+        fill = mean_color(image)
+        plans = [t._search(image, fill) for t in trackers]
         patches = np.concatenate([plan["patches"] for plan in plans])
         features = first.model(first._patches_to_tensor(patches),
                                padding=first.params.conv_padding)
+        # One windowing and FFT for all targets too (same map size and window).
+        z_spec, z_norms = first._windowed_spectra(features, True)
         results, offset = [], 0
         for tracker, plan in zip(trackers, plans):
-            count = len(plan["patches"])
-            results.append(tracker._judge_lost(
-                tracker._locate(image, plan, features[offset:offset + count])))
-            offset += count
+            end = offset + len(plan["patches"])
+            results.append(tracker._judge_lost(tracker._locate(
+                image, plan, features[offset:end], z_spec[offset:end], z_norms[offset:end])))
+            offset = end
         return results
 
-    def _locate(self, image: np.ndarray, plan: dict, features: torch.Tensor) -> TrackResult:
-        """Find the target in this frame's search features and update the model."""
+    def _locate(self, image: np.ndarray, plan: dict, features: torch.Tensor,
+                z_spec: torch.Tensor, z_norms: torch.Tensor) -> TrackResult:
+        """Find the target in this frame's search features and update the model.
+
+        ``z_spec``, ``z_norms``: the features' windowed spectra and norms.
+        """
         p = self.params
         fill, window_size = plan["fill"], plan["window_size"]
         scales, penalties = plan["scales"], plan["penalties"]
-        z_spec, z_norms = self._windowed_spectra(features, True)
         responses = self._filter.respond(z_spec)
         num_scales, height, width = responses.shape
         # One transfer of the small maps (S x h x w floats); the peak search is cheaper in NumPy
