@@ -300,8 +300,8 @@ def lifecycle_tracker(arguments):
     """Return the managed tracker node and the actions that configure and activate it.
 
     The actions go after the node. Configure is emitted at start; activate when the node reports
-    the configuring -> inactive transition (a failed configure, e.g. a missing checkpoint, leaves it
-    unconfigured, with the reason in its log).
+    the configuring -> inactive transition (a failed configure, e.g. a missing checkpoint,
+    leaves it unconfigured, with the reason in its log).
     """
     from launch.actions import EmitEvent
     from launch.actions import RegisterEventHandler as Register

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """The click's box proposal (unsup_tracker.click_proposal) on images of known content."""
 import cv2
 import numpy as np
@@ -8,7 +21,7 @@ from unsup_tracker.geometry import iou_xywh
 
 
 def _scene(box, seed=0):
-    """A grey-green textured 320x240 scene with a reddish textured object at ``box``."""
+    """Return a grey-green textured 320x240 scene with a reddish textured object at ``box``."""
     rng = np.random.default_rng(seed)
     noise = rng.integers(0, 40, (240, 320, 3)).astype(np.uint8)
     image = cv2.add(noise, np.full((240, 320, 3), (60, 110, 70), np.uint8))

@@ -16,14 +16,15 @@
 Topics (relative, so launch files remap them): subscribes ``image`` (sensor_msgs/Image,
 sensor-data QoS, reliability from ``image_reliability``), ``image_mouse_left``
 (geometry_msgs/Point: rqt_image_view's clicks; off with ``init_clicks: false``) and, with
-``init_detections: true``, ``init_detections`` (vision_msgs/Detection2DArray); publishes ``~/detections``
-(vision_msgs/Detection2DArray with the image's header; one Detection2D per followed target,
-``id`` = its track id; empty while idle or when every target is lost), ``~/mask`` (mono8, same
-header: the pixels of the i-th detection's target are ``i + 1``, 0 elsewhere; only for methods that
-give masks), ``/diagnostics`` (diagnostic_msgs/DiagnosticArray every ``diagnostics_period``
-seconds) and, with ``publish_timing``, ``~/timing`` (std_msgs/Float64MultiArray, see
-:data:`TIMING_FIELDS`). Services: ``~/init`` (unsup_tracker_interfaces/srv/InitTrack: adds a
-target, returns its id), ``~/stop`` (std_srvs/Trigger: stops all targets) and ``~/stop_track``
+``init_detections: true``, ``init_detections`` (vision_msgs/Detection2DArray); publishes
+``~/detections`` (vision_msgs/Detection2DArray with the image's header; one Detection2D per
+followed target, ``id`` = its track id; empty while idle or when every target is lost),
+``~/mask`` (mono8, same header: the pixels of the i-th detection's target are ``i + 1``, 0
+elsewhere; only for methods that give masks), ``/diagnostics``
+(diagnostic_msgs/DiagnosticArray every ``diagnostics_period`` seconds) and, with
+``publish_timing``, ``~/timing`` (std_msgs/Float64MultiArray, see :data:`TIMING_FIELDS`).
+Services: ``~/init`` (unsup_tracker_interfaces/srv/InitTrack: adds a target, returns its id),
+``~/stop`` (std_srvs/Trigger: stops all targets) and ``~/stop_track``
 (unsup_tracker_interfaces/srv/StopTrack: stops one by id).
 
 Two executables: ``tracker_node`` (a plain node, configured and active from the start) and
@@ -83,9 +84,9 @@ Decisions:
 - Diagnostics: one DiagnosticStatus named ``<namespace>/<node name>: tracking`` (no leading
   slash; hardware_id = the device) with state (unconfigured, inactive, idle, tracking), methods,
   FPS, camera FPS, stamp-to-detection latency p50/p95, frames received/dropped/bad, targets
-  followed/lost, max_targets, models loaded and device, measured over the last period. WARN when the node falls
-  behind the camera: more than :data:`BEHIND_FRACTION` of the received frames were dropped as
-  stale in the period.
+  followed/lost, max_targets, models loaded and device, measured over the last period. WARN
+  when the node falls behind the camera: more than :data:`BEHIND_FRACTION` of the received
+  frames were dropped as stale in the period.
 - Shutdown (SIGINT, SIGTERM): the worker thread is stopped before the ROS context is
   destroyed, see :func:`.common.run_node`.
 """
@@ -195,9 +196,11 @@ class Frame:
 
 
 class _TrackerLogic:
-    """Everything of tracker_node but the ROS node class (plain :class:`rclpy.node.Node` or
-    :class:`rclpy.lifecycle.LifecycleNode`), which calls ``_setup`` from its constructor and
-    ``_configure``/``_activate``/``_deactivate``/``_cleanup`` for the transitions.
+    """Everything of tracker_node but the ROS node class.
+
+    The node class (a plain :class:`rclpy.node.Node` or an :class:`rclpy.lifecycle.LifecycleNode`)
+    calls ``_setup`` from its constructor and ``_configure``/``_activate``/``_deactivate``/
+    ``_cleanup`` for the transitions.
     """
 
     def _setup(self) -> None:

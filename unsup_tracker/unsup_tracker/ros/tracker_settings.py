@@ -53,7 +53,7 @@ NODE_PARAMETERS = {
     "publish_timing": (False, "publish per-frame timing on ~/timing (benchmarks)"),
     "torch_threads": (0, "torch intra-op threads; 0 = torch's default"),
     "max_targets": (8, "targets tracked at once; ~/init beyond it is refused"),
-    "init_detections": (False, "start targets from vision_msgs/Detection2DArray on init_detections"),
+    "init_detections": (False, "start targets from Detection2DArray on init_detections"),
     "init_class_id": ("", "class_id a detection must have to start a target; '' = any"),
     "init_min_score": (0.5, "lowest detection score that starts a target"),
     "init_overlap_iou": (0.1, "a detection overlapping a target by more IoU starts none"),

@@ -74,6 +74,8 @@ def target_color(track_id: str) -> tuple:
     number = track_id.rsplit("-", 1)[-1]
     index = int(number) - 1 if number.isdigit() and int(number) > 0 else 0
     return TARGET_COLORS[index % len(TARGET_COLORS)]
+
+
 #: Masks are expected for a frame when one arrived within this many seconds.
 MASK_RECENT = 1.0
 
