@@ -25,7 +25,6 @@ import functools
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -38,29 +37,23 @@ pytest.importorskip("unsup_tracker_interfaces.srv", reason="interfaces not built
 pytest.importorskip("diagnostic_msgs.msg", reason="diagnostic_msgs missing (make setup)")
 pytest.importorskip("lifecycle_msgs.srv", reason="lifecycle_msgs missing (make setup)")
 
-import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from rclpy.qos import QoSProfile  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from unsup_tracker_interfaces.srv import InitTrack, StopTrack  # noqa: E402
-from vision_msgs.msg import Detection2DArray  # noqa: E402
 
 from unsup_tracker.geometry import iou_xywh  # noqa: E402
 from unsup_tracker.ros.conversions import (  # noqa: E402
-    bgr8_to_image_msg, ns_to_stamp, stamp_to_ns, tracked_boxes, xywh_to_bbox)
+    bgr8_to_image_msg, ns_to_stamp, stamp_to_ns, tracked_boxes)
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
 from installed import shipped_weights_or_untrained  # noqa: E402
-from ros_testdata import call_service, texture  # noqa: E402
-
-RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+from ros_client import TrackerClient, client_of  # noqa: E402
+from ros_testdata import texture, wait_until  # noqa: E402
 SIZE = (320, 240)
 FRAMES = 40
 #: Two patches on the first frame (xywh) and their motion in px a frame: they move apart.
@@ -70,11 +63,14 @@ PUBLISH_ONCE = Path(__file__).with_name("ros_publish_once.py")
 
 @functools.lru_cache(maxsize=1)
 def two_patch_clip():
-    """Return (frames, boxes[patch][frame]) of two distinct patches moving over a texture."""
+    """Return (frames, boxes[patch][frame]) of two tinted textured patches moving apart."""
     rng = np.random.default_rng(11)
     background = texture(rng, SIZE[1], SIZE[0], 2.0)
-    looks = [texture(np.random.default_rng(20 + i), int(b[3]), int(b[2]), 1.0)
-             for i, (b, _) in enumerate(PATCHES)]
+    # Tinted (A reddish, B bluish) as real objects differ from their background in colour,
+    # which the click's box proposal relies on.
+    looks = [np.clip(texture(np.random.default_rng(20 + i), int(b[3]), int(b[2]), 1.0)
+                     .astype(int) + tint, 0, 255).astype(np.uint8)
+             for i, ((b, _), tint) in enumerate(zip(PATCHES, ((0, 0, 60), (60, 0, 0))))]
     frames, boxes = [], [[], []]
     for t in range(FRAMES):
         image = background.copy()
@@ -92,41 +88,14 @@ def frame_msg(index, stamp_ns):
     return bgr8_to_image_msg(two_patch_clip()[0][index % FRAMES], header, "rgb8")
 
 
-def wait_until(condition, timeout, what, process=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if process is not None:
-            assert process.alive, f"node died:\n{process.log_tail(30)}"
-        time.sleep(0.02)
-    assert condition(), f"timed out after {timeout} s waiting for {what}"
-
-
-class Client:
-    """The test's node in its own context: images out, detections and diagnostics in."""
+class Client(TrackerClient):
+    """The test's node (:class:`ros_client.TrackerClient`) that also records /diagnostics."""
 
     def __init__(self, namespace):
-        self.ns = namespace
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = Node(f"multi_client{namespace.replace('/', '_')}", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.lock = threading.Lock()
-        self.detections = []
+        super().__init__(namespace, "multi_client")
         self.diagnostics = []
-        self.node.create_subscription(Detection2DArray, f"{namespace}/tracker_node/detections",
-                                      self._on_detections, RELIABLE)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics,
                                       QoSProfile(depth=50))
-        self.image = self.node.create_publisher(Image, f"{namespace}/image", RELIABLE)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def _on_detections(self, msg):
-        with self.lock:
-            self.detections.append(msg)
 
     def _on_diagnostics(self, msg):
         with self.lock:
@@ -134,27 +103,12 @@ class Client:
                 if status.name == f"{self.ns.strip('/')}/tracker_node: tracking":
                     self.diagnostics.append((time.time(), status))
 
-    def call(self, srv_type, name, request, timeout=20.0):
-        return call_service(self.node, srv_type, f"{self.ns}/tracker_node/{name}", request,
-                            timeout)
-
-    def init(self, box, stamp_ns=0, method=""):
-        request = InitTrack.Request()
-        request.header.stamp = ns_to_stamp(stamp_ns)
-        request.box = xywh_to_bbox(box)
-        request.method = method
-        return self.call(InitTrack, "init", request)
-
     def stop_track(self, track_id):
         return self.call(StopTrack, "stop_track", StopTrack.Request(track_id=track_id))
 
-    def answered(self, stamp_ns):
-        with self.lock:
-            return [m for m in self.detections if stamp_to_ns(m.header.stamp) == stamp_ns]
-
     def publish_and_wait(self, msg, process, timeout=15.0):
         stamp = stamp_to_ns(msg.header.stamp)
-        self.image.publish(msg)
+        self.publish(msg)
         wait_until(lambda: self.answered(stamp), timeout, f"an answer to frame {stamp}", process)
         return self.answered(stamp)[-1]
 
@@ -162,11 +116,6 @@ class Client:
         with self.lock:
             found = [status for t, status in self.diagnostics if t > since]
         return found[-1] if found else None
-
-    def close(self):
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
 
 
 def values_of(status):
@@ -190,22 +139,21 @@ def tracker(tmp_path_factory):
                   "init_class_id": "person", "init_min_score": 0.5, "diagnostics_period": 1.0}
     process = NodeProcess(node_command("tracker_node") + ros_args(parameters, namespace="/m"),
                           tmp_path_factory.mktemp("multi") / "tracker.log", env)
-    client = None
-    try:
-        client = Client("/m")
-        client.process = process
+    with client_of(process, lambda: Client("/m")) as client:
         client.env = env
-        wait_until(lambda: client.image.get_subscription_count() >= 1, 60.0,
-                   "the tracker's image subscription", process)
         yield client
-    finally:
-        process.stop()
-        if client is not None:
-            client.close()
 
 
 def _stop_all(client):
     assert client.call(Trigger, "stop", Trigger.Request()).success
+
+
+def _fresh_start(client):
+    """Stop every target and feed the clip's first frame; return (truth boxes, its stamp)."""
+    _stop_all(client)
+    start = time.time_ns()
+    client.publish_and_wait(frame_msg(0, start), client.process)
+    return two_patch_clip()[1], start
 
 
 def _centre(box):
@@ -318,16 +266,17 @@ def test_a_detection_starts_a_target_on_the_frame_with_its_stamp(tracker):
 
 
 def test_a_click_starts_a_target_around_the_clicked_point(tracker):
-    _stop_all(tracker)
-    frames, truth = two_patch_clip()
-    start = time.time_ns()
-    tracker.publish_and_wait(frame_msg(0, start), tracker.process)
+    truth, start = _fresh_start(tracker)
     cx, cy = _centre(truth[1][0])
     _publish_once(tracker, "click", "/m/image_mouse_left", f"{cx:g}", f"{cy:g}")
     wait_until(lambda: f"(click at {cx:.0f},{cy:.0f})" in tracker.process.log_text(), 15.0,
                "the click-started target", tracker.process)
+    first = tracker.publish_and_wait(frame_msg(1, start + 33_000_000), tracker.process)
+    assert len(first.detections) == 1
+    iou = iou_xywh(tracked_boxes(first)[0].box_xywh[None], truth[1][1][None])[0]
+    assert iou > 0.5, f"the click's box overlaps the patch by IoU {iou:.2f}"
     errors = []
-    for index in range(1, 8):
+    for index in range(2, 9):
         msg = tracker.publish_and_wait(frame_msg(index, start + index * 33_000_000),
                                        tracker.process)
         for target in tracked_boxes(msg):
@@ -342,10 +291,7 @@ def test_a_click_starts_a_target_around_the_clicked_point(tracker):
 
 
 def test_diagnostics_carry_the_measured_fps_and_targets(tracker):
-    _stop_all(tracker)
-    frames, truth = two_patch_clip()
-    start = time.time_ns()
-    tracker.publish_and_wait(frame_msg(0, start), tracker.process)
+    truth, start = _fresh_start(tracker)
     assert tracker.init(tuple(truth[0][0]), start).success
     # 10 Hz for 3.5 s, paced by the test: every frame is answered well within 100 ms.
     began = time.time()
@@ -366,10 +312,7 @@ def test_diagnostics_carry_the_measured_fps_and_targets(tracker):
 
 
 def test_diagnostics_warn_when_the_node_falls_behind_the_camera(tracker):
-    _stop_all(tracker)
-    frames, truth = two_patch_clip()
-    start = time.time_ns()
-    tracker.publish_and_wait(frame_msg(0, start), tracker.process)
+    truth, start = _fresh_start(tracker)
     for patch in range(2):
         assert tracker.init(tuple(truth[patch][0]), start).success
     # A burst far faster than two targets can be tracked: most frames are dropped as stale.
@@ -394,15 +337,8 @@ def lifecycle(tmp_path):
     process = NodeProcess(
         node_command("tracker_lifecycle_node") + ros_args(parameters, namespace="/lc"),
         tmp_path / "lifecycle.log", env)
-    client = None
-    try:
-        client = Client("/lc")
-        client.process = process
+    with client_of(process, lambda: Client("/lc"), wait_for_subscription=False) as client:
         yield client
-    finally:
-        process.stop()
-        if client is not None:
-            client.close()
 
 
 def _transition(client, transition_id):
