@@ -6,7 +6,8 @@ over N targets sharing one model (one network pass for all their search crops, U
 640x480 scene of ``bench_udt_speed.make_frames`` (a moving, scaling patch); the N targets start on
 the patch and on N-1 other places of the textured scene (a target's cost does not depend on
 what it tracks: fixed network input). Rounds alternate batched and one-by-one so load from other
-processes hits both alike; each figure is the median over rounds of the mean time per frame.
+processes hits both alike; each figure is the median over rounds of the mean time per frame
+(wall clock, and this process's CPU time).
 The frame's conversion and the ROS transport are not included (bench_ros_latency.py
 --targets measures those end to end). Speed is printed, never asserted.
 
@@ -42,15 +43,18 @@ def targets_for(count, model, frames, boxes):
 
 
 def time_round(count, model, frames, boxes, batched):
+    """Return (wall, process CPU) seconds per frame of one pass over ``frames``."""
     targets = targets_for(count, model, frames, boxes)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for frame in frames[1:]:
         if batched:
             track_targets(targets, frame)
         else:
             for target in targets:
                 target.tracker.track(frame)
-    return (time.perf_counter() - start) / (len(frames) - 1)
+    frames_timed = len(frames) - 1
+    return ((time.perf_counter() - start) / frames_timed,
+            (time.process_time() - start_cpu) / frames_timed)
 
 
 def main():
@@ -70,21 +74,22 @@ def main():
     print(f"UDT ({checkpoint or 'shipped'}), 640x480, {args.frames} frames, {args.rounds} rounds, "
           f"{args.threads} torch thread(s); ms per frame (median of round means)")
     print(f"{'targets':>8} {'batched':>9} {'one-by-one':>11} {'each added':>11} "
-          f"{'FPS batched':>12}")
+          f"{'FPS batched':>12} {'CPU batched':>12} {'CPU one-by-one':>15}")
     previous = None  # (count, batched ms) of the row before
     for count in sorted(args.targets):
         timings = {True: [], False: []}
         for _ in range(args.rounds):
             for batched in (True, False):
                 timings[batched].append(time_round(count, model, frames, boxes, batched))
-        batched_ms = 1e3 * float(np.median(timings[True]))
-        single_ms = 1e3 * float(np.median(timings[False]))
+        batched_ms, batched_cpu = (1e3 * float(v) for v in np.median(timings[True], axis=0))
+        single_ms, single_cpu = (1e3 * float(v) for v in np.median(timings[False], axis=0))
         added = batched_ms if previous is None else (
             (batched_ms - previous[1]) / (count - previous[0]))
         previous = (count, batched_ms)
         print(f"{count:>8} {batched_ms:>9.2f} {single_ms:>11.2f} {added:>11.2f} "
-              f"{1e3 / batched_ms:>12.1f}")
-    print("each added: batched cost per target added since the row before (the first row: all)")
+              f"{1e3 / batched_ms:>12.1f} {batched_cpu:>12.2f} {single_cpu:>15.2f}")
+    print("each added: batched wall ms per target added since the row before (first row: all); "
+          "CPU: process CPU ms per frame (less sensitive to other processes than wall time)")
 
 
 if __name__ == "__main__":

@@ -94,11 +94,11 @@ def test_masks_carry_each_targets_index():
     assert compose_masks((4, 6), [None, np.zeros((2, 2), np.uint8)]) is None
 
 
-def _udt_trackers(count, image, boxes, model):
+def _udt_trackers(count, image, boxes, model, **params):
     spec = get_method("udt")
     trackers = []
     for box in boxes[:count]:
-        tracker = spec.tracker_cls(model, spec.params_cls(), "cpu")
+        tracker = spec.tracker_cls(model, spec.params_cls.from_overrides(params), "cpu")
         tracker.init(image, box)
         trackers.append(tracker)
     return trackers
@@ -109,8 +109,9 @@ def test_udt_batched_tracking_matches_one_by_one():
                                  zoom=1.0, pan=(2.0, 1.0))
     model, _ = build_model("udt", UNTRAINED, "cpu")
     boxes = [truth[0], truth[0] + np.array([150, 100, 0, 0]), truth[0] + np.array([150, 0, 0, 0])]
-    alone = _udt_trackers(3, frames[0], boxes, model)
-    batched = _udt_trackers(3, frames[0], boxes, model)
+    # All scales every frame: the batch then spreads nothing (see the test below).
+    alone = _udt_trackers(3, frames[0], boxes, model, scale_interval=1)
+    batched = _udt_trackers(3, frames[0], boxes, model, scale_interval=1)
     spec = get_method("udt")
     for frame in frames[1:]:
         expected = [tracker.track(frame) for tracker in alone]
@@ -137,3 +138,27 @@ def test_targets_sharing_a_model_are_batched():
     assert _Batched.batches == [2]  # the lone target of the other model is tracked alone
     assert all(result is not None for _, result in results)
     assert [t.tracker.calls for t in manager.targets()] == [1, 1, 1]
+
+
+def test_udt_batches_spread_the_all_scale_searches_over_the_frames(monkeypatch):
+    frames, truth = zooming_clip(seed=4, frames=7, size=(320, 240), box=(60, 50, 44, 36),
+                                 zoom=1.0, pan=(1.0, 1.0))
+    model, _ = build_model("udt", UNTRAINED, "cpu")
+    spec = get_method("udt")
+    offsets = ((0, 0), (150, 0), (0, 120), (150, 120))
+    boxes = [truth[0] + np.array([dx, dy, 0, 0]) for dx, dy in offsets]
+    trackers = _udt_trackers(4, frames[0], boxes, model)  # scale_interval 2, all in phase
+    crops = []
+    search = spec.tracker_cls._search
+
+    def counting(self, image, fill=None):
+        plan = search(self, image, fill)
+        crops[-1] += len(plan["patches"])
+        return plan
+
+    monkeypatch.setattr(spec.tracker_cls, "_search", counting)
+    for frame in frames[1:]:
+        crops.append(0)
+        spec.tracker_cls.track_batch(trackers, frame)
+    # One by one they would alternate 4 x 3 = 12 and 4 x 1 = 4 crops a frame.
+    assert crops == [8] * len(crops), crops

@@ -225,9 +225,11 @@ class UDTTracker(Tracker):
     def track_batch(cls, trackers: list["UDTTracker"], image_bgr: np.ndarray) -> list[TrackResult]:
         """Track several targets on one frame with ONE network pass over all their crops.
 
-        Same result as ``[t.track(image_bgr) for t in trackers]`` up to floating-point
+        Nearly the result of ``[t.track(image_bgr) for t in trackers]``: up to floating-point
         summation order (the convolutions run on a larger batch); the frame's mean colour, the
-        network pass and the windowed FFT are shared, the correlation filters stay per target.
+        network pass and the windowed FFT are shared, the correlation filters stay per target;
+        and the targets' all-scale searches are spread over the frames (below), which moves some
+        targets' all-scale search by one frame.
         The trackers must share the model, ``input_size`` and ``conv_padding``, else they are
         tracked one by one. Used by
         :func:`unsup_tracker.targets.track_targets`; measured in ``bench/bench_multi_target.py``.
@@ -244,6 +246,14 @@ class UDTTracker(Tracker):
             if not tracker.initialized:
                 raise RuntimeError("track() called before init()")
         image = check_image(image_bgr)
+        # Spread the all-scale searches (every scale_interval-th frame of each target) over the
+        # frames: targets started together would all search all scales on the same frames, so
+        # every other frame would cost 3x. A target beyond its share this frame moves its
+        # all-scale search one frame later, once; after that the phases stay spread.
+        due = [t for t in trackers if t._frame_index % t.params.scale_interval == 0]
+        share = math.ceil(len(trackers) / first.params.scale_interval)
+        for tracker in due[share:]:
+            tracker._frame_index += 1
         fill = mean_color(image)
         plans = [t._search(image, fill) for t in trackers]
         patches = np.concatenate([plan["patches"] for plan in plans])
