@@ -65,7 +65,7 @@ def _stamp_of_serialized(serialized):
 class Graph:
     """Start the graph's processes and this process's recorder node; always stop them."""
 
-    def __init__(self, args, visualization=False, logs=None):
+    def __init__(self, args, visualization=False, logs=None, max_targets=1):
         from unsup_tracker.registry import UNTRAINED, get_method
         from unsup_tracker.ros.demo import DEMO_INIT_BOX, DEMO_VIDEO
         from unsup_tracker.ros.processes import ros_environment
@@ -78,6 +78,7 @@ class Graph:
         self.video = str(find_sample_video(DEMO_VIDEO))
         self.init_box = DEMO_INIT_BOX
         self.visualization = visualization
+        self.max_targets = max_targets
         self.env = ros_environment()
         for key in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_DOMAIN_ID",
                     "FASTDDS_DEFAULT_PROFILES_FILE"):
@@ -124,6 +125,7 @@ class Graph:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import CameraInfo, Image
         from std_msgs.msg import Float64MultiArray
+        from std_srvs.srv import Trigger
         from unsup_tracker_interfaces.srv import InitTrack
         from vision_msgs.msg import Detection2DArray
 
@@ -144,6 +146,7 @@ class Graph:
             node.create_subscription(Image, "visualization_node/annotated",
                                      self._on_annotated, QoSProfile(depth=30), raw=True)
         self.init_client = node.create_client(InitTrack, "tracker_node/init")
+        self.stop_client = node.create_client(Trigger, "tracker_node/stop")
         # Single-threaded, as the nodes: see unsup_tracker.ros.common.run_node.
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(node)
@@ -152,7 +155,7 @@ class Graph:
         try:
             tracker = {"method": args.method, "publish_timing": True,
                        "image_reliability": args.reliability,
-                       "torch_threads": args.torch_threads}
+                       "torch_threads": args.torch_threads, "max_targets": self.max_targets}
             if self.checkpoint:
                 tracker["checkpoint"] = self.checkpoint
             self._start("tracker_node", ros_args(tracker))
@@ -226,6 +229,15 @@ class Graph:
             request.header.stamp = ns_to_stamp(0)
             time.sleep(0.05)
         return response, seconds
+
+    def stop(self):
+        """Call ``~/stop`` (every target); return the response."""
+        from std_srvs.srv import Trigger
+
+        future = self.stop_client.call_async(Trigger.Request())
+        while not future.done():
+            time.sleep(0.005)
+        return future.result()
 
     def first_frame(self):
         with self.lock:

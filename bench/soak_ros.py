@@ -14,15 +14,15 @@
 """Soak: camera -> tracker -> visualization at 640x480 / 30 Hz for an hour, re-initialised often.
 
 The graph is :mod:`ros_graph`'s (the same harness as ``bench_ros_latency.py``), with
-visualization_node. Every ``--reinit-every`` seconds this process calls ``~/init`` with the
-newest detected box on its own frame (the demo's box on the latest frame when the target is
-lost), so tracker sessions, models and buffers are replaced all along. Each minute it prints
-one row: RSS of every node (sampled at the minute's end), frames published / answered / dropped
-as stale by the tracker (it was busy: compute) / lost while an ``~/init`` ran (the tracker's
-executor was busy: compute) / lost otherwise (transport, unexplained: "beyond compute") /
-annotated, stamp -> detection latency p50 / p95, stamp -> annotated p50, compute p50 and the
-re-inits. At the end: memory growth of each node after the warm-up (aim < 5 %), the latency
-trend after the warm-up (aim: no creep) and the drops not explained by compute (aim: none).
+visualization_node. Every ``--reinit-every`` seconds this process calls ``~/stop`` then ``~/init``
+with the newest detected box on its own frame (the demo's box on the latest frame when the target
+is lost), so tracker sessions, models and buffers are replaced all along. Each minute it prints one
+row: RSS of every node (sampled at the minute's end), frames published / answered / dropped as
+stale by the tracker (it was busy: compute) / lost while an ``~/init`` ran (the tracker's executor
+was busy: compute) / lost otherwise (transport, unexplained: "beyond compute") / annotated, stamp
+-> detection latency p50 / p95, stamp -> annotated p50, compute p50 and the re-inits. At the end:
+memory growth of each node after the warm-up (aim < 5 %), the latency trend after the warm-up (aim:
+no creep) and the drops not explained by compute (aim: none).
 
 Outputs go to ``--out`` (default ``bench/results/soak_ros_<UTC time>/``, which git ignores:
 results depend on the machine and its load, so they are documentation only when quoted with
@@ -74,8 +74,12 @@ def reinit(graph):
         stamp, box = latest
     else:
         stamp, box = 0, None
-    response, seconds = graph.init(stamp, box, retries=3)
-    return response.success, seconds, response.message
+    # ~/init adds a target: a re-init replaces the held one, so it stops it first (the pair is
+    # what a user re-seating the target does, and what is timed).
+    started = time.monotonic()
+    graph.stop()
+    response, _ = graph.init(stamp, box, retries=3)
+    return response.success, time.monotonic() - started, response.message
 
 
 def minute_row(graph, minute, start, end, rss, inits):

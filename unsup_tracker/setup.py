@@ -44,6 +44,7 @@ setup(
     entry_points={
         "console_scripts": [
             "tracker_node = unsup_tracker.ros.tracker_node:main",
+            "tracker_lifecycle_node = unsup_tracker.ros.tracker_node:lifecycle_main",
             "camera_node = unsup_tracker.ros.camera_node:main",
             "visualization_node = unsup_tracker.ros.visualization_node:main",
             "demo = unsup_tracker.ros.demo:main",

@@ -22,8 +22,21 @@
 
 Arguments: method, checkpoint ('' = shipped weights), device, source (device | video | folder |
 topic), video_device, video_path, folder_path, image_topic, rate, loop, namespace,
-rviz (true | false), respawn (true | false, default false), params_file (default
-config/<method>.yaml; a method without its own file runs with the node's defaults).
+rviz (true | false), respawn (true | false, default false), lifecycle (true | false, default
+false), params_file (default config/<method>.yaml; a method without its own file runs with the
+node's defaults).
+
+Targets start by a ``~/init`` call, from a detector (tracker_node's ``init_detections``
+parameter, in the params file) or by a click: rqt_image_view showing
+``visualization_node/annotated`` publishes clicks on ``visualization_node/annotated_mouse_left``,
+which is remapped to tracker_node's ``image_mouse_left``.
+
+``lifecycle:=true`` runs the tracker as a managed (lifecycle) node, ``tracker_lifecycle_node``:
+the launch configures it (loads the model) and, once it is inactive, activates it (subscribes and
+serves) through launch events; ``ros2 lifecycle set /tracker_node deactivate`` (stops tracking,
+frees the subscription), ``cleanup`` (frees the model), ``configure``, ``activate`` drive it
+afterwards. The plain node stays the default. The lifecycle pieces of launch_ros are imported
+only for ``lifecycle:=true``.
 
 Checked before any node starts (:func:`check_arguments`): the method exists, the checkpoint,
 video file, image folder or /dev/video device exists, numbers and switches parse, and the
@@ -71,6 +84,8 @@ from unsup_tracker.ros.common import large_image_profile
 
 PACKAGE = "unsup_tracker"
 SOURCES = ("device", "video", "folder", "topic")
+#: Where rqt_image_view publishes clicks on visualization_node's output (its ``_mouse_left``).
+CLICK_TOPIC = "visualization_node/annotated_mouse_left"
 #: Seconds between a node's exit and its restart with respawn:=true.
 RESPAWN_DELAY = 2.0
 
@@ -201,6 +216,7 @@ def check_arguments(values, default_params_file):
                         f"{values['rate']!r}")
         rate = 0.0
     loop, respawn, want_rviz = switch("loop"), switch("respawn"), switch("rviz")
+    lifecycle = switch("lifecycle") if "lifecycle" in values else False
 
     camera_source = None
     if source == "topic":
@@ -248,7 +264,8 @@ def check_arguments(values, default_params_file):
             "tracker.launch.py starts nothing:\n  - " + "\n  - ".join(problems)
         )
     return {"source": source, "camera_source": camera_source, "rate": rate, "loop": loop,
-            "rviz": rviz, "respawn": respawn, "params_file": params_file, "notes": notes}
+            "rviz": rviz, "respawn": respawn, "lifecycle": lifecycle, "params_file": params_file,
+            "notes": notes}
 
 
 def _shutdown_on_exit(node_name):
@@ -276,7 +293,34 @@ def _large_image_transport(context):
 
 ARGUMENTS = ("method", "checkpoint", "device", "source", "video_device", "video_path",
              "folder_path", "image_topic", "rate", "loop", "namespace", "rviz", "respawn",
-             "params_file")
+             "lifecycle", "params_file")
+
+
+def lifecycle_tracker(arguments):
+    """Return the managed tracker node and the actions that configure and activate it.
+
+    The actions go after the node. Configure is emitted at start; activate when the node reports
+    the configuring -> inactive transition (a failed configure, e.g. a missing checkpoint,
+    leaves it unconfigured, with the reason in its log).
+    """
+    from launch.actions import EmitEvent
+    from launch.actions import RegisterEventHandler as Register
+    from launch.events import matches_action
+    from launch_ros.actions import LifecycleNode
+    from launch_ros.event_handlers import OnStateTransition
+    from launch_ros.events.lifecycle import ChangeState
+    from lifecycle_msgs.msg import Transition
+
+    node = LifecycleNode(executable="tracker_lifecycle_node", **arguments)
+
+    def change(transition):
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                           transition_id=transition))
+
+    activate = Register(OnStateTransition(target_lifecycle_node=node, start_state="configuring",
+                                          goal_state="inactive",
+                                          entities=[change(Transition.TRANSITION_ACTIVATE)]))
+    return node, [activate, change(Transition.TRANSITION_CONFIGURE)]
 
 
 def _nodes(context):
@@ -320,17 +364,24 @@ def launch_actions(values, share, default_params_file):
         actions.append(camera)
         watched.append(("camera_node", camera))
 
-    tracker = Node(
+    tracker_arguments = dict(
         package=PACKAGE,
-        executable="tracker_node",
         name="tracker_node",
         namespace=namespace,
         output="screen",
         parameters=tracker_parameters,
-        remappings=image_remap,
+        # Clicks in rqt_image_view on the annotated view (same pixels as the camera image)
+        # start targets.
+        remappings=image_remap + [("image_mouse_left", CLICK_TOPIC)],
         **respawn,
     )
-    actions.append(tracker)
+    if plan["lifecycle"]:
+        # After the node action: its ChangeState events must find the node's handler.
+        tracker, transitions = lifecycle_tracker(tracker_arguments)
+        actions += [tracker] + transitions
+    else:
+        tracker = Node(executable="tracker_node", **tracker_arguments)
+        actions.append(tracker)
     watched.append(("tracker_node", tracker))
     actions.append(
         Node(
@@ -417,6 +468,12 @@ def generate_launch_description():
                 default_value="false",
                 description="restart camera_node/tracker_node when they exit (default: a "
                 "node's exit shuts the whole launch down)",
+            ),
+            DeclareLaunchArgument(
+                "lifecycle",
+                default_value="false",
+                description="run tracker_node as a lifecycle node, configured and activated "
+                "by launch events (ros2 lifecycle set drives it afterwards)",
             ),
             DeclareLaunchArgument(
                 "params_file",

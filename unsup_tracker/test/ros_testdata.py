@@ -60,6 +60,18 @@ def write_clip(folder: Path, seed: int = 7) -> Path:
     return folder
 
 
+def wait_until(condition, timeout, what, process=None):
+    """Poll ``condition`` for ``timeout`` s; fail early with its log when ``process`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process is not None:
+            assert process.alive, f"{process.command[0]} died:\n{process.log_tail(30)}"
+        time.sleep(0.02)
+    assert condition(), f"timed out after {timeout} s waiting for {what}"
+
+
 def call_service(node, srv_type, name, request, timeout=20.0):
     """Call service ``name`` from ``node`` (spun by another thread) and return the response."""
     client = node.create_client(srv_type, name)

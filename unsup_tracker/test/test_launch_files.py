@@ -124,7 +124,8 @@ def _arguments(tmp_path, **changes):
     values = {"method": "udt", "checkpoint": "", "device": "", "source": "folder",
               "video_device": "/dev/video0", "video_path": "", "folder_path": str(tmp_path),
               "image_topic": "", "rate": "0.0", "loop": "false", "namespace": "",
-              "rviz": "false", "respawn": "false", "params_file": str(CONFIG_DIR / "udt.yaml")}
+              "rviz": "false", "respawn": "false", "lifecycle": "false",
+              "params_file": str(CONFIG_DIR / "udt.yaml")}
     values.update(changes)
     return values
 
@@ -239,6 +240,60 @@ def test_respawn_restarts_camera_and_tracker_instead(monkeypatch, tmp_path):
         assert by_name[name].kwargs["respawn"] is True
         assert by_name[name].kwargs["respawn_delay"] > 0
     assert not [a for a in actions if _kind(a) == "RegisterEventHandler"]
+
+
+def test_the_plain_tracker_node_is_the_default_and_clicks_are_remapped(monkeypatch, tmp_path):
+    _, _, created = _plan(monkeypatch, _arguments(tmp_path, source="topic",
+                                                  image_topic="/cam/image_raw"))
+    tracker = next(node for node in created if node.kwargs["name"] == "tracker_node")
+    assert tracker.kwargs["executable"] == "tracker_node"
+    assert ("image", "/cam/image_raw") in tracker.kwargs["remappings"]
+    assert ("image_mouse_left", "visualization_node/annotated_mouse_left") \
+        in tracker.kwargs["remappings"]
+
+
+_LIFECYCLE_STUBS = {
+    "launch.events": ["matches_action"],
+    "launch_ros.actions": ["LifecycleNode"],
+    "launch_ros.event_handlers": ["OnStateTransition"],
+    "launch_ros.events": [],
+    "launch_ros.events.lifecycle": ["ChangeState"],
+}
+
+
+def test_lifecycle_runs_the_managed_node_configured_then_activated_by_events(
+        monkeypatch, tmp_path):
+    module = _launch_module_with_stubs(monkeypatch)
+    for module_name, classes in _LIFECYCLE_STUBS.items():
+        stub = sys.modules.get(module_name) or types.ModuleType(module_name)
+        for name in classes:
+            setattr(stub, name, type(name, (_Recorded,), {}))
+        monkeypatch.setitem(sys.modules, module_name, stub)
+    sys.modules["launch.actions"].EmitEvent = type("EmitEvent", (_Recorded,), {})
+    transition = types.ModuleType("lifecycle_msgs.msg")
+    transition.Transition = types.SimpleNamespace(TRANSITION_CONFIGURE=1, TRANSITION_ACTIVATE=3)
+    monkeypatch.setitem(sys.modules, "lifecycle_msgs", types.ModuleType("lifecycle_msgs"))
+    monkeypatch.setitem(sys.modules, "lifecycle_msgs.msg", transition)
+    actions = module.launch_actions(_arguments(tmp_path, lifecycle="true"), str(PACKAGE_DIR),
+                                    str(CONFIG_DIR / "udt.yaml"))
+    managed = [a for a in actions if _kind(a) == "LifecycleNode"]
+    assert len(managed) == 1 and managed[0].kwargs["executable"] == "tracker_lifecycle_node"
+    assert managed[0].kwargs["name"] == "tracker_node"
+    after = actions[actions.index(managed[0]) + 1:]
+    emitted = [a.kwargs["event"].kwargs["transition_id"] for a in after if _kind(a) == "EmitEvent"]
+    assert emitted == [1], "configure is emitted (once) after the node starts"
+    handlers = [a.args[0] for a in after if _kind(a) == "RegisterEventHandler"
+                and _kind(a.args[0]) == "OnStateTransition"]
+    assert len(handlers) == 1 and handlers[0].kwargs["goal_state"] == "inactive"
+    assert [e.kwargs["event"].kwargs["transition_id"] for e in handlers[0].kwargs["entities"]] \
+        == [3]
+    # The managed node's exit still ends the launch, as the plain one's does.
+    exits = [a.args[0] for a in actions if _kind(a) == "RegisterEventHandler"
+             and _kind(a.args[0]) == "OnProcessExit"]
+    assert managed[0] in [h.kwargs["target_action"] for h in exits]
+    with pytest.raises(module.LaunchArgumentError, match="lifecycle"):
+        module.launch_actions(_arguments(tmp_path, lifecycle="maybe"), str(PACKAGE_DIR),
+                              str(CONFIG_DIR / "udt.yaml"))
 
 
 def test_rviz_runs_only_when_installed(monkeypatch, tmp_path):

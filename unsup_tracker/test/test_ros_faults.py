@@ -34,18 +34,13 @@ pytest.importorskip("vision_msgs.msg",
 pytest.importorskip("unsup_tracker_interfaces.srv",
                     reason="unsup_tracker_interfaces is not built (make setup builds it)")
 
-import rclpy  # noqa: E402
 from rcl_interfaces.msg import Parameter, ParameterType  # noqa: E402
 from rcl_interfaces.srv import GetParameters, ListParameters, SetParameters  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter as RclpyParameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from unsup_tracker_interfaces.srv import InitTrack  # noqa: E402
-from vision_msgs.msg import Detection2DArray  # noqa: E402
 
 from unsup_tracker.geometry import iou_xywh  # noqa: E402
 from unsup_tracker.registry import list_methods  # noqa: E402
@@ -54,10 +49,10 @@ from unsup_tracker.ros.conversions import (  # noqa: E402
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
-from ros_testdata import call_service, texture  # noqa: E402
+from ros_client import TrackerClient, client_of  # noqa: E402
+from ros_testdata import texture, wait_until  # noqa: E402
 from installed import shipped_weights_or_untrained  # noqa: E402
 
-RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 # x, y, w, h of the patch on the 640x480 frames: its centre lies outside a 320x240 image, so a
 # box kept in the old geometry after a switch to 320x240 is outside the new image.
 BOX = (380.0, 280.0, 64.0, 48.0)
@@ -96,31 +91,11 @@ def _frame(stamp_ns, width=640, height=480, encoding="rgb8", seed=3, shift=(0, 0
     return msg
 
 
-class Client:
-    """The test's own node in its own context, spinning in a background thread."""
+class Client(TrackerClient):
+    """The test's node (:class:`ros_client.TrackerClient`) with parameter services."""
 
     def __init__(self, namespace):
-        self.ns = namespace
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = Node(f"fault_client{namespace.replace('/', '_')}", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.lock = threading.Lock()
-        self.detections = []
-        self.node.create_subscription(Detection2DArray, f"{namespace}/tracker_node/detections",
-                                      self._on_detections, RELIABLE)
-        self.image = self.node.create_publisher(Image, f"{namespace}/image", RELIABLE)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def _on_detections(self, msg):
-        with self.lock:
-            self.detections.append(msg)
-
-    def call(self, srv_type, name, request, timeout=20.0):
-        name = f"{self.ns}/tracker_node/{name}"
-        return call_service(self.node, srv_type, name, request, timeout)
+        super().__init__(namespace, "fault_client")
 
     def set(self, name, value):
         """Set one parameter through the node's set_parameters service; return its result."""
@@ -139,35 +114,6 @@ class Client:
         request = ListParameters.Request(prefixes=[prefix], depth=0)
         return list(self.call(ListParameters, "list_parameters", request).result.names)
 
-    def init(self, box, stamp_ns=0):
-        request = InitTrack.Request()
-        request.header.stamp = ns_to_stamp(stamp_ns)
-        request.box = xywh_to_bbox(box)
-        return self.call(InitTrack, "init", request)
-
-    def publish(self, msg):
-        self.image.publish(msg)
-
-    def answered(self, stamp_ns):
-        with self.lock:
-            return [m for m in self.detections if stamp_to_ns(m.header.stamp) == stamp_ns]
-
-    def close(self):
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
-
-
-def wait_until(condition, timeout, what, process=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if process is not None:
-            assert process.alive, f"tracker_node died:\n{process.log_tail(30)}"
-        time.sleep(0.02)
-    assert condition(), f"timed out after {timeout} s waiting for {what}"
-
 
 def _start_tracker(tmp_path, namespace, **parameters):
     env = ros_environment()
@@ -184,19 +130,11 @@ def _start_tracker(tmp_path, namespace, **parameters):
 @pytest.fixture(scope="module")
 def tracker(tmp_path_factory):
     # Shipped weights: untrained ones often report the target lost, which publishes no box.
+    # Every successful ~/init adds a target: room for the 100-request burst's 67.
     process = _start_tracker(tmp_path_factory.mktemp("faults"), "/f",
-                             checkpoint=shipped_weights_or_untrained("udt"))
-    client = None
-    try:
-        client = Client("/f")
-        client.process = process
-        wait_until(lambda: client.image.get_subscription_count() >= 1, 60.0,
-                   "the tracker's image subscription", process)
+                             checkpoint=shipped_weights_or_untrained("udt"), max_targets=100)
+    with client_of(process, lambda: Client("/f")) as client:
         yield client
-    finally:
-        process.stop()
-        if client is not None:
-            client.close()
 
 
 def _publish_and_wait(client, msg):
@@ -468,7 +406,7 @@ def test_signal_stops_the_node_cleanly(tmp_path, sig, phase):
     assert code == 0, f"exit status {code}:\n{log[-3000:]}"
     assert "ERROR" not in log and "Traceback" not in log, log[-3000:]
     if phase == "initialising":
-        assert "fine-tuned)" in log, "the fine-tuning ~/init did not finish before the exit"
+        assert "fine-tuned" in log, "the fine-tuning ~/init did not finish before the exit"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -589,7 +527,8 @@ def _last_track_in_detections(client, since):
 
 @contextlib.contextmanager
 def _tracking_fed_frames(tracker):
-    """Feed frames (``_feed``) and start a track on BOX; yield the init response, then stop."""
+    """Stop all targets, feed frames (``_feed``), start one on BOX; yield the init response."""
+    assert tracker.call(Trigger, "stop", Trigger.Request()).success
     stop = threading.Event()
     feeder = threading.Thread(target=_feed, args=(tracker, stop), daemon=True)
     feeder.start()
@@ -712,7 +651,10 @@ def test_a_request_arriving_while_init_fine_tunes_is_answered_after_it(tracker, 
                        "detections after the second init", tracker.process)
             assert _last_track_in_detections(tracker, checked) == response.track_id
         else:
-            assert response.message == f"stopped {tuned.track_id}", response.message
+            # ~/stop stops every target: the fed frames' first one and the fine-tuned one.
+            assert response.message.startswith("stopped "), response.message
+            assert tuned.track_id in response.message[len("stopped "):].split(", "), \
+                response.message
             wait_until(lambda: len([m for m in tracker.detections
                                     if stamp_to_ns(m.header.stamp) > checked]) >= 10,
                        15.0, "answers after the stop", tracker.process)

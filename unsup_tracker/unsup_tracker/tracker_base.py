@@ -90,7 +90,10 @@ class Tracker(abc.ABC):
         if not self.initialized:
             raise RuntimeError("track() called before init()")
         image = check_image(image_bgr)
-        result = self._track(image)
+        return self._judge_lost(self._track(image))
+
+    def _judge_lost(self, result: TrackResult) -> TrackResult:
+        """Mark ``result`` lost when its score is below the method's lost threshold."""
         result.lost = bool(result.lost or result.score < self.params.lost_score_threshold)
         return result
 

@@ -11,36 +11,60 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""tracker_node: runs one single-object tracker on ``image`` and publishes its detections.
+"""tracker_node: runs single-object trackers, several targets at once, on ``image``.
 
 Topics (relative, so launch files remap them): subscribes ``image`` (sensor_msgs/Image,
-sensor-data QoS, reliability from ``image_reliability``); publishes ``~/detections``
-(vision_msgs/Detection2DArray with the image's header; empty while idle or lost), ``~/mask``
-(mono8, same header, for methods that give masks) and, with ``publish_timing``, ``~/timing``
-(std_msgs/Float64MultiArray, see :data:`TIMING_FIELDS`). Services: ``~/init``
-(unsup_tracker_interfaces/srv/InitTrack) and ``~/stop`` (std_srvs/Trigger).
+sensor-data QoS, reliability from ``image_reliability``), ``image_mouse_left``
+(geometry_msgs/Point: rqt_image_view's clicks; off with ``init_clicks: false``) and, with
+``init_detections: true``, ``init_detections`` (vision_msgs/Detection2DArray); publishes
+``~/detections`` (vision_msgs/Detection2DArray with the image's header; one Detection2D per
+followed target, ``id`` = its track id; empty while idle or when every target is lost),
+``~/mask`` (mono8, same header: the pixels of the i-th detection's target are ``i + 1``, 0
+elsewhere; only for methods that give masks), ``/diagnostics``
+(diagnostic_msgs/DiagnosticArray every ``diagnostics_period`` seconds) and, with
+``publish_timing``, ``~/timing`` (std_msgs/Float64MultiArray, see :data:`TIMING_FIELDS`).
+Services: ``~/init`` (unsup_tracker_interfaces/srv/InitTrack: adds a target, returns its id),
+``~/stop`` (std_srvs/Trigger: stops all targets) and ``~/stop_track``
+(unsup_tracker_interfaces/srv/StopTrack: stops one by id).
+
+Two executables: ``tracker_node`` (a plain node, configured and active from the start) and
+``tracker_lifecycle_node`` (an rclpy LifecycleNode, as yolo_ros does it: configure loads the
+model, activate subscribes and serves, deactivate stops tracking and frees the subscriptions and
+services, cleanup frees the model; diagnostics are published in every state).
 
 Decisions:
 
+- Targets. A :class:`~unsup_tracker.targets.TargetManager` (core, no ROS) holds them: ids,
+  ``max_targets`` (lost targets count: they are still searched for), lost state, and one batched
+  forward pass per method and model (``track_batch``). Targets may use different methods.
 - Threads. Decoding and tracking run in one worker thread that always takes the NEWEST received
   frame; a frame replaced before the worker reached it is dropped and counted. The executor is
   single-threaded (see :func:`.common.run_node` for the measurement that chose it): the image
   callback only validates and buffers (no copy), so it never waits for a frame being tracked.
-  ``~/init`` builds and initialises a NEW tracker object in the executor thread and swaps it in
-  atomically (a result the worker computed with the previous tracker is discarded); while it
-  runs (UDT ~70 ms, fine-tuning at most ``finetune_seconds`` more) new images wait in the DDS
-  queue and only the newest ``image`` QoS depth of them are kept.
+  ``~/init`` builds and initialises a NEW tracker in the executor thread and adds it to the
+  manager; a result the worker computed for a target stopped meanwhile is discarded. While an
+  init runs (UDT ~70 ms, fine-tuning at most ``finetune_seconds`` more) new images wait in the
+  DDS queue and only the newest ``image`` QoS depth of them are kept.
 - Init frame. The request's stamp selects a frame of the last ``frame_buffer_size`` received
   frames; a zero stamp means the latest frame. A stamp that is no longer (or never was)
   buffered is refused with the buffered range in the message rather than silently using another
   frame: on a moving target the box would be wrong. After an init on an older frame the worker
-  first tracks through the buffered frames up to the present (not published), so the target is
-  not searched for after a long jump.
-- Frames with a stamp not newer than the init frame are answered with an empty array, and so are
-  frames not newer than the last frame tracked (out of order, a repeated stamp, or a source whose
-  clock went back, e.g. restarted with another clock): tracking them would move the tracker's
-  state back in time. The track stays, a throttled warning names the stamps; a source that
-  restarted with an older clock needs a new ``~/init``.
+  first tracks that target through the buffered frames up to the present (not published), so
+  it is not searched for after a long jump.
+- A frame not newer than a target's last tracked frame (its init frame until one is tracked) is
+  not tracked for that target (out of order, a repeated stamp, or a source whose clock went back,
+  e.g. restarted with another clock): tracking it would move the tracker's state back in time.
+  The target stays, a throttled warning names the stamps; a source that restarted with an older
+  clock needs a new ``~/init``.
+- Detector start (``init_detections``): a detection whose best hypothesis has ``init_class_id``
+  (empty: any) and a score of at least ``init_min_score`` starts a target on the buffered frame
+  with the message's stamp, unless a held target's latest box overlaps it by more than
+  ``init_overlap_iou`` IoU. Lost targets block too (by their last box): otherwise a detector
+  seeing a briefly occluded object would start a duplicate of it at every frame.
+- Click start: rqt_image_view publishes a click as a geometry_msgs/Point (pixels) on
+  ``<image topic>_mouse_left``; the point has no stamp, so the box is proposed on the latest
+  buffered frame (:func:`unsup_tracker.click_proposal.propose_box`: centred on the click, sized
+  by colour contrast) and the target starts there.
 - Parameters are declared with dynamic typing and checked here, giving one clear message for a
   wrong type or range. Node-level mistakes (``image_reliability``, ``frame_buffer_size``,
   unknown parameter names) stop the process with status 2. Tracker settings (``method``,
@@ -50,17 +74,23 @@ Decisions:
 - Every change (``ros2 param set``) is checked on the would-be values before it is taken,
   method hyper-parameters included (the method's params ``validate()``); a change that would
   make working settings invalid is refused with the reason and the old value kept, so a typo
-  cannot break the next ``~/init`` (see :meth:`TrackerNode._on_set_parameters`).
+  cannot break the next ``~/init`` (see :meth:`_TrackerLogic._on_set_parameters`).
 - Per-method hyper-parameters are ROS parameters named ``<method>.<key>`` (YAML: a ``udt:``
   mapping under ``ros__parameters``); the configured method's keys are declared with their
   defaults so ``ros2 param list`` shows them, and setting ``method`` declares the new method's
   keys. How the generic settings (``online_update``, ``update_rate``,
   ``lost_score_threshold``, ``finetune``) map onto a method's keys is decided in
   :mod:`.tracker_settings`.
-- Image size. A frame whose width or height differs from the init frame's ends the track with
-  a warning (empty detections follow) instead of tracking on in the old geometry; see
-  :meth:`TrackerNode._end_on_resize` for why the box is not rescaled. Encoding changes are
+- Image size. A frame whose width or height differs from a target's init frame ends that target
+  with a warning instead of tracking on in the old geometry; see
+  :meth:`_TrackerLogic._end_on_resize` for why the box is not rescaled. Encoding changes are
   harmless: every frame is converted to bgr8 on its own.
+- Diagnostics: one DiagnosticStatus named ``<namespace>/<node name>: tracking`` (no leading
+  slash; hardware_id = the device) with state (unconfigured, inactive, idle, tracking), methods,
+  FPS, camera FPS, stamp-to-detection latency p50/p95, frames received/dropped/bad, targets
+  followed/lost, max_targets, models loaded and device, measured over the last period. WARN
+  when the node falls behind the camera: more than :data:`BEHIND_FRACTION` of the received
+  frames were dropped as stale in the period.
 - Shutdown (SIGINT, SIGTERM): the worker thread is stopped before the ROS context is
   destroyed, see :func:`.common.run_node`.
 """
@@ -76,24 +106,36 @@ import time
 from typing import Any, Optional
 
 import numpy as np
+from geometry_msgs.msg import Point
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from std_srvs.srv import Trigger
-from unsup_tracker_interfaces.srv import InitTrack
+from unsup_tracker_interfaces.srv import InitTrack, StopTrack
 from vision_msgs.msg import Detection2DArray
 
 from ..checkpoint import CheckpointError
-from ..geometry import InvalidBoxError, validate_init_box
+from ..click_proposal import propose_box
+from ..geometry import InvalidBoxError, iou_xywh, validate_init_box
 from ..image_encoding import ImageEncodingError
 from ..params import UnknownParameterError
-from ..tracker_base import InvalidImageError, Tracker
+from ..targets import (
+    Target,
+    TargetManager,
+    TooManyTargetsError,
+    UnknownTargetError,
+    compose_masks,
+    track_targets,
+)
+from ..tracker_base import InvalidImageError
 from .common import (
     ParameterError,
     ThrottledWarning,
     as_bool,
+    as_float,
+    as_str,
     declare,
     image_qos,
     refuse_unknown_parameters,
@@ -106,6 +148,7 @@ from .tracker_settings import (
     build_tracker_config,
     check_changed_parameter,
     check_startup_parameters,
+    max_targets,
     settings_error,
 )
 from .conversions import (
@@ -133,19 +176,20 @@ TIMING_FIELDS = (
     "tracking",
 )
 
+#: Diagnostics warn when more than this fraction of a period's received frames was dropped.
+BEHIND_FRACTION = 0.1
 
-@dataclasses.dataclass
-class Session:
-    track_id: str
-    tracker: Tracker
-    init_stamp_ns: int
-    catch_up: bool
-    size: tuple  # (width, height) of the init frame: the tracker's geometry
-    lost: bool = False
-    last_stamp_ns: int = -1  # the newest frame tracked (the init frame until one is)
-
-    def __post_init__(self):
-        self.last_stamp_ns = max(self.last_stamp_ns, self.init_stamp_ns)
+#: Errors that make an init request (service, detection) fail with a clear reason.
+INIT_ERRORS = (
+    InvalidBoxError,
+    InvalidImageError,
+    ImageEncodingError,
+    ParameterError,
+    ValueError,
+    UnknownParameterError,
+    LookupError,
+    CheckpointError,
+)
 
 
 @dataclasses.dataclass
@@ -155,20 +199,31 @@ class Frame:
     received: float  # wall clock, seconds
 
 
-class TrackerNode(Node):
-    def __init__(self):
-        super().__init__("tracker_node", automatically_declare_parameters_from_overrides=True)
+class _TrackerLogic:
+    """Everything of tracker_node but the ROS node class.
+
+    The node class (a plain :class:`rclpy.node.Node` or an :class:`rclpy.lifecycle.LifecycleNode`)
+    calls ``_setup`` from its constructor and ``_configure``/``_activate``/``_deactivate``/
+    ``_cleanup`` for the transitions.
+    """
+
+    def _setup(self) -> None:
         values = {
             name: declare(self, name, default, text)
             for name, (default, text) in NODE_PARAMETERS.items()
         }
         self._check_parameter_names()
         checked = check_startup_parameters(values)
-        reliability = checked["image_reliability"]
+        self.reliability = checked["image_reliability"]
         self.frame_buffer_size = checked["frame_buffer_size"]
         self.stats_period = checked["stats_period"]
         self.publish_timing = checked["publish_timing"]
         self.publish_mask = checked["publish_mask"]
+        self.init_detections = checked["init_detections"]
+        self.init_clicks = checked["init_clicks"]
+        self.init_filter = {
+            name: checked[name] for name in ("init_class_id", "init_min_score", "init_overlap_iou")
+        }
         torch_threads = checked["torch_threads"]
         if torch_threads:
             import torch
@@ -181,42 +236,122 @@ class TrackerNode(Node):
         self._wake = threading.Condition(self._lock)
         self._buffer: collections.deque[Frame] = collections.deque(maxlen=self.frame_buffer_size)
         self._pending: Optional[Frame] = None
-        self._session: Optional[Session] = None
-        self._track_counter = 0
+        self.targets = TargetManager(checked["max_targets"])
         self._models: dict[tuple, Any] = {}
         self._stats = _Stats()
-        self._running = True
+        self._diagnostic_stats = _Stats()
+        self._running = False
+        self._worker: Optional[threading.Thread] = None
+        self._activity = "unconfigured"
         self._warn_input = ThrottledWarning(self.get_logger())
+        self._subscriptions_and_services: list = []
+        self.image_sub = None
+        self.detections_pub = self.mask_pub = self.timing_pub = None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.diagnostics_pub = None
+        if checked["diagnostics_period"] > 0:
+            from diagnostic_msgs.msg import DiagnosticArray
 
-        self.image_sub = self.create_subscription(
-            Image,
-            "image",
-            self._on_image,
-            image_qos(reliability, depth=2),
-        )
+            self.diagnostics_pub = self.create_publisher(
+                DiagnosticArray, "/diagnostics", QoSProfile(depth=10)
+            )
+            self.create_timer(checked["diagnostics_period"], self._publish_diagnostics)
+
+    # ------------------------------------------------------------------ transitions
+    def _configure(self) -> Optional[str]:
+        """Create the publishers and load the model; return why the model cannot load, or None."""
         reliable = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
         self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", reliable)
         self.mask_pub = self.create_publisher(Image, "~/mask", QoSProfile(depth=2))
-        self.timing_pub = (
-            self.create_publisher(Float64MultiArray, "~/timing", QoSProfile(depth=100))
-            if self.publish_timing
-            else None
+        if self.publish_timing:
+            self.timing_pub = self.create_publisher(
+                Float64MultiArray, "~/timing", QoSProfile(depth=100)
+            )
+        self._activity = "inactive"
+        return self._startup_check()
+
+    def _activate(self) -> None:
+        """Subscribe to the images (and detections), serve, start the worker thread."""
+        self.image_sub = self.create_subscription(
+            Image, "image", self._on_image, image_qos(self.reliability, depth=2)
         )
+        entities = [self.image_sub]
+        if self.init_detections:
+            entities.append(self.create_subscription(
+                Detection2DArray, "init_detections", self._on_init_detections,
+                QoSProfile(depth=10),
+            ))
+        if self.init_clicks:
+            entities.append(self.create_subscription(
+                Point, "image_mouse_left", self._on_click, QoSProfile(depth=10)
+            ))
         # rclpy's default service QoS keeps the last 10 requests: of a burst of 100 ~/init calls
         # sent while one init ran, 89 were never answered. A deeper queue answers them all.
         services = QoSProfile(depth=SERVICE_QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_service(InitTrack, "~/init", self._on_init, qos_profile=services)
-        self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=services)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-
-        self._startup_check()
+        entities += [
+            self.create_service(InitTrack, "~/init", self._on_init, qos_profile=services),
+            self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=services),
+            self.create_service(
+                StopTrack, "~/stop_track", self._on_stop_track, qos_profile=services
+            ),
+        ]
+        self._subscriptions_and_services = entities
+        with self._wake:
+            self._running = True
         self._worker = threading.Thread(target=self._work, name="tracker_worker", daemon=True)
         self._worker.start()
+        self._activity = "active"
+        name = self.get_fully_qualified_name()
+        extra = "".join(f", {e.topic_name}" for e in entities[1:] if hasattr(e, "topic_name"))
         self.get_logger().info(
-            f"ready: subscribed to {self.image_sub.topic_name} ({reliability}), "
-            f"services {self.get_fully_qualified_name()}/init and "
-            f"{self.get_fully_qualified_name()}/stop"
+            f"ready: subscribed to {self.image_sub.topic_name} ({self.reliability}){extra}, "
+            f"services {name}/init and {name}/stop (all targets), {name}/stop_track (one by id)"
         )
+
+    def _deactivate(self) -> None:
+        """Stop the worker and every target; free the subscriptions and services."""
+        self._stop_worker()
+        for entity in self._subscriptions_and_services:
+            if hasattr(entity, "srv_type"):
+                self.destroy_service(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._subscriptions_and_services = []
+        self.image_sub = None
+        stopped = self.targets.clear()
+        with self._lock:
+            self._pending = None
+        self._activity = "inactive"
+        if stopped:
+            ids = ", ".join(target.track_id for target in stopped)
+            self.get_logger().info(f"deactivated: stopped {ids}")
+
+    def _cleanup(self) -> None:
+        """Free the model(s), the frame buffer and the publishers."""
+        self._models = {}
+        with self._lock:
+            self._buffer.clear()
+        for publisher in (self.detections_pub, self.mask_pub, self.timing_pub):
+            if publisher is not None:
+                self.destroy_publisher(publisher)
+        self.detections_pub = self.mask_pub = self.timing_pub = None
+        self._activity = "unconfigured"
+        self.get_logger().info("cleaned up: model and frame buffer freed")
+
+    def _stop_worker(self) -> None:
+        with self._wake:
+            self._running = False
+            self._wake.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+
+    def close(self) -> None:
+        self._stop_worker()
+
+    @property
+    def models_loaded(self) -> int:
+        return len(self._models)
 
     # ------------------------------------------------------------------ parameters
     def _check_parameter_names(self) -> None:
@@ -304,6 +439,12 @@ class TrackerNode(Node):
                 self.publish_mask = as_bool(name, value)
             elif name == "stats_period":
                 self.stats_period = float(value)
+            elif name == "max_targets":
+                self.targets.max_targets = max_targets(value)
+            elif name == "init_class_id":
+                self.init_filter[name] = as_str(name, value)
+            elif name in ("init_min_score", "init_overlap_iou"):
+                self.init_filter[name] = as_float(name, value)
             elif name == "method":
                 # Declared here (not after the change) so that `ros2 param list` shows the new
                 # method's keys right away; the nested on-set call is skipped by _declaring.
@@ -321,20 +462,26 @@ class TrackerNode(Node):
             self.get_logger().warning(warning, throttle_duration_sec=60.0)
         return config
 
-    def _startup_check(self) -> None:
+    def _startup_check(self) -> Optional[str]:
         try:
             config = self.tracker_config()
         except (ParameterError, ValueError, UnknownParameterError) as exc:
             self.get_logger().error(
                 f"tracker settings are invalid, ~/init will refuse until fixed: {exc}"
             )
-            return
+            return str(exc)
         error = self._load_model(config)[1]
         if error:
             self.get_logger().error(f"{error}; ~/init will refuse until this is fixed")
+        return error
 
     def _load_model(self, config: TrackerConfig) -> tuple[Any, Optional[str]]:
-        """Return the cached model for ``config``, or why it cannot be loaded (retried)."""
+        """Return the cached model for ``config``, or why it cannot be loaded (retried).
+
+        One model per (method, checkpoint, device) is kept while targets use it, so targets of
+        different methods can run side by side; a model no target uses is dropped when another
+        one is loaded.
+        """
         from ..registry import UNTRAINED, build_model
 
         key = config.model_key
@@ -346,8 +493,9 @@ class TrackerNode(Node):
         except Exception as exc:  # noqa: BLE001 - any failure to build the model is a reason
             where = config.checkpoint or f"the shipped {config.method} checkpoint"
             return None, f"cannot load {where}: {exc}"
-        # Keep the current model only: switching back and forth is rare, and memory is not.
-        self._models = {key: model}
+        in_use = {id(getattr(target.tracker, "model", None)) for target in self.targets.targets()}
+        self._models = {k: m for k, m in self._models.items() if id(m) in in_use}
+        self._models[key] = model
         source = (
             "fresh (untrained) weights"
             if config.checkpoint == UNTRAINED
@@ -367,14 +515,17 @@ class TrackerNode(Node):
         except ImageEncodingError as exc:
             with self._lock:
                 self._stats.bad += 1
+                self._diagnostic_stats.bad += 1
             self._warn_input(f"dropping image: {exc}")
             return
         frame = Frame(stamp_to_ns(msg.header.stamp), msg, received)
         with self._wake:
             self._buffer.append(frame)
-            self._stats.received += 1
+            for stats in (self._stats, self._diagnostic_stats):
+                stats.received += 1
+                if self._pending is not None:
+                    stats.dropped += 1
             if self._pending is not None:
-                self._stats.dropped += 1
                 self._stats.dropped_total += 1
             self._pending = frame
             self._wake.notify()
@@ -388,9 +539,8 @@ class TrackerNode(Node):
                 if not self._running:
                     return
                 frame, self._pending = self._pending, None
-                session = self._session
             try:
-                self._process(frame, session)
+                self._process(frame)
             except Exception as exc:  # noqa: BLE001 - the worker must survive any frame
                 if not self._running:
                     return  # shutting down: the failure is the shutdown's, not the frame's
@@ -398,144 +548,211 @@ class TrackerNode(Node):
                     f"frame processing failed: {exc!r}", throttle_duration_sec=5.0
                 )
 
-    def _process(self, frame: Frame, session: Optional[Session]) -> None:
+    def _process(self, frame: Frame) -> None:
         start = time.time()
-        targets: list[TrackedBox] = []
-        mask = None
-        tracked = False
-        if session is not None and frame.stamp_ns <= session.last_stamp_ns:
-            if frame.stamp_ns != session.init_stamp_ns:
+        held = self.targets.targets()
+        due = [t for t in held if frame.stamp_ns > t.last_stamp_ns]
+        for target in held:
+            if target.init_stamp_ns != frame.stamp_ns and frame.stamp_ns <= target.last_stamp_ns:
                 self._warn_input(
-                    f"{session.track_id}: not tracking frame {_stamp_text(frame.stamp_ns)}, "
-                    f"not newer than the last tracked {_stamp_text(session.last_stamp_ns)} "
+                    f"{target.track_id}: not tracking frame {_stamp_text(frame.stamp_ns)}, "
+                    f"not newer than the last tracked {_stamp_text(target.last_stamp_ns)} "
                     "(out of order or repeated stamp; a restarted source needs ~/init)"
                 )
-            session = None  # answered with an empty array; the track stays
-        if session is not None:
-            if session.catch_up:
-                self._catch_up(session, frame.stamp_ns)
-            if _size(frame) != session.size:
-                self._end_on_resize(session, frame)
-                session = None
-        if session is not None:
+        for target in due:
+            if target.catch_up:
+                self._catch_up(target, frame.stamp_ns)
+        resized = [t for t in due if _size(frame) != t.size]
+        for target in resized:
+            self._end_on_resize(target, frame)
+        due = [t for t in due if _size(frame) == t.size]
+        published: list[TrackedBox] = []
+        masks = []
+        tracked = False
+        if due:
             try:
-                result = session.tracker.track(image_msg_to_bgr8(frame.msg))
-                session.last_stamp_ns = frame.stamp_ns
-            except (InvalidImageError, ImageEncodingError) as exc:
+                image = image_msg_to_bgr8(frame.msg)
+            except ImageEncodingError as exc:
                 self._warn_input(f"cannot track on this frame: {exc}")
-                result = None
-            if result is not None:
+                image = None
+            results = [] if image is None else track_targets(due, image, self._on_track_error)
+            for target, result in results:
+                if result is None:
+                    continue
                 tracked = True
-                self._report_lost_change(session, result.lost)
-                if not result.lost:
-                    targets.append(TrackedBox(session.track_id, result.box, result.score))
-                    mask = result.mask
-        with self._lock:
-            if tracked and self._session is not session:
-                # ~/stop or a new ~/init arrived while this frame was tracked: do not publish
-                # a result of the old track.
-                targets, mask = [], None
-            dropped_total = self._stats.dropped_total
-        if not self._running:
+                target.box = np.asarray(result.box, dtype=float)
+                target.last_stamp_ns = frame.stamp_ns
+                self._report_lost_change(target, result.lost)
+                # A target stopped while this frame was tracked is not published.
+                if not result.lost and self.targets.holds(target):
+                    published.append(TrackedBox(target.track_id, result.box, result.score))
+                    masks.append(result.mask)
+        if not self._running or self.detections_pub is None:
             return
+        mask = compose_masks((frame.msg.height, frame.msg.width), masks) if masks else None
         if mask is not None and self.publish_mask:
             self.mask_pub.publish(mask_to_image_msg(mask, frame.msg.header))
-        self.detections_pub.publish(detections_msg(frame.msg.header, targets))
+        self.detections_pub.publish(detections_msg(frame.msg.header, published))
         end = time.time()
         if self.timing_pub is not None:
-            stamp = frame.msg.header.stamp
-            timing = Float64MultiArray(
-                data=[
-                    float(stamp.sec),
-                    float(stamp.nanosec),
-                    frame.received,
-                    start,
-                    end,
-                    float(dropped_total),
-                    1.0 if tracked else 0.0,
-                ]
-            )
-            timing.layout.dim.append(
-                MultiArrayDimension(
-                    label=",".join(TIMING_FIELDS),
-                    size=len(TIMING_FIELDS),
-                    stride=len(TIMING_FIELDS),
-                )
-            )
-            self.timing_pub.publish(timing)
+            self._publish_timing(frame, start, end, tracked)
         self._record(frame, start, end, tracked)
 
-    def _catch_up(self, session: Session, until_ns: int) -> None:
+    def _on_track_error(self, group: list[Target], exc: Exception) -> None:
+        ids = ", ".join(target.track_id for target in group)
+        if isinstance(exc, (InvalidImageError, ImageEncodingError)):
+            self._warn_input(f"cannot track on this frame: {exc}")
+        else:
+            self.get_logger().error(
+                f"tracking {ids} failed on a frame: {exc!r}", throttle_duration_sec=5.0
+            )
+
+    def _publish_timing(self, frame: Frame, start: float, end: float, tracked: bool) -> None:
+        stamp = frame.msg.header.stamp
         with self._lock:
-            backlog = [f for f in self._buffer if session.init_stamp_ns < f.stamp_ns < until_ns]
+            dropped_total = self._stats.dropped_total
+        timing = Float64MultiArray(
+            data=[
+                float(stamp.sec),
+                float(stamp.nanosec),
+                frame.received,
+                start,
+                end,
+                float(dropped_total),
+                1.0 if tracked else 0.0,
+            ]
+        )
+        timing.layout.dim.append(
+            MultiArrayDimension(
+                label=",".join(TIMING_FIELDS), size=len(TIMING_FIELDS), stride=len(TIMING_FIELDS)
+            )
+        )
+        self.timing_pub.publish(timing)
+
+    def _catch_up(self, target: Target, until_ns: int) -> None:
+        with self._lock:
+            backlog = [f for f in self._buffer if target.init_stamp_ns < f.stamp_ns < until_ns]
         for old in sorted(backlog, key=lambda f: f.stamp_ns):
-            if not self._running or _size(old) != session.size:
-                break  # a resized frame ends the track in _process
+            if not self._running or _size(old) != target.size:
+                break  # a resized frame ends the target in _process
             try:
-                session.tracker.track(image_msg_to_bgr8(old.msg))
-                session.last_stamp_ns = old.stamp_ns
+                target.box = np.asarray(target.tracker.track(image_msg_to_bgr8(old.msg)).box)
+                target.last_stamp_ns = old.stamp_ns
             except (InvalidImageError, ImageEncodingError):
                 continue
-        session.catch_up = False
+        target.catch_up = False
 
-    def _end_on_resize(self, session: Session, frame: Frame) -> None:
-        """End ``session``: its tracker's state is in the geometry of another image size.
+    def _end_on_resize(self, target: Target, frame: Frame) -> None:
+        """End ``target``: its tracker's state is in the geometry of another image size.
 
         Rescaling the box to the new size would assume the new image shows the same view
         scaled; a camera that switches mode may crop instead, and a box that is wrong but
-        tracked with confidence is worse than none. The track is stopped (empty detections,
-        a warning naming both sizes) and the client re-initialises on the new image.
+        tracked with confidence is worse than none. The target is stopped (a warning naming
+        both sizes) and the client re-initialises on the new image.
         """
-        with self._lock:
-            if self._session is not session:
-                return  # already replaced by a new ~/init or ~/stop
-            self._session = None
-        (w0, h0), (w1, h1) = session.size, _size(frame)
+        if not self.targets.discard(target):
+            return  # already stopped
+        (w0, h0), (w1, h1) = target.size, _size(frame)
         self.get_logger().warning(
-            f"{session.track_id}: image resolution changed from {w0}x{h0} to {w1}x{h1}; "
+            f"{target.track_id}: image resolution changed from {w0}x{h0} to {w1}x{h1}; "
             "track stopped, call ~/init on the new image"
         )
 
-    def _report_lost_change(self, session: Session, lost: bool) -> None:
-        if lost != session.lost:
-            session.lost = lost
+    def _report_lost_change(self, target: Target, lost: bool) -> None:
+        if lost != target.lost:
+            target.lost = lost
             self.get_logger().info(
-                f"{session.track_id}: target {'lost' if lost else 'found again'}"
+                f"{target.track_id}: target {'lost' if lost else 'found again'}"
             )
 
     def _record(self, frame: Frame, start: float, end: float, tracked: bool) -> None:
-        stats = self._stats
         with self._lock:
-            stats.processed += 1
-            stats.tracked += int(tracked)
-            stats.stamp_latency.append(end - frame.stamp_ns * 1e-9)
-            stats.receive_latency.append(end - frame.received)
-            stats.compute.append(end - start)
+            for stats in (self._stats, self._diagnostic_stats):
+                stats.processed += 1
+                stats.tracked += int(tracked)
+                stats.stamp_latency.append(end - frame.stamp_ns * 1e-9)
+                stats.receive_latency.append(end - frame.received)
+                stats.compute.append(end - start)
+            stats = self._stats
         if self.stats_period <= 0 or end - stats.window_start < self.stats_period:
             return
         with self._lock:
             report, self._stats = stats, stats.next_window(end)
         self.get_logger().info(report.summary(end))
 
-    # ------------------------------------------------------------------ services
+    # ------------------------------------------------------------------ diagnostics
+    def _publish_diagnostics(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+        now = time.time()
+        with self._lock:
+            stats, self._diagnostic_stats = self._diagnostic_stats, _Stats(now)
+        followed, lost = self.targets.counts()
+        methods = sorted({target.method for target in self.targets.targets()})
+        device = self._device_text()
+        state = self._activity
+        if state == "active":
+            state = "tracking" if followed + lost else "idle"
+        level, message = DiagnosticStatus.OK, state
+        seconds = max(now - stats.window_start, 1e-6)
+        if stats.received >= 5 and stats.dropped > BEHIND_FRACTION * stats.received:
+            level = DiagnosticStatus.WARN
+            message = (
+                f"falling behind the camera: {stats.dropped} of {stats.received} frames "
+                f"dropped in {seconds:.1f} s"
+            )
+        values = {
+            "state": state,
+            "methods": ",".join(methods) or "-",
+            "fps": f"{stats.processed / seconds:.2f}",
+            "camera_fps": f"{stats.received / seconds:.2f}",
+            "latency_p50_ms": _percentile_ms(stats.stamp_latency, 50),
+            "latency_p95_ms": _percentile_ms(stats.stamp_latency, 95),
+            "compute_p50_ms": _percentile_ms(stats.compute, 50),
+            "frames_received": str(stats.received),
+            "frames_dropped": str(stats.dropped),
+            "frames_bad": str(stats.bad),
+            "targets_followed": str(followed),
+            "targets_lost": str(lost),
+            "max_targets": str(self.targets.max_targets),
+            "models_loaded": str(self.models_loaded),
+            "device": device,
+        }
+        status = DiagnosticStatus(
+            level=level,
+            name=f"{self.get_fully_qualified_name().lstrip('/')}: tracking",
+            message=message,
+            hardware_id=device,
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(msg)
+
+    def _device_text(self) -> str:
+        try:
+            return str(build_tracker_config(self._parameter_values())[0].device)
+        except (ParameterError, ValueError, UnknownParameterError):
+            return str(self.get_parameter("device").value)
+
+    # ------------------------------------------------------------------ starting targets
     def _on_init(
         self, request: InitTrack.Request, response: InitTrack.Response
     ) -> InitTrack.Response:
         response.success, response.track_id = False, ""
         try:
-            response.track_id, response.message = self._start_track(request)
+            theta = request.box.center.theta
+            if not math.isfinite(theta):
+                # The trackers use axis-aligned boxes, so theta is otherwise ignored; a NaN
+                # there is a broken client, not a rotation.
+                raise InvalidBoxError(f"box has a non-finite theta: {theta}")
+            response.track_id, response.message = self._start_target(
+                request.header.stamp, bbox_to_xywh(request.box), request.method.strip(),
+                bool(request.finetune),
+            )
             response.success = True
             self.get_logger().info(response.message)
-        except (
-            InvalidBoxError,
-            InvalidImageError,
-            ImageEncodingError,
-            ParameterError,
-            ValueError,
-            UnknownParameterError,
-            LookupError,
-            CheckpointError,
-        ) as exc:
+        except INIT_ERRORS as exc:
             response.message = str(exc)
             self.get_logger().warning(f"~/init refused: {exc}")
         except Exception as exc:  # noqa: BLE001 - any failure is an answer, never a dead service
@@ -543,21 +760,19 @@ class TrackerNode(Node):
             self.get_logger().error(response.message)
         return response
 
-    def _start_track(self, request: InitTrack.Request) -> tuple[str, str]:
-        theta = request.box.center.theta
-        if not math.isfinite(theta):
-            # The trackers use axis-aligned boxes, so theta is otherwise ignored; a NaN there
-            # is a broken client, not a rotation.
-            raise InvalidBoxError(f"box has a non-finite theta: {theta}")
-        frame = self._find_frame(request.header.stamp)
+    def _start_target(self, stamp, box_xywh, method: str = "", finetune: bool = False,
+                      source: str = "") -> tuple[str, str]:
+        """Initialise a tracker on the buffered frame ``stamp`` and add it; return (id, text)."""
+        self.targets.check_room()
+        frame = self._find_frame(stamp)
         image = image_msg_to_bgr8(frame.msg)
-        box = validate_init_box(bbox_to_xywh(request.box), (image.shape[1], image.shape[0]))
-        config = self.tracker_config(request.method.strip(), bool(request.finetune))
+        box = validate_init_box(box_xywh, (image.shape[1], image.shape[0]))
+        config = self.tracker_config(method, finetune)
         model, error = self._load_model(config)
         if error:
             raise LookupError(error)
         if config.finetune:
-            # Fine-tuning changes weights: give this track its own copy of the cached model.
+            # Fine-tuning changes weights: give this target its own copy of the cached model.
             model = copy.deepcopy(model)
         params = config.spec.params_cls.from_overrides(config.overrides)
         tracker = config.spec.tracker_cls(model, params, config.device)
@@ -565,26 +780,71 @@ class TrackerNode(Node):
         tracker.init(image, box)
         init_seconds = time.monotonic() - started
         with self._lock:
-            self._track_counter += 1
-            track_id = f"{config.method}-{self._track_counter}"
             newest = self._buffer[-1].stamp_ns if self._buffer else frame.stamp_ns
-            self._session = Session(
-                track_id, tracker, frame.stamp_ns, catch_up=newest > frame.stamp_ns,
-                size=_size(frame),
-            )
+        target = self.targets.add(
+            config.method, tracker, frame.stamp_ns, _size(frame),
+            catch_up=newest > frame.stamp_ns,
+        )
+        target.box = np.asarray(box, dtype=float)
         x, y, w, h = (float(v) for v in box)
         stamp = frame.msg.header.stamp
-        return track_id, (
-            f"tracking {track_id} from frame {stamp.sec}.{stamp.nanosec:09d}, box "
-            f"x={x:.1f} y={y:.1f} w={w:.1f} h={h:.1f} (init {init_seconds * 1e3:.0f} ms"
-            f"{', fine-tuned' if config.finetune else ''})"
+        return target.track_id, (
+            f"tracking {target.track_id}{source} from frame {stamp.sec}.{stamp.nanosec:09d}, "
+            f"box x={x:.1f} y={y:.1f} w={w:.1f} h={h:.1f} (init {init_seconds * 1e3:.0f} ms"
+            f"{', fine-tuned' if config.finetune else ''}; {len(self.targets)} targets)"
         )
+
+    def _on_init_detections(self, msg: Detection2DArray) -> None:
+        """Start a target for every wanted detection that no held target overlaps."""
+        wanted = self.init_filter
+        taken = [t.box for t in self.targets.targets() if getattr(t, "box", None) is not None]
+        for detection in msg.detections:
+            scores = [
+                r.hypothesis.score for r in detection.results
+                if not wanted["init_class_id"] or r.hypothesis.class_id == wanted["init_class_id"]
+            ]
+            if not scores or max(scores) < wanted["init_min_score"]:
+                continue
+            box = bbox_to_xywh(detection.bbox)
+            if not np.all(np.isfinite(box)):
+                self._warn_input(f"ignoring a detection with a non-finite box: {box.tolist()}")
+                continue
+            if taken and float(np.max(iou_xywh(np.array(taken), box[None]))) > \
+                    wanted["init_overlap_iou"]:
+                continue
+            try:
+                track_id, text = self._start_target(
+                    msg.header.stamp, box, source=f" (detection, score {max(scores):.2f})"
+                )
+            except TooManyTargetsError as exc:
+                self._warn_input(f"detection not started: {exc}")
+                return
+            except INIT_ERRORS as exc:
+                self._warn_input(f"detection not started: {exc}")
+                continue
+            taken.append(box)
+            self.get_logger().info(text)
+
+    def _on_click(self, msg: Point) -> None:
+        """Start a target around a clicked point on the latest frame."""
+        x, y = msg.x, msg.y
+        try:
+            frame = self._find_frame(None)
+            box = propose_box(image_msg_to_bgr8(frame.msg), (x, y))
+            _, text = self._start_target(
+                frame.msg.header.stamp, box, source=f" (click at {x:.0f},{y:.0f})"
+            )
+        except INIT_ERRORS as exc:
+            self._warn_input(f"click not started: {exc}")
+            return
+        self.get_logger().info(text)
 
     def _find_frame(self, stamp) -> Frame:
         with self._lock:
             frames = list(self._buffer)
         if not frames:
-            raise LookupError(f"no image received yet on {self.image_sub.topic_name}")
+            topic = self.image_sub.topic_name if self.image_sub is not None else "image"
+            raise LookupError(f"no image received yet on {topic}")
         if stamp_is_zero(stamp):
             return frames[-1]
         wanted = stamp_to_ns(stamp)
@@ -598,19 +858,87 @@ class TrackerNode(Node):
             "(use a zero stamp for the latest frame, or raise frame_buffer_size)"
         )
 
+    # ------------------------------------------------------------------ stopping targets
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        with self._lock:
-            session, self._session = self._session, None
+        stopped = self.targets.clear()
         response.success = True
-        response.message = f"stopped {session.track_id}" if session else "no active track"
+        response.message = (
+            "stopped " + ", ".join(t.track_id for t in stopped) if stopped else "no active track"
+        )
         self.get_logger().info(response.message)
         return response
 
-    def close(self) -> None:
-        with self._wake:
-            self._running = False
-            self._wake.notify_all()
-        self._worker.join(timeout=5.0)
+    def _on_stop_track(
+        self, request: StopTrack.Request, response: StopTrack.Response
+    ) -> StopTrack.Response:
+        try:
+            target = self.targets.remove(request.track_id.strip())
+        except UnknownTargetError as exc:
+            response.success, response.message = False, str(exc)
+            self.get_logger().warning(f"~/stop_track refused: {exc}")
+            return response
+        response.success = True
+        response.message = f"stopped {target.track_id} ({len(self.targets)} targets left)"
+        self.get_logger().info(response.message)
+        return response
+
+
+class TrackerNode(_TrackerLogic, Node):
+    """The plain node: configured and active from construction to shutdown."""
+
+    def __init__(self):
+        Node.__init__(self, "tracker_node", automatically_declare_parameters_from_overrides=True)
+        self._setup()
+        self._configure()
+        self._activate()
+
+
+def _lifecycle_node_class():
+    from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+
+    class TrackerLifecycleNode(_TrackerLogic, LifecycleNode):
+        """tracker_node as a LifecycleNode: parameters are checked at construction."""
+
+        def __init__(self):
+            LifecycleNode.__init__(
+                self, "tracker_node", automatically_declare_parameters_from_overrides=True
+            )
+            self._setup()
+            self.get_logger().info("unconfigured: waiting for the configure transition")
+
+        def on_configure(self, state):
+            error = self._configure()
+            if error:
+                self._cleanup()
+                return TransitionCallbackReturn.FAILURE
+            self.get_logger().info("configured: model loaded")
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_activate(self, state):
+            self._activate()
+            return super().on_activate(state)
+
+        def on_deactivate(self, state):
+            self._deactivate()
+            self.get_logger().info("deactivated: no subscription, no services")
+            return super().on_deactivate(state)
+
+        def on_cleanup(self, state):
+            self._cleanup()
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_shutdown(self, state):
+            if self._activity == "active":
+                self._deactivate()
+            self._stop_worker()
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_error(self, state):
+            self._stop_worker()
+            self.targets.clear()
+            return TransitionCallbackReturn.SUCCESS
+
+    return TrackerLifecycleNode
 
 
 def _size(frame: Frame) -> tuple:
@@ -621,8 +949,12 @@ def _stamp_text(stamp_ns: int) -> str:
     return f"{stamp_ns // 1_000_000_000}.{stamp_ns % 1_000_000_000:09d}"
 
 
+def _percentile_ms(values: list, q: float) -> str:
+    return f"{np.percentile(values, q) * 1e3:.1f}" if values else "-"
+
+
 class _Stats:
-    """Counters of one logging window."""
+    """Counters of one logging (or diagnostics) window."""
 
     def __init__(self, window_start: Optional[float] = None, dropped_total: int = 0):
         self.window_start = time.time() if window_start is None else window_start
@@ -637,22 +969,23 @@ class _Stats:
 
     def summary(self, now: float) -> str:
         seconds = max(now - self.window_start, 1e-6)
-
-        def ms(values, q):
-            return f"{np.percentile(values, q) * 1e3:.1f}" if values else "-"
-
         return (
             f"{self.processed / seconds:.1f} FPS processed ({self.tracked} tracked), "
             f"{self.received} received, {self.dropped} dropped as stale, {self.bad} bad "
-            f"in {seconds:.1f} s; stamp->publish p50 {ms(self.stamp_latency, 50)} ms "
-            f"p95 {ms(self.stamp_latency, 95)} ms; "
-            f"receive->publish p50 {ms(self.receive_latency, 50)} ms; "
-            f"compute p50 {ms(self.compute, 50)} ms"
+            f"in {seconds:.1f} s; stamp->publish p50 {_percentile_ms(self.stamp_latency, 50)} ms "
+            f"p95 {_percentile_ms(self.stamp_latency, 95)} ms; "
+            f"receive->publish p50 {_percentile_ms(self.receive_latency, 50)} ms; "
+            f"compute p50 {_percentile_ms(self.compute, 50)} ms"
         )
 
 
 def main(args=None) -> int:
     return run_node(TrackerNode, args=args)
+
+
+def lifecycle_main(args=None) -> int:
+    """Run tracker_node as a LifecycleNode (``tracker_lifecycle_node``)."""
+    return run_node(lambda: _lifecycle_node_class()(), args=args)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from ..params import UnknownParameterError
+from ..targets import check_max_targets
 from .common import RELIABILITIES, ParameterError, as_bool, as_choice, as_float, as_int, as_str
 
 #: name: (default, description) of every tracker_node parameter except ``<method>.<key>``.
@@ -51,9 +52,17 @@ NODE_PARAMETERS = {
     "stats_period": (5.0, "seconds between latency/FPS log lines; 0 = never"),
     "publish_timing": (False, "publish per-frame timing on ~/timing (benchmarks)"),
     "torch_threads": (0, "torch intra-op threads; 0 = torch's default"),
+    "max_targets": (8, "targets tracked at once; ~/init beyond it is refused"),
+    "init_detections": (False, "start targets from Detection2DArray on init_detections"),
+    "init_class_id": ("", "class_id a detection must have to start a target; '' = any"),
+    "init_min_score": (0.5, "lowest detection score that starts a target"),
+    "init_overlap_iou": (0.1, "a detection overlapping a target by more IoU starts none"),
+    "diagnostics_period": (1.0, "seconds between /diagnostics messages; 0 = none"),
+    "init_clicks": (True, "start a target at a geometry_msgs/Point on image_mouse_left"),
 }
 #: Read once at start-up; changing them needs a restart.
-STARTUP_ONLY = ("image_reliability", "frame_buffer_size", "publish_timing", "torch_threads")
+STARTUP_ONLY = ("image_reliability", "frame_buffer_size", "publish_timing", "torch_threads",
+                "init_detections", "diagnostics_period", "init_clicks")
 #: Method parameter names that switch the online model update on/off, in order of preference.
 ONLINE_UPDATE_KEYS = ("online_update", "update_model", "model_update")
 #: Method parameter names of the online update (model interpolation) rate.
@@ -134,7 +143,24 @@ def check_startup_parameters(values: Mapping[str, Any]) -> dict:
         "publish_timing": as_bool("publish_timing", value("publish_timing")),
         "publish_mask": as_bool("publish_mask", value("publish_mask")),
         "torch_threads": as_int("torch_threads", value("torch_threads"), 0, 256),
+        "max_targets": max_targets(value("max_targets")),
+        "init_detections": as_bool("init_detections", value("init_detections")),
+        "init_clicks": as_bool("init_clicks", value("init_clicks")),
+        "init_class_id": as_str("init_class_id", value("init_class_id")),
+        "init_min_score": as_float("init_min_score", value("init_min_score")),
+        "init_overlap_iou": as_float("init_overlap_iou", value("init_overlap_iou"), 0.0, 1.0),
+        "diagnostics_period": as_float(
+            "diagnostics_period", value("diagnostics_period"), 0.0, 3600.0
+        ),
     }
+
+
+def max_targets(value: Any) -> int:
+    """Check ``max_targets`` (see :func:`unsup_tracker.targets.check_max_targets`)."""
+    try:
+        return check_max_targets(value)
+    except ValueError as exc:
+        raise ParameterError(f"parameter {exc}") from None
 
 
 @dataclasses.dataclass
@@ -223,3 +249,11 @@ def check_changed_parameter(name: str, value: Any) -> None:
         as_float(name, value)
     elif name == "stats_period":
         as_float(name, value, 0.0, 3600.0)
+    elif name == "max_targets":
+        max_targets(value)
+    elif name == "init_class_id":
+        as_str(name, value)
+    elif name == "init_min_score":
+        as_float(name, value)
+    elif name == "init_overlap_iou":
+        as_float(name, value, 0.0, 1.0)

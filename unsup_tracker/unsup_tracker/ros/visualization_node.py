@@ -18,7 +18,8 @@ Subscribes ``image`` (sensor_msgs/Image), ``detections`` (vision_msgs/Detection2
 ``tracker_node/mask``. Messages are paired by header stamp in a small cache: a frame is drawn
 once its image and detections are both there, and, when the tracker has been sending masks,
 its mask too (or after ``mask_wait`` seconds without it). Publishes ``~/annotated`` (bgr8 by
-default, or rgb8) with the box, track id, score, a mask overlay and the output FPS; frames the
+default, or rgb8) with every target's box, id and score in its own colour, the mask overlay
+(value i + 1 = the i-th detection's target) and the output FPS; frames the
 tracker dropped (no detections) are not drawn.
 
 Parameters: ``image_reliability`` (best_effort | reliable), ``output_encoding`` (bgr8 | rgb8),
@@ -60,8 +61,21 @@ from .conversions import (
     tracked_boxes,
 )
 
-BOX_COLOR = (0, 255, 0)  # BGR
-MASK_COLOR = np.array([0, 0, 255], dtype=np.float32)
+#: BGR colours of the targets, by track number (the ``n`` of ``<method>-<n>``): the first
+#: target is green, and a target keeps its colour while others start and stop.
+TARGET_COLORS = (
+    (0, 255, 0), (255, 0, 255), (0, 165, 255), (255, 255, 0),
+    (0, 255, 255), (255, 64, 64), (128, 0, 255), (0, 128, 128),
+)
+
+
+def target_color(track_id: str) -> tuple:
+    """Return the BGR colour of ``track_id`` (ids without a number share the first colour)."""
+    number = track_id.rsplit("-", 1)[-1]
+    index = int(number) - 1 if number.isdigit() and int(number) > 0 else 0
+    return TARGET_COLORS[index % len(TARGET_COLORS)]
+
+
 #: Masks are expected for a frame when one arrived within this many seconds.
 MASK_RECENT = 1.0
 
@@ -73,21 +87,28 @@ def annotate(
     fps: Optional[float],
     mask_alpha: float = 0.4,
 ) -> np.ndarray:
-    """Return a copy of ``image_bgr`` with the mask tinted, boxes, ids, scores and FPS drawn."""
+    """Return a copy of ``image_bgr`` with masks tinted, boxes, ids, scores and FPS drawn.
+
+    Every target is drawn in its own colour (:func:`target_color`); ``mask`` is tracker_node's
+    ``~/mask``: value ``i + 1`` marks the pixels of ``targets[i]``.
+    """
     canvas = image_bgr.copy()
     if mask is not None and mask.shape == canvas.shape[:2]:
-        selected = mask > 127
-        tinted = canvas[selected].astype(np.float32) * (1.0 - mask_alpha) + MASK_COLOR * mask_alpha
-        canvas[selected] = tinted.astype(np.uint8)
+        for index, target in enumerate(targets):
+            selected = mask == index + 1
+            color = np.array(target_color(target.track_id), dtype=np.float32)
+            tinted = canvas[selected].astype(np.float32) * (1.0 - mask_alpha) + color * mask_alpha
+            canvas[selected] = tinted.astype(np.uint8)
     scale = max(canvas.shape[0] / 480.0, 0.5)
     thickness = max(1, int(round(2 * scale)))
     for target in targets:
         x, y, w, h = (int(round(v)) for v in target.box_xywh)
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), BOX_COLOR, thickness)
+        color = target_color(target.track_id)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), color, thickness)
         label = f"{target.track_id} {target.score:.2f}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, thickness)
         top = max(y - th - base - 2, 0)
-        cv2.rectangle(canvas, (x, top), (x + tw + 4, top + th + base + 2), BOX_COLOR, -1)
+        cv2.rectangle(canvas, (x, top), (x + tw + 4, top + th + base + 2), color, -1)
         cv2.putText(
             canvas,
             label,

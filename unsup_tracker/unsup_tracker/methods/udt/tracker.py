@@ -70,7 +70,7 @@ from ...crops import cosine_window, mean_color, scale_factors, scale_pyramid_cro
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.dcf import (CorrelationFilter, gaussian_label, index_to_displacement, phase_ramp,
                            spectrum)
-from ...tracker_base import Tracker, TrackResult
+from ...tracker_base import Tracker, TrackResult, check_image
 from .finetune import UDTFinetune
 from .params import UDTParams
 
@@ -194,18 +194,90 @@ class UDTTracker(Tracker):
             self_peak /= max(float(x_norm[0]), 1e-12)
         self._score_ref = self_peak if self_peak > 1e-12 else 1.0
 
-    @torch.inference_mode()
-    def _track(self, image: np.ndarray) -> TrackResult:
+    def _search(self, image: np.ndarray, fill=None) -> dict:
+        """Plan this frame's search: the crops to evaluate and what locating needs with them.
+
+        ``fill``: the frame's mean colour when already known (shared by batched targets).
+        """
         p = self.params
-        fill = mean_color(image)
-        window_size = self._window_size()
         # Every scale_interval-th frame searches all scales, the others only the current size.
         full_search = self._frame_index % p.scale_interval == 0
         self._frame_index += 1
-        scales = self._scales if full_search else self._unit_scale
-        penalties = self._penalties if full_search else self._unit_scale
-        features = self._features(image, self._center, window_size, scales, fill)
-        z_spec, z_norms = self._windowed_spectra(features, True)
+        plan = {
+            "fill": mean_color(image) if fill is None else fill,
+            "window_size": self._window_size(),
+            "scales": self._scales if full_search else self._unit_scale,
+            "penalties": self._penalties if full_search else self._unit_scale,
+        }
+        plan["patches"] = scale_pyramid_crops(image, self._center, plan["window_size"],
+                                              plan["scales"], p.input_size, plan["fill"])
+        return plan
+
+    @torch.inference_mode()
+    def _track(self, image: np.ndarray) -> TrackResult:
+        plan = self._search(image)
+        features = self.model(self._patches_to_tensor(plan["patches"]),
+                              padding=self.params.conv_padding)
+        return self._locate(image, plan, features, *self._windowed_spectra(features, True))
+
+    @classmethod
+    @torch.inference_mode()
+    def track_batch(cls, trackers: list["UDTTracker"], image_bgr: np.ndarray) -> list[TrackResult]:
+        """Track several targets on one frame with ONE network pass over all their crops.
+
+        Nearly the result of ``[t.track(image_bgr) for t in trackers]``: up to floating-point
+        summation order (the convolutions run on a larger batch); the frame's mean colour, the
+        network pass and the windowed FFT are shared, the correlation filters stay per target;
+        and the targets' all-scale searches are spread over the frames (below), which moves some
+        targets' all-scale search by one frame.
+        The trackers must share the model, ``input_size`` and ``conv_padding``, else they are
+        tracked one by one. Used by
+        :func:`unsup_tracker.targets.track_targets`; measured in ``bench/bench_multi_target.py``.
+        """
+        first = trackers[0]
+        shared = all(
+            t.model is first.model and t.params.input_size == first.params.input_size
+            and t.params.conv_padding == first.params.conv_padding and t.device == first.device
+            for t in trackers
+        )
+        if not shared or len(trackers) == 1:
+            return [t.track(image_bgr) for t in trackers]
+        for tracker in trackers:
+            if not tracker.initialized:
+                raise RuntimeError("track() called before init()")
+        image = check_image(image_bgr)
+        # Spread the all-scale searches (every scale_interval-th frame of each target) over the
+        # frames: targets started together would all search all scales on the same frames, so
+        # every other frame would cost 3x. A target beyond its share this frame moves its
+        # all-scale search one frame later, once; after that the phases stay spread.
+        due = [t for t in trackers if t._frame_index % t.params.scale_interval == 0]
+        share = math.ceil(len(trackers) / first.params.scale_interval)
+        for tracker in due[share:]:
+            tracker._frame_index += 1
+        fill = mean_color(image)
+        plans = [t._search(image, fill) for t in trackers]
+        patches = np.concatenate([plan["patches"] for plan in plans])
+        features = first.model(first._patches_to_tensor(patches),
+                               padding=first.params.conv_padding)
+        # One windowing and FFT for all targets too (same map size and window).
+        z_spec, z_norms = first._windowed_spectra(features, True)
+        results, offset = [], 0
+        for tracker, plan in zip(trackers, plans):
+            end = offset + len(plan["patches"])
+            results.append(tracker._judge_lost(tracker._locate(
+                image, plan, features[offset:end], z_spec[offset:end], z_norms[offset:end])))
+            offset = end
+        return results
+
+    def _locate(self, image: np.ndarray, plan: dict, features: torch.Tensor,
+                z_spec: torch.Tensor, z_norms: torch.Tensor) -> TrackResult:
+        """Find the target in this frame's search features and update the model.
+
+        ``z_spec``, ``z_norms``: the features' windowed spectra and norms.
+        """
+        p = self.params
+        fill, window_size = plan["fill"], plan["window_size"]
+        scales, penalties = plan["scales"], plan["penalties"]
         responses = self._filter.respond(z_spec)
         num_scales, height, width = responses.shape
         # One transfer of the small maps (S x h x w floats); the peak search is cheaper in NumPy
