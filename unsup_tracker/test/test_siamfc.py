@@ -327,8 +327,10 @@ def test_unknown_and_invalid_params_refused():
         build_tracker("s2siamfc", UNTRAINED, device="cpu", scale_stpe=1.1)
     with pytest.raises(UnknownParameterError):
         build_tracker("pul", UNTRAINED, device="cpu", template_update=0.1)
-    with pytest.raises(ValueError):
-        build_tracker("pul", UNTRAINED, device="cpu", num_scales=2)
+    for bad in ({"num_scales": 2}, {"num_scales": 101}, {"response_upsample": 1000},
+                {"finetune_seconds": 3600}):
+        with pytest.raises(ValueError):
+            build_tracker("pul", UNTRAINED, device="cpu", **bad)
 
 
 def test_checkpoint_round_trip(tmp_path):

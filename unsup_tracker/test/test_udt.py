@@ -288,8 +288,11 @@ def test_unknown_parameters_are_refused():
         UDTRecipeParams.from_overrides({"batchsize": 4})
     with pytest.raises(ValueError):
         build_udt_model({"channel": 16})
+    # Sizes and budgets are bounded too: a huge input, scale count or fine-tuning budget would
+    # exhaust memory or block the node's init service for minutes.
     for bad in ({"num_scales": 2}, {"interp_factor": 1.5}, {"input_size": 8},
-                {"min_scale_factor": 2.0}, {"conv_padding": 2}):
+                {"min_scale_factor": 2.0}, {"conv_padding": 2}, {"input_size": 4096},
+                {"num_scales": 101}, {"finetune_seconds": 3600}, {"finetune_steps": 10**9}):
         with pytest.raises(ValueError):
             build_tracker("udt", checkpoint=UNTRAINED, device="cpu", **bad)
     with pytest.raises(ValueError):

@@ -112,6 +112,13 @@ def _coerce(name: str, value: Any, field: dataclasses.Field, cls: type) -> Any:
     return value
 
 
+#: Upper bounds on the sizes and budgets a user can set: an init (which fine-tunes in the node's
+#: service call) or a frame must not be able to block a node for minutes or exhaust its memory.
+MAX_FINETUNE_SECONDS = 30.0
+MAX_FINETUNE_STEPS = 1_000_000
+MAX_NUM_SCALES = 15
+
+
 @dataclasses.dataclass
 class TrackerParams(Params):
     """Parameters every tracker has, whatever the method."""
@@ -128,7 +135,9 @@ class TrackerParams(Params):
     finetune_lr: float = 1e-3
 
     def validate(self) -> None:
-        if self.finetune_seconds < 0 or self.finetune_steps < 0:
-            raise ValueError("finetune_seconds and finetune_steps must be >= 0")
+        if not 0 <= self.finetune_seconds <= MAX_FINETUNE_SECONDS:
+            raise ValueError(f"finetune_seconds must be in [0, {MAX_FINETUNE_SECONDS:g}]")
+        if not 0 <= self.finetune_steps <= MAX_FINETUNE_STEPS:
+            raise ValueError(f"finetune_steps must be in [0, {MAX_FINETUNE_STEPS}]")
         if self.finetune_lr <= 0:
             raise ValueError("finetune_lr must be > 0")

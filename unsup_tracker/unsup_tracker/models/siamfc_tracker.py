@@ -60,7 +60,7 @@ from ..crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mea
 from ..finetune import FinetuneHook
 from ..geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ..pairs import PairGeometry, PairJitter
-from ..params import TrackerParams
+from ..params import MAX_NUM_SCALES, TrackerParams
 from ..tracker_base import Tracker, TrackResult
 from .siamfc import SiamFC, balanced_logistic_loss, label_maps
 
@@ -93,16 +93,16 @@ class SiamFCParams(TrackerParams):
 
     def validate(self) -> None:
         super().validate()
-        if self.num_scales < 1 or self.num_scales % 2 == 0:
-            raise ValueError("num_scales must be odd and >= 1")
+        if not 1 <= self.num_scales <= MAX_NUM_SCALES or self.num_scales % 2 == 0:
+            raise ValueError(f"num_scales must be odd and in [1, {MAX_NUM_SCALES}]")
         if self.scale_step < 1.0 or not 0.0 < self.scale_penalty <= 1.0:
             raise ValueError("scale_step must be >= 1 and scale_penalty in (0, 1]")
         if not 0.0 <= self.scale_lr <= 1.0 or not 0.0 <= self.window_influence <= 1.0:
             raise ValueError("scale_lr and window_influence must be in [0, 1]")
         if not 0.0 <= self.update_rate <= 1.0:
             raise ValueError("update_rate must be in [0, 1]")
-        if self.response_upsample < 1:
-            raise ValueError("response_upsample must be >= 1")
+        if not 1 <= self.response_upsample <= 32:
+            raise ValueError("response_upsample must be in [1, 32]")
         if self.upsample_interpolation not in _INTERPOLATIONS:
             raise ValueError(f"upsample_interpolation must be one of {sorted(_INTERPOLATIONS)}")
         if self.context < 0 or self.min_target_size < 1 or self.label_radius <= 0:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...params import TrackerParams
+from ...params import MAX_NUM_SCALES, TrackerParams
 
 #: Side of the square network input (template = search patch), pixels. The recipe trains at this
 #: size by default too, so objects have the same pixel scale in training and tracking.
 DEFAULT_INPUT_SIZE = 56
+#: Largest network input: the paper's 125 is ~5x the default's cost; 512 would be ~80x.
+MAX_INPUT_SIZE = 512
 #: Valid values of ``UDTParams.update_source``.
 UPDATE_SOURCES = ("spectrum", "features", "crop")
 
@@ -72,8 +74,8 @@ class UDTParams(TrackerParams):
 
     def validate(self) -> None:
         super().validate()
-        if self.input_size < 16:
-            raise ValueError("input_size must be >= 16")
+        if not 16 <= self.input_size <= MAX_INPUT_SIZE:
+            raise ValueError(f"input_size must be in [16, {MAX_INPUT_SIZE}]")
         if self.conv_padding not in (0, 1):
             raise ValueError("conv_padding must be 0 or 1")
         if self.padding <= 0:
@@ -84,8 +86,8 @@ class UDTParams(TrackerParams):
             raise ValueError("interp_factor must be in [0, 1]")
         if self.update_source not in UPDATE_SOURCES:
             raise ValueError(f"update_source must be one of {UPDATE_SOURCES}")
-        if self.num_scales < 1 or self.num_scales % 2 == 0:
-            raise ValueError("num_scales must be odd and >= 1")
+        if not 1 <= self.num_scales <= MAX_NUM_SCALES or self.num_scales % 2 == 0:
+            raise ValueError(f"num_scales must be odd and in [1, {MAX_NUM_SCALES}]")
         if self.scale_interval < 1:
             raise ValueError("scale_interval must be >= 1")
         if self.scale_step < 1.0 or self.scale_penalty <= 0:
