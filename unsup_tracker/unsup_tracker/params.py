@@ -126,9 +126,25 @@ class TrackerParams(Params):
     finetune_steps: int = 10
     #: Its learning rate.
     finetune_lr: float = 1e-3
+    #: Report a target mask with every box: the method's own, else the shared label-free mask
+    #: stage's (:mod:`unsup_tracker.masks`).
+    mask: bool = False
+    #: Settings of that mask stage (:class:`unsup_tracker.masks.MaskStageParams`; unknown keys
+    #: are refused), e.g. ``{"kind": "grabcut"}``.
+    mask_settings: dict = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         if self.finetune_seconds < 0 or self.finetune_steps < 0:
             raise ValueError("finetune_seconds and finetune_steps must be >= 0")
         if self.finetune_lr <= 0:
             raise ValueError("finetune_lr must be > 0")
+        self.mask_stage_params()  # refuses unknown keys and bad values now, not on first frame
+
+    def mask_stage_params(self):
+        """Return the mask stage's validated :class:`~unsup_tracker.masks.MaskStageParams`."""
+        from .masks import MaskStageParams  # masks imports this module
+
+        if not isinstance(self.mask_settings, dict):
+            raise ValueError(f"mask_settings must be a mapping, got "
+                             f"{type(self.mask_settings).__name__}")
+        return MaskStageParams.from_overrides(self.mask_settings)
