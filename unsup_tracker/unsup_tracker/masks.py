@@ -14,7 +14,9 @@ Two kinds (decision by measurement, ``bench/bench_mask_stage.py``; figures in th
   background sample; each is a joint BGR histogram (``bins`` per channel). The per-bin posterior
   ``p_fg / (p_fg + p_bg)`` (equal priors) is back-projected onto the box (grown by ``margin``);
   the foreground model is then re-estimated once from the box pixels it accepts, so the box's
-  background corners do not teach it the background's colours. Each frame: back-project,
+  background corners do not teach it the background's colours. The window is processed
+  downscaled to ``work_size`` pixels on its long side, so the cost is bounded whatever the
+  box's size, and the mask is upscaled (bilinear, 0.5 threshold). Each frame: back-project,
   threshold, open/close with a kernel ~3 % of the box, fill holes, keep the connected components
   of at least ``keep_fraction`` of the largest one, and blend the models towards the new
   mask / ring at ``learning_rate`` (not while the tracker reports the target lost).
@@ -33,7 +35,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .geometry import box_pixel_ranges
+from .geometry import box_pixel_ranges, box_to_mask
 from .params import Params
 
 KINDS = ("colour", "grabcut")
@@ -59,6 +61,8 @@ class MaskStageParams(Params):
     keep_fraction: float = 0.2
     #: Below this fraction of the box's area the mask falls back to the filled box.
     min_fill: float = 0.15
+    #: Colour: the window (box + ring) is processed downscaled to at most this long side, px.
+    work_size: int = 128
     #: GrabCut: long side of the downscaled crop, pixels.
     grabcut_size: int = 64
     #: GrabCut: iterations per frame.
@@ -74,8 +78,9 @@ class MaskStageParams(Params):
         for name in ("threshold", "learning_rate", "keep_fraction", "min_fill"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.grabcut_size < 16 or self.grabcut_iterations < 1:
-            raise ValueError("grabcut_size must be >= 16 and grabcut_iterations >= 1")
+        if self.work_size < 16 or self.grabcut_size < 16 or self.grabcut_iterations < 1:
+            raise ValueError("work_size and grabcut_size must be >= 16 and grabcut_iterations "
+                             ">= 1")
 
 
 def _window(box, shape: tuple[int, int], grow: float) -> tuple[int, int, int, int]:
@@ -127,16 +132,23 @@ class MaskStage:
         return hist / max(hist.sum(), 1.0)
 
     def _samples(self, image: np.ndarray, box) -> Optional[tuple]:
-        """Quantised window, box-region and ring selectors; None when the box is empty."""
-        inner = box_pixel_ranges(box, image.shape[:2])
-        if _is_empty(inner):
+        """Window, its quantised colours (downscaled to ``work_size``), the box in those
+        coordinates, and its pixel selector; None when the box is empty."""
+        if _is_empty(box_pixel_ranges(box, image.shape[:2])):
             return None
         outer = _window(box, image.shape[:2], self.params.ring)
         r0, r1, c0, c1 = outer
-        indices = self._quantise(image[r0:r1, c0:c1])
-        in_box = np.zeros(indices.shape, bool)
-        in_box[inner[0] - r0:inner[1] - r0, inner[2] - c0:inner[3] - c0] = True
-        return outer, indices, in_box
+        crop = image[r0:r1, c0:c1]
+        scale = min(1.0, self.params.work_size / max(crop.shape[:2]))
+        if scale < 1.0:
+            size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        sy, sx = crop.shape[0] / (r1 - r0), crop.shape[1] / (c1 - c0)
+        x, y, w, h = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+        local = np.array([(x - c0) * sx, (y - r0) * sy, w * sx, h * sy])
+        indices = self._quantise(crop)
+        in_box = box_to_mask(local, indices.shape)
+        return outer, indices, local, in_box
 
     def _posterior(self, indices: np.ndarray) -> np.ndarray:
         lut = self._fg / (self._fg + self._bg + 1e-12)
@@ -151,7 +163,7 @@ class MaskStage:
         samples = self._samples(image, box)
         if samples is None:
             raise ValueError(f"mask stage: the box {list(box)} does not overlap the image")
-        _, indices, in_box = samples
+        _, indices, _, in_box = samples
         self._fg = self._histogram(indices[in_box])
         ring = indices[~in_box]
         # A box filling the whole image has no ring: a flat background model.
@@ -195,18 +207,22 @@ class MaskStage:
         return _largest_components(_fill_holes(mask > 0), self.params.keep_fraction)
 
     def _colour(self, image: np.ndarray, box, lost: bool) -> tuple[np.ndarray, tuple]:
-        outer, indices, in_box = self._samples(image, box)
+        outer, indices, local, in_box = self._samples(image, box)
         r0, r1, c0, c1 = outer
         allowed = np.zeros(indices.shape, bool)
-        m0, m1, n0, n1 = _window(box, image.shape[:2], self.params.margin)
-        allowed[m0 - r0:m1 - r0, n0 - c0:n1 - c0] = True
-        segment = self._cleanup((self._posterior(indices) > self.params.threshold) & allowed, box)
+        m0, m1, n0, n1 = _window(local, indices.shape, self.params.margin)
+        allowed[m0:m1, n0:n1] = True
+        segment = self._cleanup((self._posterior(indices) > self.params.threshold) & allowed,
+                                local)
         rate = self.params.learning_rate
         if rate > 0 and not lost and np.count_nonzero(segment):
             self._fg = (1 - rate) * self._fg + rate * self._histogram(indices[segment])
             ring = indices[~in_box]
             if ring.size:
                 self._bg = (1 - rate) * self._bg + rate * self._histogram(ring)
+        if segment.shape != (r1 - r0, c1 - c0):
+            segment = cv2.resize(segment.astype(np.uint8) * 255, (c1 - c0, r1 - r0),
+                                 interpolation=cv2.INTER_LINEAR) >= 128
         return segment, outer
 
     def _grabcut(self, image: np.ndarray, box) -> tuple[np.ndarray, tuple]:
