@@ -21,8 +21,7 @@ import pytest
 
 from unsup_tracker.cli import main
 from unsup_tracker.evaluation.dataset import load_dataset, write_otb_boxes
-from unsup_tracker.evaluation.runner import (StaticBoxTracker, markdown_table, mask_table,
-                                              run_benchmark)
+from unsup_tracker.evaluation.runner import StaticBoxTracker, mask_table, run_benchmark
 from unsup_tracker.tracker_base import TrackResult
 
 NUM_FRAMES = 10
@@ -189,7 +188,7 @@ def test_eval_cli_writes_mask_metrics(dataset, tmp_path, capsys):
 
 def test_nanotrack_baseline_without_its_files_is_a_clear_error(
         dataset, tmp_path, capsys, monkeypatch):
-    """NanoTrack's ONNX files are never shipped: the error names the variable and the files."""
+    """The NanoTrack ONNX files are never shipped: the error names the variable and the files."""
     monkeypatch.delenv("UNSUP_TRACKER_NANOTRACK_DIR", raising=False)
     argv = ["eval", "--dataset", str(dataset), "--out", str(tmp_path / "o"),
             "--baselines", "nanotrack"]

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """The shared mask stage: better than the filled box on an irregular target, valid on bad boxes."""
 import numpy as np
 import pytest
@@ -18,7 +31,7 @@ def _textured(rng, shape, mean):
 
 
 def _scene(seed, offset):
-    """A reddish textured blob (irregular, fills ~60 % of its box) on a textured green-grey."""
+    """Draw a reddish textured blob (irregular, ~60 % of its box) on a textured green-grey."""
     rng = np.random.default_rng(seed)
     image = _textured(rng, SHAPE, (90, 140, 80))
     blob = blob_mask(np.random.default_rng(7), 90, 110, 0.6) > 0

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """The shared label-free mask stage: turn any tracker's box into a target mask.
 
 Every method gets a mask the same way: with ``mask=true`` (a :class:`~.params.TrackerParams` key,
@@ -132,8 +145,11 @@ class MaskStage:
         return hist / max(hist.sum(), 1.0)
 
     def _samples(self, image: np.ndarray, box) -> Optional[tuple]:
-        """Window, its quantised colours (downscaled to ``work_size``), the box in those
-        coordinates, and its pixel selector; None when the box is empty."""
+        """Return the window, its colours, the box in them and its pixels (None: empty box).
+
+        The colours are quantised on the window downscaled to ``work_size``; the box is given
+        in those coordinates.
+        """
         if _is_empty(box_pixel_ranges(box, image.shape[:2])):
             return None
         outer = _window(box, image.shape[:2], self.params.ring)

@@ -440,7 +440,7 @@ def save_plots(results: SequenceType[MethodResult], out_dir: Path) -> list[Path]
 
 
 def _save_mask_plot(plt, path: Path, results: SequenceType[MethodResult]) -> None:
-    """Grouped bars per method: J and F of its masks (solid) and of its filled box (hatched)."""
+    """Draw grouped bars per method: J and F of its masks (solid) and filled box (hatched)."""
     figure, axes = plt.subplots(figsize=(max(6, 1.4 * len(results) + 2), 4.5))
     width = 0.2
     bars = (("mask", "j_mean", "J mask", None), ("mask", "f_mean", "F mask", None),
