@@ -186,6 +186,21 @@ def test_eval_cli_writes_mask_metrics(dataset, tmp_path, capsys):
     assert (out / "masks.png").stat().st_size > 0
 
 
+def test_eval_cli_mask_stage_on_a_learned_method(dataset, tmp_path):
+    """``--set mask=true`` gives any method masks, scored beside its filled box."""
+    out = tmp_path / "stage_out"
+    assert main(["eval", "--dataset", str(dataset), "--out", str(out), "--baselines", "none",
+                 "--method", "udt", "--checkpoint", "untrained", "--set", "mask=true",
+                 "--set", 'mask_settings={"kind": "colour"}', "--threads", "1"]) == 0
+    overall = json.loads((out / "results.json").read_text())["methods"]["udt (untrained)"][
+        "overall"]
+    assert 0 <= overall["mask"]["j_mean"] <= 1 and overall["mask"]["num_sequences"] == 2
+    assert 0 <= overall["box_mask"]["f_mean"] <= 1
+    assert main(["eval", "--dataset", str(dataset), "--out", str(out), "--baselines", "none",
+                 "--method", "udt", "--checkpoint", "untrained", "--set",
+                 'mask_settings={"kind": "nope"}']) == 1
+
+
 def test_nanotrack_baseline_without_its_files_is_a_clear_error(
         dataset, tmp_path, capsys, monkeypatch):
     """The NanoTrack ONNX files are never shipped: the error names the variable and the files."""
