@@ -5,9 +5,13 @@ The stage runs on the ground-truth boxes (oracle boxes: this isolates the mask f
 of stage it prints DAVIS J, F and J&F (%, equal-weight mean over sequences, frames after the
 first present one) beside the same for the box filled as a mask, and the mean / 95th-percentile
 wall time of ``MaskStage.update`` at devbench's 640x480 with OpenCV on ``--threads`` threads.
-Timing on the shared development machine is noisy. Nothing is asserted. Usage::
+With ``--tracker udt`` it also times that method's ``track()`` with ``mask=false`` and
+``mask=true`` (shipped weights, torch and OpenCV on ``--threads``), interleaved frame by frame on
+the same devbench frames so machine load hits both alike. Timing on the shared development
+machine is noisy. Nothing is asserted. Usage::
 
     python bench/bench_mask_stage.py [--threads 1] [--max-frames N] [--kinds colour,grabcut]
+                                     [--tracker udt]
 """
 import argparse
 import time
@@ -28,7 +32,36 @@ def parse_args():
     parser.add_argument("--max-frames", type=int, default=None, help="frames per sequence")
     parser.add_argument("--kinds", default="colour,grabcut",
                         help="comma-separated stage kinds (or kind:key=value;key=value)")
+    parser.add_argument("--tracker", default="", help="also time this method with/without mask")
     return parser.parse_args()
+
+
+def time_tracker(method, sequences, threads):
+    """Print the method's track() time with and without the mask stage, interleaved."""
+    import torch
+
+    from unsup_tracker import build_tracker
+
+    torch.set_num_threads(threads)
+    seconds = {False: [], True: []}
+    for sequence in sequences:
+        first = int(np.flatnonzero(sequence.present)[0])
+        image = sequence.load_frame(first)
+        trackers = {}
+        for mask in (False, True):
+            trackers[mask] = build_tracker(method, device="cpu", mask=mask)
+            trackers[mask].init(image, sequence.groundtruth[first])
+        for index in range(first + 1, len(sequence)):
+            image = sequence.load_frame(index)
+            for mask, tracker in trackers.items():
+                start = time.perf_counter()
+                tracker.track(image)
+                seconds[mask].append(time.perf_counter() - start)
+    for mask, values in seconds.items():
+        ms = 1000 * np.asarray(values)
+        print(f"{method} track() mask={str(mask).lower():<5s}: {ms.mean():6.2f} ms mean, "
+              f"{np.percentile(ms, 95):6.2f} ms p95, {1000 / ms.mean():6.1f} FPS "
+              f"({len(ms)} frames)")
 
 
 def stage_params(text):
@@ -77,6 +110,8 @@ def main():
         ms = 1000 * np.asarray(seconds[kind])
         print(f"| {kind} | {100 * j:.1f} | {100 * f:.1f} | {50 * (j + f):.1f} | "
               f"{ms.mean():.2f} | {np.percentile(ms, 95):.2f} |")
+    if args.tracker:
+        time_tracker(args.tracker, sequences, args.threads)
 
 
 if __name__ == "__main__":
