@@ -218,6 +218,7 @@ def run_sequence(tracker: Tracker, sequence: Sequence) -> SequenceRun:
     lost = np.zeros(n, dtype=bool)
     mask_scores_: list[Optional[tuple[float, float]]] = [None] * n
     box_mask_scores: list[Optional[tuple[float, float]]] = [None] * n
+    has_masks = sequence.has_masks
     track_seconds = []
     image = sequence.load_frame(init_frame)
     start = time.perf_counter()
@@ -233,7 +234,7 @@ def run_sequence(tracker: Tracker, sequence: Sequence) -> SequenceRun:
         boxes[index] = np.asarray(result.box, dtype=np.float64).reshape(4)
         scores[index] = float(result.score)
         lost[index] = bool(result.lost)
-        gt_mask = sequence.load_mask(index) if sequence.has_masks else None
+        gt_mask = sequence.load_mask(index) if has_masks else None
         if gt_mask is not None:
             box_mask_scores[index] = mask_scores(box_to_mask(boxes[index], gt_mask.shape),
                                                  gt_mask)
