@@ -21,7 +21,7 @@ import pytest
 
 from unsup_tracker.cli import main
 from unsup_tracker.evaluation.dataset import load_dataset, write_otb_boxes
-from unsup_tracker.evaluation.runner import StaticBoxTracker, markdown_table, run_benchmark
+from unsup_tracker.evaluation.runner import StaticBoxTracker, mask_table, run_benchmark
 from unsup_tracker.tracker_base import TrackResult
 
 NUM_FRAMES = 10
@@ -152,7 +152,7 @@ class _HalfMaskTracker(StaticBoxTracker):
         return TrackResult(box=result.box, score=1.0, mask=mask)
 
 
-def test_mask_iou_reported_when_tracker_gives_masks(dataset):
+def test_mask_j_and_f_reported_beside_the_filled_box(dataset):
     sequences = load_dataset(dataset, ["slide"])
     results = run_benchmark({"half": _HalfMaskTracker, "box": StaticBoxTracker}, sequences,
                             log=None)
@@ -160,15 +160,50 @@ def test_mask_iou_reported_when_tracker_gives_masks(dataset):
     # Frame k: predicted mask x in [10, 20), target x in [10 + 2k, 30 + 2k).
     expected = np.mean([max(0, 10 - 2 * k) * 20 / (200 + 400 - max(0, 10 - 2 * k) * 20)
                         for k in range(1, 10)])
-    assert half.overall.mask_iou == pytest.approx(expected)
-    assert box.overall.mask_iou is None
-    table = markdown_table(results, ["slide"])
-    assert "maskIoU" in table and "| box |" in table
+    assert half.overall.mask.j_mean == pytest.approx(expected)
+    assert box.overall.mask is None
+    # A box target's filled box scores J = box IoU (same pixels), for both trackers.
+    ious = box.metrics["slide"].ious
+    assert box.overall.box_mask.j_mean == pytest.approx(np.mean(ious))
+    assert half.overall.box_mask.j_mean == pytest.approx(np.mean(ious))
+    assert half.overall.mask.f_mean < half.overall.box_mask.f_mean
+    table = mask_table(results)
+    assert "box J&F" in table and "| box |" in table and "| half |" in table
+    assert mask_table(run_benchmark({"box": StaticBoxTracker},
+                                    load_dataset(dataset, ["slide"]), log=None)) != ""
+
+
+def test_eval_cli_writes_mask_metrics(dataset, tmp_path, capsys):
+    out = tmp_path / "masks_out"
+    assert main(["eval", "--dataset", str(dataset), "--out", str(out), "--baselines",
+                 "static"]) == 0
+    assert "box J&F" in capsys.readouterr().out
+    data = json.loads((out / "results.json").read_text())
+    overall = data["methods"]["StaticBox"]["overall"]
+    assert overall["mask"] is None and 0 < overall["box_mask"]["j_mean"] < 1
+    assert data["methods"]["StaticBox"]["sequences"]["gap"]["box_mask"]["f_mean"] is not None
+    assert "Masks (DAVIS J and F" in (out / "results.md").read_text()
+    assert (out / "masks.png").stat().st_size > 0
+
+
+def test_eval_cli_mask_stage_on_a_learned_method(dataset, tmp_path):
+    """``--set mask=true`` gives any method masks, scored beside its filled box."""
+    out = tmp_path / "stage_out"
+    assert main(["eval", "--dataset", str(dataset), "--out", str(out), "--baselines", "none",
+                 "--method", "udt", "--checkpoint", "untrained", "--set", "mask=true",
+                 "--set", 'mask_settings={"kind": "colour"}', "--threads", "1"]) == 0
+    overall = json.loads((out / "results.json").read_text())["methods"]["udt (untrained)"][
+        "overall"]
+    assert 0 <= overall["mask"]["j_mean"] <= 1 and overall["mask"]["num_sequences"] == 2
+    assert 0 <= overall["box_mask"]["f_mean"] <= 1
+    assert main(["eval", "--dataset", str(dataset), "--out", str(out), "--baselines", "none",
+                 "--method", "udt", "--checkpoint", "untrained", "--set",
+                 'mask_settings={"kind": "nope"}']) == 1
 
 
 def test_nanotrack_baseline_without_its_files_is_a_clear_error(
         dataset, tmp_path, capsys, monkeypatch):
-    """NanoTrack's ONNX files are never shipped: the error names the variable and the files."""
+    """The NanoTrack ONNX files are never shipped: the error names the variable and the files."""
     monkeypatch.delenv("UNSUP_TRACKER_NANOTRACK_DIR", raising=False)
     argv = ["eval", "--dataset", str(dataset), "--out", str(tmp_path / "o"),
             "--baselines", "nanotrack"]

@@ -21,9 +21,12 @@ import pytest
 from unsup_tracker.evaluation.dataset import (DatasetError, load_dataset, load_sequence,
                                               read_groundtruth, write_otb_boxes)
 from unsup_tracker.evaluation.metrics import (IOU_THRESHOLDS, aggregate, evaluate_boxes,
-                                              mask_iou, normalized_center_error,
+                                              boundary_f_measure, boundary_map,
+                                              boundary_tolerance_px, mask_scores,
+                                              normalized_center_error, region_similarity,
                                               precision_curve, success_curve)
 from unsup_tracker.evaluation.runner import StaticBoxTracker, run_sequence
+from unsup_tracker.geometry import box_to_mask
 
 NAN_ROW = [math.nan] * 4
 
@@ -108,13 +111,84 @@ def test_evaluate_boxes_without_scored_frames_and_aggregate():
         aggregate([empty])
 
 
-def test_mask_iou():
+def test_region_similarity_j():
     a = np.zeros((4, 4), bool)
     b = np.zeros((4, 4), bool)
-    assert mask_iou(a, b) == 1.0
+    assert region_similarity(a, b) == 1.0
     a[:2] = True
     b[1:3] = True
-    assert mask_iou(a, b) == pytest.approx(4 / 12)
+    assert region_similarity(a, b) == pytest.approx(4 / 12)
+    with pytest.raises(ValueError, match="shapes differ"):
+        region_similarity(a, b[:3])
+
+
+def test_boundary_map_of_a_square():
+    mask = np.zeros((6, 6), bool)
+    mask[2:4, 2:4] = True
+    expected = {(1, 1), (1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2), (3, 3)}
+    assert set(zip(*np.nonzero(boundary_map(mask)))) == expected
+    # The image border is no boundary: a full mask has none.
+    assert not boundary_map(np.ones((5, 7), bool)).any()
+
+
+def test_boundary_tolerance_is_a_fraction_of_the_diagonal():
+    assert boundary_tolerance_px((100, 100)) == 2  # ceil(0.008 * 141.4)
+    assert boundary_tolerance_px((480, 640)) == 7  # ceil(0.008 * 800) = ceil(6.4)
+    assert boundary_tolerance_px((480, 640), tolerance=3) == 3  # >= 1: pixels
+
+
+def _square(shift=0):
+    mask = np.zeros((100, 100), bool)
+    mask[20:40, 20 + shift:40 + shift] = True
+    return mask
+
+
+def test_boundary_f_measure_hand_computed():
+    gt = _square()
+    assert boundary_f_measure(gt, gt) == 1.0
+    # Boundary ring: 21x21 - 19x19 = 80 px. Shifted by 2 px = the tolerance: all matched.
+    assert boundary_f_measure(_square(2), gt) == 1.0
+    # Shifted by 3 px: of the predicted ring, 20 + 20 top/bottom pixels, and 4 of the left
+    # column's (near the GT's top/bottom rows) are within 2 px: precision = recall = 44 / 80.
+    assert boundary_f_measure(_square(3), gt) == pytest.approx(44 / 80)
+    assert region_similarity(_square(3), gt) == pytest.approx(340 / 460)
+    # A looser tolerance (4 px) matches every pixel.
+    assert boundary_f_measure(_square(3), gt, tolerance=4) == 1.0
+    empty = np.zeros_like(gt)
+    assert boundary_f_measure(empty, empty) == 1.0
+    assert boundary_f_measure(empty, gt) == 0.0 and boundary_f_measure(gt, empty) == 0.0
+    assert mask_scores(_square(3).astype(np.uint8) * 255, gt) == pytest.approx(
+        (340 / 460, 44 / 80))
+
+
+def test_box_to_mask_pixel_centres():
+    mask = box_to_mask([1.2, 0.6, 2.0, 1.0], (4, 4))
+    assert set(zip(*np.nonzero(mask))) == {(1, 1), (1, 2)}
+    assert box_to_mask([0, 0, 4, 4], (3, 5)).sum() == 12  # clipped to the image
+    assert not box_to_mask([np.nan] * 4, (3, 5)).any()
+    assert not box_to_mask([10, 10, 4, 4], (3, 5)).any()
+
+
+def test_sequence_mask_scores_recall_decay_and_missing_masks():
+    gt = np.array([[0, 0, 10, 10]] * 7, float)
+    box_scores = [None, (0.9, 0.8), (0.8, 0.8), None, (0.6, 0.4), (0.4, 0.2), (0.2, 0.1)]
+    mask = [None, (1.0, 1.0), None, None, (0.8, 0.6), (0.6, 0.4), (0.4, 0.2)]
+    metrics = evaluate_boxes(gt, gt, 0, mask, box_scores)
+    # Frames 1, 2, 4, 5, 6 have mask ground truth (frame 3 has none, frame 0 is the init frame).
+    np.testing.assert_allclose(metrics.box_mask.j, [0.9, 0.8, 0.6, 0.4, 0.2])
+    np.testing.assert_allclose(metrics.mask.j, [1.0, 0.0, 0.8, 0.6, 0.4])  # frame 2: no mask
+    summary = metrics.mask.summary()
+    assert summary["j_mean"] == pytest.approx(0.56)
+    assert summary["j_recall"] == pytest.approx(3 / 5)
+    # Quarters of 5 frames: [1.0, 0.0], [0.8], [0.6], [0.4]: decay = 0.5 - 0.4.
+    assert summary["j_decay"] == pytest.approx(0.1)
+    assert summary["jf_mean"] == pytest.approx((0.56 + (1 + 0 + 0.6 + 0.4 + 0.2) / 5) / 2)
+    no_masks = evaluate_boxes(gt, gt, 0, [None] * 7, box_scores)
+    assert no_masks.mask is None and no_masks.box_mask is not None
+    overall = aggregate([metrics, no_masks])
+    assert overall.mask.j_mean == pytest.approx(0.56)  # only the sequence with masks
+    assert overall.box_mask.j_mean == pytest.approx(0.58)
+    assert evaluate_boxes(gt, gt).box_mask is None
 
 
 @pytest.mark.parametrize("separator", [",", " ", "\t", ", "])

@@ -120,3 +120,35 @@ def center_distance(a, b) -> np.ndarray:
     ca = a[:, :2] + a[:, 2:] / 2.0
     cb = b[:, :2] + b[:, 2:] / 2.0
     return np.linalg.norm(ca - cb, axis=1)
+
+
+def box_pixel_ranges(box: Sequence[float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Return ``(row0, row1, col0, col1)``: the pixels whose centres lie inside an xywh box.
+
+    Pixel ``i`` covers ``[i, i + 1)``, so it belongs to the box when ``i + 0.5`` lies in
+    ``[x, x + w)``; an integer box ``(x, y, w, h)`` thus covers columns ``x .. x + w - 1``. The
+    ranges are clipped to an image of ``shape = (height, width)``; a non-finite box or one outside
+    the image gives an empty range (``row0 == row1`` or ``col0 == col1``).
+    """
+    height, width = int(shape[0]), int(shape[1])
+    values = np.asarray(box, dtype=np.float64).reshape(-1)
+    if values.size != 4 or not np.all(np.isfinite(values)):
+        return 0, 0, 0, 0
+    x, y, w, h = values
+
+    def span(start: float, size: float, limit: int) -> tuple[int, int]:
+        first = min(max(math.ceil(start - 0.5), 0), limit)
+        last = min(max(math.ceil(start + max(size, 0.0) - 0.5), first), limit)
+        return first, last
+
+    row0, row1 = span(y, h, height)
+    col0, col1 = span(x, w, width)
+    return row0, row1, col0, col1
+
+
+def box_to_mask(box: Sequence[float], shape: tuple[int, int]) -> np.ndarray:
+    """Fill an xywh box as a boolean mask of ``shape = (height, width)`` (see box_pixel_ranges)."""
+    mask = np.zeros((int(shape[0]), int(shape[1])), dtype=bool)
+    row0, row1, col0, col1 = box_pixel_ranges(box, shape)
+    mask[row0:row1, col0:col1] = True
+    return mask

@@ -133,6 +133,12 @@ class TrackerParams(Params):
     finetune_steps: int = 10
     #: Its learning rate.
     finetune_lr: float = 1e-3
+    #: Report a target mask with every box: the method's own, else the shared label-free mask
+    #: stage's (:mod:`unsup_tracker.masks`).
+    mask: bool = False
+    #: Settings of that mask stage (:class:`unsup_tracker.masks.MaskStageParams`; unknown keys
+    #: are refused), e.g. ``{"kind": "grabcut"}``.
+    mask_settings: dict = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         if not 0 <= self.finetune_seconds <= MAX_FINETUNE_SECONDS:
@@ -141,3 +147,13 @@ class TrackerParams(Params):
             raise ValueError(f"finetune_steps must be in [0, {MAX_FINETUNE_STEPS}]")
         if self.finetune_lr <= 0:
             raise ValueError("finetune_lr must be > 0")
+        self.mask_stage_params()  # refuses unknown keys and bad values now, not on first frame
+
+    def mask_stage_params(self):
+        """Return the mask stage's validated :class:`~unsup_tracker.masks.MaskStageParams`."""
+        from .masks import MaskStageParams  # masks imports this module
+
+        if not isinstance(self.mask_settings, dict):
+            raise ValueError(f"mask_settings must be a mapping, got "
+                             f"{type(self.mask_settings).__name__}")
+        return MaskStageParams.from_overrides(self.mask_settings)

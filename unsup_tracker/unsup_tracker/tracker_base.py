@@ -62,6 +62,8 @@ class Tracker(abc.ABC):
     with the same errors (:class:`InvalidImageError`, :class:`~.geometry.InvalidBoxError`).
     A tracker with a network keeps it in ``self.model``; ``init`` then swaps in a per-target
     fine-tuned copy when asked (:mod:`unsup_tracker.finetune`) and the shared one otherwise.
+    With ``params.mask``, a method that gives no mask of its own gets one from the shared mask
+    stage (:mod:`unsup_tracker.masks`) run on its box; its time counts in ``track()``.
     """
 
     #: Registry name, set by :func:`unsup_tracker.registry.register_method`.
@@ -84,6 +86,11 @@ class Tracker(abc.ABC):
             from .finetune import select_target_model
             select_target_model(self, image, box, finetune)
         self._init(image, box)
+        self._mask_stage = None
+        if self.params.mask:
+            from .masks import MaskStage
+            self._mask_stage = MaskStage(self.params.mask_stage_params())
+            self._mask_stage.init(image, box)
         self.initialized = True
 
     def track(self, image_bgr: np.ndarray) -> TrackResult:
@@ -95,6 +102,8 @@ class Tracker(abc.ABC):
     def _judge_lost(self, result: TrackResult) -> TrackResult:
         """Mark ``result`` lost when its score is below the method's lost threshold."""
         result.lost = bool(result.lost or result.score < self.params.lost_score_threshold)
+        if self._mask_stage is not None and result.mask is None:
+            result.mask = self._mask_stage.update(image, result.box, result.lost)
         return result
 
     @abc.abstractmethod

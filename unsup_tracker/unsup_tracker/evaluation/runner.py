@@ -23,11 +23,14 @@ Protocol (one-pass evaluation, decisions documented in :mod:`.metrics`):
   their total time;
 * OpenCV's classical trackers run behind the same :class:`~unsup_tracker.tracker_base.Tracker`
   interface: when OpenCV reports a failed update the last box is kept (score 0, lost);
-* when a tracker returns a mask and the sequence has mask ground truth, the per-frame mask IoU is
-  averaged over the scored frames.
+* on frames with mask ground truth, DAVIS's J and F (:mod:`.metrics`) of the tracker's mask
+  when it returns one, and always of its box filled as a mask (the baseline a mask must beat);
+  computed outside the timed ``track()`` call.
 
 Outputs in ``out_dir``: ``results.json`` (per sequence and overall, with full curves),
-``results.md`` (the markdown table), ``success.png`` and ``precision.png`` (matplotlib, Agg), and
+``results.md`` (the markdown table; with mask ground truth a second table of J/F, mask vs filled
+box), ``success.png`` and ``precision.png`` (matplotlib, Agg), ``masks.png`` (J and F bars, mask vs
+filled box, when the dataset has mask ground truth), and
 ``boxes/<method>/<sequence>.txt`` (1-based OTB format, ``0,0,0,0`` where no box, so other OTB
 tools can read them).
 """
@@ -46,11 +49,12 @@ from typing import Callable, Optional, Sequence as SequenceType, TextIO
 import cv2
 import numpy as np
 
+from ..geometry import box_to_mask
 from ..params import TrackerParams
 from ..tracker_base import Tracker, TrackResult
 from .dataset import Sequence, write_otb_boxes
 from .metrics import (IOU_THRESHOLDS, NORM_THRESHOLDS, PIXEL_THRESHOLDS, DatasetMetrics,
-                      SequenceMetrics, aggregate, evaluate_boxes, mask_iou)
+                      MaskSummary, SequenceMetrics, aggregate, evaluate_boxes, mask_scores)
 
 TrackerFactory = Callable[[], Tracker]
 
@@ -187,8 +191,10 @@ class SequenceRun:
     init_frame: int
     init_seconds: float
     track_seconds: np.ndarray
-    #: Per frame mask IoU (None where no predicted mask or no mask ground truth).
-    mask_ious: list[Optional[float]]
+    #: Per frame (J, F) of the tracker's mask (None: no mask given, or no mask ground truth).
+    mask_scores: list[Optional[tuple[float, float]]]
+    #: Per frame (J, F) of the box filled as a mask (None where no mask ground truth).
+    box_mask_scores: list[Optional[tuple[float, float]]]
 
     @property
     def fps(self) -> float:
@@ -210,7 +216,9 @@ def run_sequence(tracker: Tracker, sequence: Sequence) -> SequenceRun:
     boxes = np.full((n, 4), np.nan)
     scores = np.full(n, np.nan)
     lost = np.zeros(n, dtype=bool)
-    mask_ious: list[Optional[float]] = [None] * n
+    mask_scores_: list[Optional[tuple[float, float]]] = [None] * n
+    box_mask_scores: list[Optional[tuple[float, float]]] = [None] * n
+    has_masks = sequence.has_masks
     track_seconds = []
     image = sequence.load_frame(init_frame)
     start = time.perf_counter()
@@ -226,13 +234,23 @@ def run_sequence(tracker: Tracker, sequence: Sequence) -> SequenceRun:
         boxes[index] = np.asarray(result.box, dtype=np.float64).reshape(4)
         scores[index] = float(result.score)
         lost[index] = bool(result.lost)
-        if result.mask is not None:
-            gt_mask = sequence.load_mask(index)
-            if gt_mask is not None:
-                mask_ious[index] = mask_iou(np.asarray(result.mask) > 0, gt_mask)
+        gt_mask = sequence.load_mask(index) if has_masks else None
+        if gt_mask is not None:
+            box_mask_scores[index] = mask_scores(box_to_mask(boxes[index], gt_mask.shape),
+                                                 gt_mask)
+            if result.mask is not None:
+                mask_scores_[index] = mask_scores(_checked_mask(result.mask, gt_mask.shape),
+                                                  gt_mask)
     return SequenceRun(boxes=boxes, scores=scores, lost=lost, init_frame=init_frame,
                        init_seconds=init_seconds, track_seconds=np.asarray(track_seconds),
-                       mask_ious=mask_ious)
+                       mask_scores=mask_scores_, box_mask_scores=box_mask_scores)
+
+
+def _checked_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"the tracker's mask is {mask.shape}, the image {tuple(shape)}")
+    return mask
 
 
 @dataclasses.dataclass
@@ -255,7 +273,7 @@ def evaluate_method(name: str, factory: TrackerFactory, sequences: SequenceType[
     for sequence in sequences:
         run = run_sequence(factory(), sequence)
         seq_metrics = evaluate_boxes(run.boxes, sequence.groundtruth, run.init_frame,
-                                     run.mask_ious)
+                                     run.mask_scores, run.box_mask_scores)
         runs[sequence.name] = run
         metrics[sequence.name] = seq_metrics
         if log is not None:
@@ -289,21 +307,41 @@ def _percent(value: Optional[float]) -> str:
 
 def markdown_table(results: SequenceType[MethodResult], sequence_names: SequenceType[str]) -> str:
     """Make method rows: AUC, P@20, NormP@0.2 (all %), FPS of track(), per-sequence AUC (%)."""
-    with_masks = any(r.overall.mask_iou is not None for r in results)
-    header = ["method", "AUC", "P@20", "NormP@0.2"] + (["maskIoU"] if with_masks else [])
-    header += ["FPS"] + list(sequence_names)
+    header = ["method", "AUC", "P@20", "NormP@0.2", "FPS"] + list(sequence_names)
     lines = ["| " + " | ".join(header) + " |",
              "|---|" + "---:|" * (len(header) - 1)]
     for result in results:
         row = [result.name, _percent(result.overall.auc), _percent(result.overall.precision_20),
                _percent(result.overall.norm_precision_02)]
-        if with_masks:
-            row.append(_percent(result.overall.mask_iou))
         row.append(f"{result.fps:.1f}")
         row += [_percent(result.metrics[name].auc) if result.metrics[name].num_scored else "-"
                 for name in sequence_names]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def mask_table(results: SequenceType[MethodResult]) -> str:
+    """Make method rows of DAVIS J/F (%): the tracker's mask, then its box filled as a mask.
+
+    Empty string when no result has mask ground truth. ``-`` where the tracker gave no mask.
+    """
+    if not any(r.overall.box_mask is not None for r in results):
+        return ""
+    header = ["method", "J&F", "J", "F", "J recall", "F recall", "J decay",
+              "box J&F", "box J", "box F"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for result in results:
+        mask, box = result.overall.mask, result.overall.box_mask
+        row = [result.name]
+        row += _summary_cells(mask, ("jf_mean", "j_mean", "f_mean", "j_recall", "f_recall",
+                                     "j_decay"))
+        row += _summary_cells(box, ("jf_mean", "j_mean", "f_mean"))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _summary_cells(summary: Optional[MaskSummary], keys) -> list[str]:
+    return [_percent(summary.values[k] if summary is not None else None) for k in keys]
 
 
 def results_dict(results: SequenceType[MethodResult], sequences: SequenceType[Sequence],
@@ -325,7 +363,9 @@ def results_dict(results: SequenceType[MethodResult], sequences: SequenceType[Se
         methods[result.name] = {
             "overall": {
                 "auc": overall.auc, "precision_20": overall.precision_20,
-                "norm_precision_0.2": overall.norm_precision_02, "mask_iou": overall.mask_iou,
+                "norm_precision_0.2": overall.norm_precision_02,
+                "mask": overall.mask.values if overall.mask is not None else None,
+                "box_mask": overall.box_mask.values if overall.box_mask is not None else None,
                 "fps": _finite_or_none(result.fps),
                 "success_curve": overall.success.tolist(),
                 "precision_curve": overall.precision.tolist(),
@@ -340,7 +380,9 @@ def results_dict(results: SequenceType[MethodResult], sequences: SequenceType[Se
                      "present frames after the init frame; success = IoU > t for t in "
                      "linspace(0,1,21), AUC = mean; precision = centre error <= 20 px; normalised "
                      "precision = centre error / GT size <= 0.2 (pysot); curves averaged over "
-                     "sequences; FPS = track() calls only"),
+                     "sequences; FPS = track() calls only; masks: DAVIS J (region IoU) and F "
+                     "(boundary F, tolerance 0.008 x diagonal) on scored frames with a mask "
+                     "file, of the tracker's mask and of its box filled as a mask (box_mask)"),
         "thresholds": {"iou": IOU_THRESHOLDS.tolist(), "pixels": PIXEL_THRESHOLDS.tolist(),
                        "normalized": NORM_THRESHOLDS.tolist()},
         "methods": methods,
@@ -365,6 +407,10 @@ def write_outputs(results: SequenceType[MethodResult], sequences: SequenceType[S
         if dataset_label:
             handle.write(f"Dataset: `{dataset_label}` ({len(sequences)} sequences)\n\n")
         handle.write(markdown_table(results, names))
+        masks = mask_table(results)
+        if masks:
+            handle.write("\nMasks (DAVIS J and F, %; box = the tracker's box filled as a mask, "
+                         "the baseline a mask must beat):\n\n" + masks)
     for result in results:
         folder = out_dir / "boxes" / _file_safe(result.name)
         folder.mkdir(parents=True, exist_ok=True)
@@ -387,7 +433,33 @@ def save_plots(results: SequenceType[MethodResult], out_dir: Path) -> list[Path]
     _save_curve_plot(plt, precision, results, PIXEL_THRESHOLDS, "precision", "precision_20",
                      xlabel="location error threshold (px)", ylabel="precision",
                      title="Precision plot (one pass)", xlim=(0, 50), legend_loc="lower right")
-    return [success, precision]
+    written = [success, precision]
+    if any(r.overall.box_mask is not None for r in results):
+        written.append(out_dir / "masks.png")
+        _save_mask_plot(plt, written[-1], results)
+    return written
+
+
+def _save_mask_plot(plt, path: Path, results: SequenceType[MethodResult]) -> None:
+    """Draw grouped bars per method: J and F of its masks (solid) and filled box (hatched)."""
+    figure, axes = plt.subplots(figsize=(max(6, 1.4 * len(results) + 2), 4.5))
+    width = 0.2
+    bars = (("mask", "j_mean", "J mask", None), ("mask", "f_mean", "F mask", None),
+            ("box_mask", "j_mean", "J box", "//"), ("box_mask", "f_mean", "F box", "//"))
+    for k, (kind, key, label, hatch) in enumerate(bars):
+        values = []
+        for result in results:
+            summary = getattr(result.overall, kind)
+            values.append(100 * summary.values[key] if summary is not None else 0.0)
+        axes.bar(np.arange(len(results)) + (k - 1.5) * width, values, width, label=label,
+                 hatch=hatch, color=f"C{k % 2}", alpha=1.0 if hatch is None else 0.5)
+    axes.set_xticks(np.arange(len(results)), [r.name for r in results], rotation=20)
+    axes.set(ylabel="%", ylim=(0, 100), title="Masks: DAVIS J and F (box-initialised)")
+    axes.grid(alpha=0.3, axis="y")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def _save_curve_plot(plt, path: Path, results: SequenceType[MethodResult], thresholds,
