@@ -26,7 +26,8 @@ import pytest
 from unsup_tracker.params import TrackerParams, UnknownParameterError
 from unsup_tracker.registry import get_method, list_methods
 from unsup_tracker.ros.common import ParameterError, use_large_image_transport
-from unsup_tracker.ros.tracker_settings import NODE_PARAMETERS, method_overrides
+from unsup_tracker.ros.tracker_settings import (NODE_PARAMETERS, build_tracker_config,
+                                                method_overrides)
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = PACKAGE_DIR / "launch" / "tracker.launch.py"
@@ -414,9 +415,20 @@ def test_online_update_and_rate_map_onto_the_methods_keys():
     overrides, warning = method_overrides(spec, {"scale_step": 1.05}, False, 0.03, 0.2, True)
     assert warning is None
     assert overrides == {"scale_step": 1.05, "online_update": False, "interp_factor": 0.03,
-                         "lost_score_threshold": 0.2, "finetune": True}
+                         "lost_score_threshold": 0.2, "finetune": True, "mask": False}
     defaults, _ = method_overrides(spec, {}, True, -1.0, -1.0, False)
     assert "interp_factor" not in defaults and "lost_score_threshold" not in defaults
+
+
+def test_publish_mask_asks_every_method_for_a_mask():
+    """publish_mask (default on) sets each tracker's ``mask``: the method's, else the stage's."""
+    for method in list_methods():
+        config, _ = build_tracker_config({"method": method, "device": "cpu"})
+        assert config.overrides["mask"] is True
+        off, _ = build_tracker_config({"method": method, "device": "cpu", "publish_mask": False})
+        assert off.overrides["mask"] is False
+    with pytest.raises(ParameterError, match="publish_mask"):
+        build_tracker_config({"method": "udt", "udt.mask": False})
 
 
 def test_online_update_off_sets_the_rate_to_zero_without_a_switch():

@@ -86,6 +86,7 @@ class Client:
         self.images = []         # /t/image, in order of arrival: (stamp_ns, msg)
         self.detections = {}     # namespace -> list of (received, msg)
         self.annotated = []
+        self.masks = []          # /t/tracker_node/mask
         n = self.node
         n.create_subscription(Image, "/t/image", self._on_image, RELIABLE)
         for ns in ("t", "b"):
@@ -94,6 +95,7 @@ class Client:
                                   lambda msg, ns=ns: self._on_detections(ns, msg), RELIABLE)
         n.create_subscription(Image, "/t/visualization_node/annotated", self._on_annotated,
                               RELIABLE)
+        n.create_subscription(Image, "/t/tracker_node/mask", self._on_mask, RELIABLE)
         self.b_image = n.create_publisher(Image, "/b/image", RELIABLE)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
@@ -109,6 +111,10 @@ class Client:
     def _on_annotated(self, msg):
         with self.lock:
             self.annotated.append(msg)
+
+    def _on_mask(self, msg):
+        with self.lock:
+            self.masks.append(msg)
 
     def call(self, srv_type, name, request, timeout=20.0):
         return call_service(self.node, srv_type, name, request, timeout)
@@ -283,6 +289,26 @@ def test_visualization_publishes_annotated_frames(graph, tracking_run):
     region = image[max(int(y) - 12, 0):int(y + h) + 12, max(int(x) - 12, 0):int(x + w) + 12]
     green = (region[..., 0] == 0) & (region[..., 1] == 255) & (region[..., 2] == 0)
     assert green.sum() > 40, "no box drawn around the target"
+
+
+def test_tracker_publishes_a_mask_of_the_target(graph, tracking_run):
+    """publish_mask (default on): UDT has no mask of its own, the shared mask stage gives one."""
+    with graph.lock:
+        masks = list(graph.masks)
+    index_of = tracking_run["index_of"]
+    scored = [m for m in masks if index_of.get(stamp_to_ns(m.header.stamp), 0) > 0]
+    assert len(scored) >= 10, f"{len(masks)} masks, {len(scored)} on the clip's frames"
+    inside, cover = [], []
+    for msg in scored:
+        assert (msg.encoding, msg.width, msg.height) == ("mono8", SIZE[0], SIZE[1])
+        mask = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width]
+        assert set(np.unique(mask)) <= {0, 1}, "one target: its pixels are 1"
+        x, y, w, h = np.round(truth(index_of[stamp_to_ns(msg.header.stamp)])).astype(int)
+        in_box = mask[max(y - 4, 0):y + h + 4, max(x - 4, 0):x + w + 4].sum()
+        inside.append(in_box / max(mask.sum(), 1))
+        cover.append(mask.sum() / (w * h))
+    summary = f"inside box {np.round(inside, 2).tolist()}, cover {np.round(cover, 2).tolist()}"
+    assert np.median(inside) > 0.9 and np.median(cover) > 0.3, summary
 
 
 @pytest.mark.parametrize("box, stamp_ns, method, reason", [

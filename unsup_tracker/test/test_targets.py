@@ -110,8 +110,9 @@ def test_udt_batched_tracking_matches_one_by_one():
     model, _ = build_model("udt", UNTRAINED, "cpu")
     boxes = [truth[0], truth[0] + np.array([150, 100, 0, 0]), truth[0] + np.array([150, 0, 0, 0])]
     # All scales every frame: the batch then spreads nothing (see the test below).
-    alone = _udt_trackers(3, frames[0], boxes, model, scale_interval=1)
-    batched = _udt_trackers(3, frames[0], boxes, model, scale_interval=1)
+    # With the mask stage on: batched results carry the same masks.
+    alone = _udt_trackers(3, frames[0], boxes, model, scale_interval=1, mask=True)
+    batched = _udt_trackers(3, frames[0], boxes, model, scale_interval=1, mask=True)
     spec = get_method("udt")
     for frame in frames[1:]:
         expected = [tracker.track(frame) for tracker in alone]
@@ -119,6 +120,8 @@ def test_udt_batched_tracking_matches_one_by_one():
         for a, b in zip(expected, got):
             assert iou_xywh(a.box[None], b.box[None])[0] > 0.99, (a.box, b.box)
             assert abs(a.score - b.score) < 1e-3 and a.lost == b.lost
+            assert b.mask is not None and b.mask.shape == frame.shape[:2]
+            assert (a.mask != b.mask).mean() < 0.01
 
 
 def test_targets_sharing_a_model_are_batched():

@@ -45,7 +45,8 @@ NODE_PARAMETERS = {
     "online_update": (True, "update the target model online while tracking"),
     "update_rate": (-1.0, "online update rate in [0, 1]; negative = the method's default"),
     "finetune": (False, "self-supervised first-frame fine-tuning for every ~/init"),
-    "publish_mask": (True, "publish ~/mask for methods that give masks"),
+    "publish_mask": (True, "publish ~/mask: each method's own masks, else the shared mask "
+                           "stage's (unsup_tracker.masks)"),
     "lost_score_threshold": (-1.0, "below this score the target is lost; negative = method's"),
     "frame_buffer_size": (30, "received frames kept for stamp-matched ~/init"),
     "image_reliability": ("best_effort", "QoS reliability of the image subscription"),
@@ -68,7 +69,8 @@ ONLINE_UPDATE_KEYS = ("online_update", "update_model", "model_update")
 #: Method parameter names of the online update (model interpolation) rate.
 UPDATE_RATE_KEYS = ("update_rate", "interp_factor", "model_update_rate")
 #: Method parameters that are set through the top-level node parameters only.
-TOP_LEVEL_ONLY = ("lost_score_threshold", "finetune") + ONLINE_UPDATE_KEYS + UPDATE_RATE_KEYS
+TOP_LEVEL_ONLY = ("lost_score_threshold", "finetune", "mask", "mask_settings") + \
+    ONLINE_UPDATE_KEYS + UPDATE_RATE_KEYS
 
 
 def update_rate(value: Any) -> float:
@@ -84,6 +86,7 @@ def method_overrides(
     rate: float,
     lost_score_threshold: float,
     finetune: bool,
+    mask: bool = False,
 ) -> tuple[dict, Optional[str]]:
     """Build and check the overrides for ``spec.params_cls``; returns (overrides, warning).
 
@@ -94,7 +97,7 @@ def method_overrides(
     if misplaced:
         raise ParameterError(
             f"set {misplaced} through the top-level parameters (online_update, update_rate, "
-            f"lost_score_threshold, finetune), not as {spec.name}.<key>"
+            f"lost_score_threshold, finetune, publish_mask), not as {spec.name}.<key>"
         )
     overrides = {
         key: (
@@ -103,6 +106,8 @@ def method_overrides(
         for key, value in namespaced.items()
     }
     overrides["finetune"] = bool(finetune)
+    # publish_mask asks every target for a mask: the method's own, else the shared mask stage's.
+    overrides["mask"] = bool(mask)
     if lost_score_threshold >= 0:
         overrides["lost_score_threshold"] = float(lost_score_threshold)
     keys = set(spec.params_cls.keys())
@@ -210,7 +215,8 @@ def build_tracker_config(
         for name, setting in values.items()
         if name.startswith(prefix)
     }
-    overrides, warning = method_overrides(spec, namespaced, online, rate, lost, finetune)
+    mask = as_bool("publish_mask", value("publish_mask"))
+    overrides, warning = method_overrides(spec, namespaced, online, rate, lost, finetune, mask)
     return TrackerConfig(spec.name, spec, checkpoint or None, device, overrides, finetune), warning
 
 

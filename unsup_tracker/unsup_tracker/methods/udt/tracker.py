@@ -265,7 +265,8 @@ class UDTTracker(Tracker):
         for tracker, plan in zip(trackers, plans):
             end = offset + len(plan["patches"])
             results.append(tracker._judge_lost(tracker._locate(
-                image, plan, features[offset:end], z_spec[offset:end], z_norms[offset:end])))
+                image, plan, features[offset:end], z_spec[offset:end], z_norms[offset:end]),
+                image))
             offset = end
         return results
 
