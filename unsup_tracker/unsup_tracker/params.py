@@ -126,9 +126,29 @@ class TrackerParams(Params):
     finetune_steps: int = 10
     #: Its learning rate.
     finetune_lr: float = 1e-3
+    #: Long-term layer (:mod:`unsup_tracker.long_term`): lost decision, frozen model while
+    #: lost, widening search and re-acquisition. Applied by ``build_tracker``.
+    long_term: bool = True
+    #: Long-term layer: lost after ``lost_patience`` consecutive frames whose match with the
+    #: template (``Tracker.match_score``, 1 = as on the first frame) is below this.
+    lost_match_threshold: float = 0.25
+    lost_patience: int = 3
+    #: ... or at once when the match falls below this fraction of its recent confident mean.
+    collapse_ratio: float = 0.3
+    #: A re-detection candidate must match the first-frame template (and memory) this well
+    #: (``Candidate.score``); each method sets its own default.
+    reacquire_threshold: float = 0.5
+    #: Search windows evaluated per frame while lost (the search is spread over frames).
+    search_windows_per_frame: int = 4
 
     def validate(self) -> None:
         if self.finetune_seconds < 0 or self.finetune_steps < 0:
             raise ValueError("finetune_seconds and finetune_steps must be >= 0")
         if self.finetune_lr <= 0:
             raise ValueError("finetune_lr must be > 0")
+        if self.lost_patience < 1 or self.search_windows_per_frame < 1:
+            raise ValueError("lost_patience and search_windows_per_frame must be >= 1")
+        if not 0.0 <= self.collapse_ratio < 1.0:
+            raise ValueError("collapse_ratio must be in [0, 1)")
+        if self.reacquire_threshold <= 0:
+            raise ValueError("reacquire_threshold must be > 0")

@@ -16,7 +16,9 @@
 Topics (relative, so launch files remap them): subscribes ``image`` (sensor_msgs/Image,
 sensor-data QoS, reliability from ``image_reliability``); publishes ``~/detections``
 (vision_msgs/Detection2DArray with the image's header; empty while idle or lost), ``~/mask``
-(mono8, same header, for methods that give masks) and, with ``publish_timing``, ``~/timing``
+(mono8, same header, for methods that give masks), ``~/state`` (std_msgs/String, "idle",
+"tracking" or "lost", published on change, transient local: the visualization shows
+"searching" while lost) and, with ``publish_timing``, ``~/timing``
 (std_msgs/Float64MultiArray, see :data:`TIMING_FIELDS`). Services: ``~/init``
 (unsup_tracker_interfaces/srv/InitTrack) and ``~/stop`` (std_srvs/Trigger).
 
@@ -76,13 +78,14 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import Image
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
 from unsup_tracker_interfaces.srv import InitTrack
 from vision_msgs.msg import Detection2DArray
 
 from ..checkpoint import CheckpointError
 from ..geometry import InvalidBoxError, validate_init_box
+from ..long_term import wrap
 from ..image_encoding import ImageEncodingError
 from ..params import UnknownParameterError
 from ..tracker_base import InvalidImageError, Tracker
@@ -94,6 +97,7 @@ from .common import (
     image_qos,
     refuse_unknown_parameters,
     run_node,
+    state_qos,
 )
 from .tracker_settings import (
     NODE_PARAMETERS,
@@ -189,6 +193,9 @@ class TrackerNode(Node):
         reliable = QoSProfile(depth=30, reliability=ReliabilityPolicy.RELIABLE)
         self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", reliable)
         self.mask_pub = self.create_publisher(Image, "~/mask", QoSProfile(depth=2))
+        self.state_pub = self.create_publisher(String, "~/state", state_qos())
+        self._state = ""
+        self._publish_state("idle")
         self.timing_pub = (
             self.create_publisher(Float64MultiArray, "~/timing", QoSProfile(depth=100))
             if self.publish_timing
@@ -472,6 +479,7 @@ class TrackerNode(Node):
             if self._session is not session:
                 return  # already replaced by a new ~/init or ~/stop
             self._session = None
+            self._publish_state("idle")
         (w0, h0), (w1, h1) = session.size, _size(frame)
         self.get_logger().warning(
             f"{session.track_id}: image resolution changed from {w0}x{h0} to {w1}x{h1}; "
@@ -484,6 +492,15 @@ class TrackerNode(Node):
             self.get_logger().info(
                 f"{session.track_id}: target {'lost' if lost else 'found again'}"
             )
+            with self._lock:
+                if self._session is session:  # not replaced by ~/stop or ~/init meanwhile
+                    self._publish_state("lost" if lost else "tracking")
+
+    def _publish_state(self, state: str) -> None:
+        """Publish ``~/state`` when it changes ("idle", "tracking", "lost"); hold ``_lock``."""
+        if state != self._state:
+            self._state = state
+            self.state_pub.publish(String(data=state))
 
     def _record(self, frame: Frame, start: float, end: float, tracked: bool) -> None:
         stats = self._stats
@@ -542,7 +559,8 @@ class TrackerNode(Node):
             # Fine-tuning changes weights: give this track its own copy of the cached model.
             model = copy.deepcopy(model)
         params = config.spec.params_cls.from_overrides(config.overrides)
-        tracker = config.spec.tracker_cls(model, params, config.device)
+        # The long-term layer as build_tracker applies it (unless long_term=False).
+        tracker = wrap(config.spec.tracker_cls(model, params, config.device))
         started = time.monotonic()
         tracker.init(image, box)
         init_seconds = time.monotonic() - started
@@ -554,6 +572,7 @@ class TrackerNode(Node):
                 track_id, tracker, frame.stamp_ns, catch_up=newest > frame.stamp_ns,
                 size=_size(frame),
             )
+            self._publish_state("tracking")
         x, y, w, h = (float(v) for v in box)
         stamp = frame.msg.header.stamp
         return track_id, (
@@ -583,6 +602,7 @@ class TrackerNode(Node):
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         with self._lock:
             session, self._session = self._session, None
+            self._publish_state("idle")
         response.success = True
         response.message = f"stopped {session.track_id}" if session else "no active track"
         self.get_logger().info(response.message)

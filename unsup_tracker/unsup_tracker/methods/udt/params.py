@@ -32,6 +32,9 @@ class UDTParams(TrackerParams):
     #: Below this normalised response peak the result is flagged lost (see tracker.py: on the
     #: real development clips on-target frames score >= ~0.35, unrelated images ~0.05-0.3).
     lost_score_threshold: float = 0.25
+    #: Long-term layer (unsup_tracker.long_term): a search window costs ~1/3 of a frame's
+    #: tracking (one 56-px crop), so more windows per frame fit the tracking budget.
+    search_windows_per_frame: int = 8
     #: Network input side (pixels); the paper's 125 costs ~5x more for the same accuracy here.
     input_size: int = DEFAULT_INPUT_SIZE
     #: Search window = target size * (1 + padding); UDT's run_UDT.m uses 1.8.

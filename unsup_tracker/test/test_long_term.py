@@ -1,0 +1,141 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The long-term layer (issue 9): lost while occluded, frozen model, re-found elsewhere, no
+look-alike taken for the target. Every shipped method, shipped weights, in-memory clips.
+"""
+import numpy as np
+import pytest
+import torch
+from synthetic import one_torch_thread  # noqa: F401  (autouse fixture)
+
+from unsup_tracker import build_tracker, list_methods
+from unsup_tracker.geometry import iou_xywh
+from unsup_tracker.long_term import LongTermTracker
+from unsup_tracker.registry import get_method
+
+METHODS = [m for m in list_methods() if get_method(m).shipped_checkpoint.is_file()]
+SIZE = (320, 240)
+TARGET = 40
+
+
+def _texture(rng, side, blur=1.5):
+    import cv2
+    patch = (rng.random((side, side, 3)) * 255).astype(np.uint8)
+    patch = cv2.GaussianBlur(patch, (0, 0), blur)
+    return cv2.normalize(patch, None, 0, 255, cv2.NORM_MINMAX)
+
+
+def _scene(seed=0):
+    import cv2
+    rng = np.random.default_rng(seed)
+    width, height = SIZE
+    background = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+    background = cv2.GaussianBlur(background, (0, 0), 4.0)
+    background = (0.5 * background + 64).astype(np.uint8)  # low-contrast clutter
+    return rng, background
+
+
+def _draw(background, patch, x, y):
+    image = background.copy()
+    image[y:y + patch.shape[0], x:x + patch.shape[1]] = patch
+    return image
+
+
+def occlusion_clip(seed=0):
+    """Target visible 10 frames, covered by a flat occluder 20 frames, then elsewhere 15."""
+    rng, background = _scene(seed)
+    target = _texture(rng, TARGET)
+    frames, boxes = [], []
+    for t in range(10):  # visible, moving slowly right
+        x, y = 60 + 2 * t, 60 + t
+        frames.append(_draw(background, target, x, y))
+        boxes.append((x, y, TARGET, TARGET))
+    for t in range(20):  # fully covered (a flat grey block larger than the target)
+        image = frames[9].copy()
+        image[50:120, 60:150] = 128
+        frames.append(image)
+        boxes.append((np.nan,) * 4)
+    for t in range(15):  # reappears far away, on the other side of the frame
+        x, y = 230 - t, 160
+        frames.append(_draw(background, target, x, y))
+        boxes.append((x, y, TARGET, TARGET))
+    return frames, np.array(boxes, dtype=float)
+
+
+def distractor_clip(seed=0):
+    """Target visible 10 frames, then gone; a look-alike (same kind of texture) appears."""
+    rng, background = _scene(seed)
+    target = _texture(rng, TARGET)
+    lookalike = _texture(rng, TARGET)
+    frames = [_draw(background, target, 60 + 2 * t, 60 + t) for t in range(10)]
+    frames += [_draw(background, lookalike, 200 - t, 150) for t in range(30)]
+    return frames
+
+
+def _tracker(method):
+    tracker = build_tracker(method, device="cpu")
+    assert isinstance(tracker, LongTermTracker)
+    return tracker
+
+
+def _model_state(tracker):
+    inner = tracker.inner
+    if hasattr(inner, "_filter"):
+        return inner._filter.alpha.clone()
+    return inner.kernel.clone()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_occluded_target_is_lost_frozen_and_found_again(method):
+    frames, boxes = occlusion_clip()
+    tracker = _tracker(method)
+    tracker.init(frames[0], boxes[0])
+    results = [tracker.track(frame) for frame in frames[1:10]]
+    assert not any(r.lost for r in results), f"lost while visible: {[r.score for r in results]}"
+    lost, states = [], []
+    for frame in frames[10:30]:
+        lost.append(tracker.track(frame).lost)
+        states.append(_model_state(tracker))
+    # Lost within the first few covered frames, and no model update from then on.
+    first_lost = lost.index(True)
+    assert first_lost <= 5 and all(lost[first_lost:]), lost
+    for state in states[first_lost + 1:]:
+        assert torch.equal(state, states[first_lost])
+    ious = []
+    for frame, box in zip(frames[30:35], boxes[30:35]):
+        result = tracker.track(frame)
+        ious.append(0.0 if result.lost else float(iou_xywh(result.box[None], box[None])[0]))
+    assert max(ious) > 0.5, ious
+    found = ious.index(max(ious))
+    assert all(i > 0.5 for i in ious[found:]), ious
+    assert [e.kind for e in tracker.events] == ["lost", "found"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_lookalike_alone_in_view_is_not_taken(method):
+    frames = distractor_clip()
+    tracker = _tracker(method)
+    first = np.array([60, 60, TARGET, TARGET], dtype=float)
+    tracker.init(frames[0], first)
+    results = [tracker.track(frame) for frame in frames[1:]]
+    assert not any(r.lost for r in results[:9])
+    assert all(r.lost for r in results[-20:]), [round(r.score, 2) for r in results]
+    assert "found" not in [e.kind for e in tracker.events]
+
+
+def test_layer_can_be_turned_off():
+    tracker = build_tracker("udt", device="cpu", long_term=False)
+    assert not isinstance(tracker, LongTermTracker)
+    with pytest.raises(ValueError, match="lost_patience"):
+        build_tracker("udt", device="cpu", lost_patience=0)
