@@ -17,8 +17,9 @@ Subscribes ``image`` (sensor_msgs/Image), ``detections`` (vision_msgs/Detection2
 ``mask`` (mono8 Image) and ``state`` (std_msgs/String); the launch file remaps the last three to
 ``tracker_node/detections``, ``tracker_node/mask`` and ``tracker_node/state``. While the state is
 "lost" a frame without a box says "searching" (otherwise "no target"). Messages are paired by
-header stamp in a small cache: a frame is drawn once its image and detections are both there, and, when the tracker has been sending masks,
-its mask too (or after ``mask_wait`` seconds without it). Publishes ``~/annotated`` (bgr8 by
+header stamp in a small cache: a frame is drawn once its image and detections are both there,
+and, when the tracker has been sending masks, its mask too (or after ``mask_wait`` seconds
+without it). Publishes ``~/annotated`` (bgr8 by
 default, or rgb8) with the box, track id, score, a mask overlay and the output FPS; frames the
 tracker dropped (no detections) are not drawn.
 
