@@ -2,9 +2,9 @@
 
 ``thresholds``: for each method on the development benchmark (never real_dev):
 
-* lost threshold: one run without the layer (``long_term=False``) records every frame's
-  ``match_score`` with the ground truth; for each candidate threshold it prints the frames a
-  flag "match < T" would call lost while the box has IoU > 0.5 (false alarms) and while the
+* lost thresholds: one run without the layer (``long_term=False``) records every frame's
+  ``score`` and ``match_score`` with the ground truth; for each candidate threshold it prints
+  the frames a flag "score < T" (or "match < T") would call lost while the box has IoU > 0.5 (false alarms) and while the
   target is absent (hits), out of all such frames;
 * re-acquisition threshold: on every ``--every``-th frame, a fresh tracker initialised on
   frame 1 (with the first frame's target size; the true size is used for present frames so
@@ -35,7 +35,7 @@ from unsup_tracker.evaluation.dataset import load_dataset
 from unsup_tracker.geometry import iou_xywh
 from unsup_tracker.long_term import LongTermTracker
 
-LOST_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5)
 REACQUIRE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 
@@ -45,25 +45,31 @@ def _iou(box, truth) -> float:
     return float(iou_xywh(np.asarray(box, float)[None], np.asarray(truth, float)[None])[0])
 
 
-def lost_study(method: str, sequences) -> None:
-    matches, ious = [], []
+def lost_study(method: str, sequences, save: str = "") -> None:
+    scores, matches, ious = [], [], []
     for sequence in sequences:
         tracker = build_tracker(method, device="cpu", long_term=False)
         tracker.init(sequence.load_frame(0), sequence.groundtruth[0])
         for index in range(1, len(sequence)):
             result = tracker.track(sequence.load_frame(index))
+            scores.append(result.score)
             matches.append(tracker.match_score)
             ious.append(_iou(result.box, sequence.groundtruth[index]))
-    matches, ious = np.array(matches, float), np.array(ious)
+    ious = np.array(ious)
+    if save:
+        np.savez(f"{save}_{method}.npz", scores=scores, matches=np.array(matches, float),
+                 ious=ious)
     on_target, absent = ious > 0.5, ious < 0
-    print(f"\n{method}: lost flag 'match < T' (no layer, per frame): on-target frames "
-          f"{on_target.sum()}, absent frames {absent.sum()}")
-    print("| T | false alarms (lost, IoU > 0.5) | hits (lost, absent) |\n|---:|---:|---:|")
-    for threshold in LOST_THRESHOLDS:
-        low = matches < threshold
-        alarms, hits = (low & on_target).sum(), (low & absent).sum()
-        print(f"| {threshold:.2f} | {alarms} ({100 * alarms / max(on_target.sum(), 1):.1f} %) | "
-              f"{hits} ({100 * hits / max(absent.sum(), 1):.1f} %) |", flush=True)
+    for name, values in (("score", scores), ("match", matches)):
+        values = np.array(values, float)
+        print(f"\n{method}: lost flag '{name} < T' (no layer, per frame): on-target frames "
+              f"{on_target.sum()}, absent frames {absent.sum()}")
+        print("| T | false alarms (lost, IoU > 0.5) | hits (lost, absent) |\n|---:|---:|---:|")
+        for threshold in LOST_THRESHOLDS:
+            low = values < threshold
+            alarms, hits = (low & on_target).sum(), (low & absent).sum()
+            print(f"| {threshold:.2f} | {alarms} ({100 * alarms / max(on_target.sum(), 1):.1f} %)"
+                  f" | {hits} ({100 * hits / max(absent.sum(), 1):.1f} %) |", flush=True)
 
 
 def _scan(tracker, image) -> list:
@@ -142,6 +148,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--save", default="", metavar="PREFIX",
+                        help="lost study: also save the per-frame values to PREFIX_<method>.npz")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -151,7 +159,7 @@ def main() -> None:
     sequences = load_dataset(devbench.ensure_devbench())
     for method in args.methods:
         if args.study in ("thresholds", "lost"):
-            lost_study(method, sequences)
+            lost_study(method, sequences, args.save)
         if args.study in ("thresholds", "reacquire"):
             reacquire_study(method, sequences, args.every)
 

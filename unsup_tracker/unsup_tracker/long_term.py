@@ -18,15 +18,17 @@ method's tracker in :class:`LongTermTracker` unless ``long_term=False``. The wra
 provides the hooks of :class:`~unsup_tracker.tracker_base.Tracker` (``search_window``,
 ``detect``, ``reseat``, ``frozen``); a tracker without them is returned unwrapped.
 
-Per frame while tracking: the method's own ``track``. Its match with the template
+Per frame while tracking: the method's own ``track``. A frame is low when its ``score`` is
+below the method's ``lost_score_threshold`` or its match with the template
 (``Tracker.match_score``, in the units of ``Candidate.score``: 1 = as the template matches its
-own first frame) is compared with ``lost_match_threshold``; after the first low frame the model
-update is frozen (the frames that follow are suspect), and the target is declared lost after
+own first frame) is below ``lost_match_threshold``. After the first low frame the model update
+is frozen (the frames that follow are suspect), and the target is declared lost after
 ``lost_patience`` consecutive low frames, or at once when the match collapses below
-``collapse_ratio`` times the mean of the recent confident matches (a sudden occlusion). The
-match, not the method's ``score``, decides, so that losing and re-acquiring compare the same
-quantity (hysteresis: ``lost_match_threshold`` < ``reacquire_threshold``); for UDT they are the
-same quantity, for the SiamFC methods ``score`` is the peak-to-sidelobe ratio.
+``collapse_ratio`` times the mean of the recent confident matches (a sudden occlusion). For
+UDT ``score`` and match are the same quantity; for the SiamFC methods ``score`` is the
+peak-to-sidelobe ratio and the match the peak logit over the first frame's, the quantity
+re-acquisition compares with ``reacquire_threshold`` (hysteresis: ``lost_match_threshold`` <
+``reacquire_threshold``).
 
 While lost: no ``track`` call (the method's state and model stay as they were at the last
 confident frame), and ``search_windows_per_frame`` windows of the method's normal search size
@@ -72,8 +74,8 @@ class LongTermTracker(Tracker):
     def __init__(self, inner: Tracker):
         if not inner.supports_redetection:
             raise TypeError(f"{type(inner).__name__} has no re-detection hooks")
-        super().__init__(inner.params)
         self.inner = inner
+        super().__init__(inner.params)
         self.method = inner.method
         self.lost = False
         #: State changes of the current target, in order (for evaluation and tests).
@@ -88,6 +90,19 @@ class LongTermTracker(Tracker):
         self._score_mean: Optional[float] = None
         self._last_box = np.zeros(4)
         self._queue: list[np.ndarray] = []
+
+    # One set of parameters and fine-tuning hook: the wrapped tracker's.
+    @property
+    def params(self):
+        return self.inner.params
+
+    @params.setter
+    def params(self, value) -> None:
+        self.inner.params = value
+
+    @property
+    def finetune_hook(self):
+        return self.inner.finetune_hook
 
     def __getattr__(self, name):
         # Only reached for attributes the wrapper lacks: the method's (model, device, ...).
@@ -121,7 +136,7 @@ class LongTermTracker(Tracker):
         score = float(result.score)
         match = self.inner.match_score
         match = score if match is None or not np.isfinite(match) else float(match)
-        low = match < params.lost_match_threshold
+        low = score < params.lost_score_threshold or match < params.lost_match_threshold
         collapse = (self._score_mean is not None
                     and match < params.collapse_ratio * self._score_mean)
         if low or collapse:

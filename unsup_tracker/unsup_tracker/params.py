@@ -129,8 +129,9 @@ class TrackerParams(Params):
     #: Long-term layer (:mod:`unsup_tracker.long_term`): lost decision, frozen model while
     #: lost, widening search and re-acquisition. Applied by ``build_tracker``.
     long_term: bool = True
-    #: Long-term layer: lost after ``lost_patience`` consecutive frames whose match with the
-    #: template (``Tracker.match_score``, 1 = as on the first frame) is below this.
+    #: Long-term layer: lost after ``lost_patience`` consecutive frames whose score is below
+    #: ``lost_score_threshold`` or whose match with the template (``Tracker.match_score``,
+    #: 1 = as on the first frame) is below this.
     lost_match_threshold: float = 0.25
     lost_patience: int = 3
     #: ... or at once when the match falls below this fraction of its recent confident mean.
