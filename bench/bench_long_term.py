@@ -4,8 +4,8 @@
 
 * lost thresholds: one run without the layer (``long_term=False``) records every frame's
   ``score`` and ``match_score`` with the ground truth; for each candidate threshold it prints
-  the frames a flag "score < T" (or "match < T") would call lost while the box has IoU > 0.5 (false alarms) and while the
-  target is absent (hits), out of all such frames;
+  the frames a flag "score < T" (or "match < T") would call lost while the box has IoU > 0.5
+  (false alarms) and while the target is absent (hits), out of all such frames;
 * re-acquisition threshold: on every ``--every``-th frame, a fresh tracker initialised on
   frame 1 (with the first frame's target size; the true size is used for present frames so
   that a right candidate can reach IoU > 0.5) scans the whole frame with ``detect``; the best

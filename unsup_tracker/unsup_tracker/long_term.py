@@ -35,9 +35,11 @@ confident frame), and ``search_windows_per_frame`` windows of the method's norma
 are evaluated with ``detect``: the window at the last confident position every frame (an
 occluder that moves away), plus the next windows of a grid of step ``search_window()[1]``
 anchored at that position and covering the whole frame, nearest first (a widening search that
-ends as a coarse full-frame scan, then starts over). The best candidate is re-acquired, and
-the tracker re-seated on it, only when its ``Candidate.score`` (match with the first-frame
-template, and the memory for methods with one) reaches ``reacquire_threshold``. While lost the
+ends as a coarse full-frame scan, then starts over). Successive scans assume the target size
+times :data:`SCAN_SCALES` (it may have changed out of view); the anchor window keeps the size.
+The best candidate is re-acquired, and the tracker re-seated on it, only when its
+``Candidate.score`` (match with the first-frame template, and the memory for methods with one)
+reaches ``reacquire_threshold``. While lost the
 result repeats the last confident box with ``lost=True`` and the best candidate's score.
 
 Decisions: the lost flag is the layer's state, not the per-frame threshold (one low frame is
@@ -56,6 +58,8 @@ from .tracker_base import Tracker, TrackResult, check_image
 
 #: Weight of a new confident score in the running mean the collapse test compares with.
 _SCORE_MEAN_RATE = 0.1
+#: Target size factors of successive full-frame scans (the size may change while out of view).
+SCAN_SCALES = (1.0, 0.75, 1.33)
 
 
 @dataclasses.dataclass
@@ -90,6 +94,7 @@ class LongTermTracker(Tracker):
         self._score_mean: Optional[float] = None
         self._last_box = np.zeros(4)
         self._queue: list[np.ndarray] = []
+        self._scan = 0
 
     # One set of parameters and fine-tuning hook: the wrapped tracker's.
     @property
@@ -158,14 +163,15 @@ class LongTermTracker(Tracker):
         self.inner.frozen = True
         self.inner.reseat(self._last_box)
         self._queue = []
+        self._scan = 0
         self.events.append(Event("lost", self._frame, self._last_box.copy(), score))
 
-    def _grid(self, image: np.ndarray) -> list[np.ndarray]:
+    def _grid(self, image: np.ndarray, scale: float) -> list[np.ndarray]:
         """Window centres covering the frame, anchored at the last box, nearest first."""
         side, step = self.inner.search_window()
         height, width = image.shape[:2]
         anchor = np.asarray(xywh_to_cxcywh(self._last_box)[:2], dtype=np.float64)
-        step = max(float(step), 1.0)
+        step = max(float(step) * scale, 1.0)
         # Grid lines through the anchor, reaching past each image border by at most half a step.
         xs = anchor[0] + step * np.arange(-np.floor((anchor[0] + step / 2) / step),
                                           np.floor((width - 1 - anchor[0] + step / 2) / step) + 1)
@@ -177,14 +183,21 @@ class LongTermTracker(Tracker):
         # The anchor itself is evaluated every frame; the queue holds the others.
         return [centers[i] for i in order if distance[i] > 1e-6]
 
+    def _scan_scale(self) -> float:
+        """Target size factor of the current scan (the first one: the size as it was)."""
+        return SCAN_SCALES[(self._scan - 1) % len(SCAN_SCALES)]
+
     def _search(self, image: np.ndarray) -> TrackResult:
         if not self._queue:
-            self._queue = self._grid(image)
+            self._scan += 1
+            self._queue = self._grid(image, self._scan_scale())
+        scale = self._scan_scale()
         budget = self.params.search_windows_per_frame
         anchor = np.asarray(xywh_to_cxcywh(self._last_box)[:2], dtype=np.float64)
         batch = [anchor] + self._queue[:max(budget - 1, 0)]
+        scales = [1.0] + [scale] * (len(batch) - 1)
         del self._queue[:max(budget - 1, 0)]
-        candidates = self.inner.detect(image, np.stack(batch))
+        candidates = self.inner.detect(image, np.stack(batch), np.asarray(scales))
         best = max(candidates, key=lambda c: c.score)
         if best.score >= self.params.reacquire_threshold:
             box = np.asarray(best.box, dtype=np.float64).reshape(4)

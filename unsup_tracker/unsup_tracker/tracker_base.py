@@ -131,9 +131,11 @@ class Tracker(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} does not support re-detection")
 
-    def detect(self, image: np.ndarray, centers: np.ndarray) -> list[Candidate]:
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: Optional[np.ndarray] = None) -> list[Candidate]:
         """Evaluate the method's network on windows centred at ``centers`` ``(N, 2)`` (x, y).
 
+        ``scales`` ``(N,)`` (default 1) multiply the current target size (and so the window).
         Returns the best candidate of each window, scored against the first-frame template
         (and the memory), in the order of ``centers``. Changes no tracking state.
         """

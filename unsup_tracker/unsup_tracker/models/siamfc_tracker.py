@@ -242,10 +242,12 @@ class SiamFCTracker(Tracker):
             self.kernel = (1.0 - rate) * self.kernel + rate * window
 
     # -- re-detection hooks (unsup_tracker.long_term) -------------------------------------
-    def _window_logits(self, image: np.ndarray, centers: np.ndarray):
+    def _window_logits(self, image: np.ndarray, centers: np.ndarray, scales=None):
         """Raw logits ``(N, r, r)`` of the memory and first-frame templates at ``centers``."""
-        crops = np.stack([crop_and_resize(image, c, self.search_side, self.net.instance_size,
-                                          mean_color(image)) for c in centers])
+        scales = np.ones(len(centers)) if scales is None else scales
+        fill = mean_color(image)
+        crops = np.stack([crop_and_resize(image, c, self.search_side * s, self.net.instance_size,
+                                          fill) for c, s in zip(centers, scales)])
         with torch.inference_mode():
             features = self.net.features(self._to_tensor(crops))
             logits = [self.net.head(kernel, features)[:, 0].float().cpu().numpy()
@@ -266,23 +268,25 @@ class SiamFCTracker(Tracker):
         span = (self.net.response_size - 1) * self.net.total_stride / self.net.instance_size
         return float(self.search_side), float(self.search_side * span)
 
-    def detect(self, image: np.ndarray, centers: np.ndarray) -> list[Candidate]:
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: np.ndarray | None = None) -> list[Candidate]:
         """Score windows at ``centers``: peak logit over the first frame's, lower of the two
         templates (memory and first frame); position from the first-frame template's map.
         """
         centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
-        memory, first = self._window_logits(image, centers)
+        scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)
+        memory, first = self._window_logits(image, centers, scales)
         scores = np.minimum(memory.max(axis=(1, 2)), first.max(axis=(1, 2))) / self.first_peak
         candidates = []
-        for center, logits, score in zip(centers, first, scores):
+        for center, scale, logits, score in zip(centers, scales, first, scores):
             response = cv2.resize(logits, (self.upsampled_size, self.upsampled_size),
                                   interpolation=self.interpolation)
             row, col = np.unravel_index(int(np.argmax(response)), response.shape)
             shift = np.array([col, row], dtype=np.float64) - (self.upsampled_size - 1) / 2.0
             shift *= self.net.total_stride / self.params.response_upsample
-            found = center + shift * self.search_side / self.net.instance_size
+            found = center + shift * self.search_side * scale / self.net.instance_size
             found = np.clip(found, 0.0, self.image_size - 1.0)
-            candidates.append(Candidate(box=cxcywh_to_xywh((*found, *self.target_size)),
+            candidates.append(Candidate(box=cxcywh_to_xywh((*found, *(self.target_size * scale))),
                                         score=float(score)))
         return candidates
 

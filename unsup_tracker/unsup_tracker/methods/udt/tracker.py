@@ -252,7 +252,8 @@ class UDTTracker(Tracker):
         return float(window.max()), 0.5 * float(window.min())
 
     @torch.inference_mode()
-    def detect(self, image: np.ndarray, centers: np.ndarray) -> list[Candidate]:
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: np.ndarray | None = None) -> list[Candidate]:
         """Score windows at ``centers`` with the first-frame filter and the current model.
 
         A candidate's score is the lower of the two filters' energy-normalised peaks (as
@@ -262,8 +263,10 @@ class UDTTracker(Tracker):
         p = self.params
         fill = mean_color(image)
         window = self._window_size()
-        patches = np.stack([crop_and_resize(image, c, window, p.input_size, fill)
-                            for c in np.asarray(centers, dtype=np.float64).reshape(-1, 2)])
+        centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+        scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)
+        patches = np.stack([crop_and_resize(image, c, window * s, p.input_size, fill)
+                            for c, s in zip(centers, scales)])
         features = self.model(self._patches_to_tensor(patches), padding=p.conv_padding)
         z_spec, z_norms = self._windowed_spectra(features, True)
         norms = np.maximum(z_norms.cpu().numpy().astype(np.float64), 1e-12)
@@ -279,15 +282,15 @@ class UDTTracker(Tracker):
             locations = index if locations is None else locations
         combined = np.minimum(*scores)
         height, width = maps.shape[1:]
-        pixel = window / p.input_size
         candidates = []
-        for center, flat_index, score in zip(centers, locations, combined):
+        for center, scale, flat_index, score in zip(centers, scales, locations, combined):
             row, col = divmod(int(flat_index), width)
             shift = np.array([index_to_displacement(col, width),
                               index_to_displacement(row, height)], dtype=np.float64)
-            found = np.asarray(center, dtype=np.float64) + shift * pixel
+            found = center + shift * window * scale / p.input_size
             score = float(score) if math.isfinite(score) else 0.0
-            candidates.append(Candidate(box=cxcywh_to_xywh([*found, *self._size]), score=score))
+            candidates.append(Candidate(box=cxcywh_to_xywh([*found, *(self._size * scale)]),
+                                        score=score))
         return candidates
 
     def reseat(self, box_xywh) -> None:
