@@ -30,21 +30,24 @@ peak-to-sidelobe ratio and the match the peak logit over the first frame's, the 
 re-acquisition compares with ``reacquire_threshold`` (hysteresis: ``lost_match_threshold`` <
 ``reacquire_threshold``).
 
-While lost: no ``track`` call (the method's state and model stay as they were at the last
-confident frame), and ``search_windows_per_frame`` windows of the method's normal search size
-are evaluated with ``detect``: the window at the last confident position every frame (an
-occluder that moves away), plus the next windows of a grid of step ``search_window()[1]``
-anchored at that position and covering the whole frame, nearest first (a widening search that
-ends as a coarse full-frame scan, then starts over). Successive scans assume the target size
+While lost: the method's ``track`` goes on with its model frozen (re-seated at the last
+confident box when the loss is declared), so a partly occluded target is still followed and
+an occluder that moves away uncovers it in the local search; besides,
+``search_windows_per_frame - 1`` windows of the method's normal search size are evaluated with
+``detect``: the next windows of a grid of step ``search_window()[1]`` anchored at the last
+confident position and covering the whole frame, nearest first (a widening search that ends as
+a coarse full-frame scan, then starts over). Successive scans assume the target size
 times :data:`SCAN_SCALES` (it may have changed out of view); the anchor window keeps the size.
-The best candidate is re-acquired, and the tracker re-seated on it, only when its
+The local track's box is checked with ``detect`` like the grid windows (in the same batch);
+the target is re-acquired, and the tracker re-seated on it, when the best candidate's
 ``Candidate.score`` (match with the first-frame template, and the memory for methods with one)
-reaches ``reacquire_threshold``. While lost the
-result repeats the last confident box with ``lost=True`` and the best candidate's score.
+reaches ``reacquire_threshold``. While lost the result
+is the local track's box and score with ``lost=True``.
 
 Decisions: the lost flag is the layer's state, not the per-frame threshold (one low frame is
-not "lost"); the box kept during the lost spell is the last confident one, and the target's
-size is not searched while lost (re-acquired at the size it had).
+not "lost"). A first version reported the last confident box while lost and stopped the local
+track: on devbench it cut S2SiamFC's AUC on a partly occluded sequence from 66.5 to 33.9 (the
+PSR fell below its threshold while the target, half covered, moved on).
 """
 from __future__ import annotations
 
@@ -192,14 +195,18 @@ class LongTermTracker(Tracker):
             self._scan += 1
             self._queue = self._grid(image, self._scan_scale())
         scale = self._scan_scale()
-        budget = self.params.search_windows_per_frame
-        anchor = np.asarray(xywh_to_cxcywh(self._last_box)[:2], dtype=np.float64)
-        batch = [anchor] + self._queue[:max(budget - 1, 0)]
-        scales = [1.0] + [scale] * (len(batch) - 1)
-        del self._queue[:max(budget - 1, 0)]
-        candidates = self.inner.detect(image, np.stack(batch), np.asarray(scales))
+        threshold = self.params.reacquire_threshold
+        # The method's own frozen local search goes on (a partly occluded target is followed).
+        local = self.inner.track(image)
+        # The local box is verified like any candidate (the method's own score can be
+        # degenerate on featureless occluders), in one batch with the next grid windows.
+        local_center = xywh_to_cxcywh(local.box)[:2]
+        grid = self._queue[:self.params.search_windows_per_frame - 1]
+        del self._queue[:len(grid)]
+        candidates = self.inner.detect(image, np.stack([local_center] + grid),
+                                       np.array([1.0] + [scale] * len(grid)))
         best = max(candidates, key=lambda c: c.score)
-        if best.score >= self.params.reacquire_threshold:
+        if best.score >= threshold:
             box = np.asarray(best.box, dtype=np.float64).reshape(4)
             self.inner.reseat(box)
             self.inner.frozen = False
@@ -208,7 +215,8 @@ class LongTermTracker(Tracker):
             self._last_box = box.copy()
             self.events.append(Event("found", self._frame, box.copy(), float(best.score)))
             return TrackResult(box=box.copy(), score=float(best.score), lost=False)
-        return TrackResult(box=self._last_box.copy(), score=float(best.score), lost=True)
+        return TrackResult(box=np.asarray(local.box, dtype=np.float64).reshape(4).copy(),
+                           score=float(local.score), lost=True)
 
 
 def wrap(tracker: Tracker) -> Tracker:
