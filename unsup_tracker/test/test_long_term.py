@@ -11,8 +11,9 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""The long-term layer (issue 9): lost while occluded, frozen model, re-found elsewhere, no
-look-alike taken for the target. Every shipped method, shipped weights, in-memory clips.
+"""The long-term layer (issue 9) of every shipped method, shipped weights, in-memory clips.
+
+Lost while occluded, frozen model, re-found elsewhere, no look-alike taken for the target.
 """
 import functools
 

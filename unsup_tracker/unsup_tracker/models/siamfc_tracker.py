@@ -270,8 +270,10 @@ class SiamFCTracker(Tracker):
 
     def detect(self, image: np.ndarray, centers: np.ndarray,
                scales: np.ndarray | None = None) -> list[Candidate]:
-        """Score windows at ``centers``: peak logit over the first frame's, lower of the two
-        templates (memory and first frame); position from the first-frame template's map.
+        """Score windows at ``centers`` against both templates (memory and first frame).
+
+        A candidate's score is the lower of the two peak logits over the first frame's; its
+        position is the first-frame template's peak.
         """
         centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
         scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)

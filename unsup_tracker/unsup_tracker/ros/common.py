@@ -112,7 +112,7 @@ def image_qos(reliability: str, depth: int = 1):
 
 
 def state_qos():
-    """QoS of tracker_node's ``~/state``: reliable, transient local (late joiners get it)."""
+    """Return the QoS of tracker_node's ``~/state``: reliable, transient local."""
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
