@@ -24,12 +24,17 @@ def _rows(results: dict, method: str) -> list[tuple[str, dict]]:
 
 
 def _table(results: dict, method: str) -> str:
-    lines = ["| tracker | AUC | P@20 | NormP@0.2 | FPS |", "|---|---:|---:|---:|---:|"]
+    lines = ["| tracker | AUC | P@20 | NormP@0.2 | FPS | lost on target | lost absent |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, overall in _rows(results, method):
         bold = "**" if name.startswith(method) else ""
+        lost = overall.get("lost_flag") or {}
+        flags = (f"{lost['lost_on_target']}/{lost['on_target']} | "
+                 f"{lost['lost_absent']}/{lost['absent']}") if lost else "- | -"
         lines.append(f"| {bold}{name}{bold} | {100 * overall['auc']:.1f} | "
                      f"{100 * overall['precision_20']:.1f} | "
-                     f"{100 * overall['norm_precision_0.2']:.1f} | {overall['fps']:.0f} |")
+                     f"{100 * overall['norm_precision_0.2']:.1f} | {overall['fps']:.0f} | "
+                     f"{flags} |")
     return "\n".join(lines)
 
 
@@ -74,7 +79,11 @@ def main(argv=None) -> int:
         out += [f"## Evaluation: {label}", "",
                 f"`unsup-tracker eval` one-pass results ({len(results['sequences'])} sequences; "
                 "FPS of `track()` alone, one thread, on a machine shared with other jobs):", "",
-                _table(results, args.method), ""]
+                _table(results, args.method), "",
+                "Lost flag (issue 8.5): \"lost on target\" counts frames reported lost while "
+                "the box has IoU > 0.5 (false alarms) out of all such frames; \"lost absent\" "
+                "frames reported lost while the target is absent (hits) out of all absent "
+                "frames.", ""]
     for note in args.note:
         out += [note, ""]
     card = WEIGHTS_DIR / f"{args.method}.md"

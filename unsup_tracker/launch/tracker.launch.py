@@ -391,7 +391,8 @@ def launch_actions(values, share, default_params_file):
             namespace=namespace,
             output="screen",
             remappings=image_remap
-            + [("detections", "tracker_node/detections"), ("mask", "tracker_node/mask")],
+            + [("detections", "tracker_node/detections"), ("mask", "tracker_node/mask"),
+               ("state", "tracker_node/state")],
         )
     )
     if plan["rviz"] is not None:

@@ -119,3 +119,60 @@ def fading_target_clip(seed=0, frames=40, size=(200, 150), box=(50, 40, 40, 32),
         images.append(image)
         boxes.append((left, top, w, h))
     return images, np.array(boxes, dtype=float)
+
+
+#: Frame size and target side of the long-term layer's clips (issue 9).
+LONG_TERM_SIZE = (320, 240)
+LONG_TERM_TARGET = 40
+
+
+def _texture(rng, side, blur=1.5):
+    patch = (rng.random((side, side, 3)) * 255).astype(np.uint8)
+    patch = cv2.GaussianBlur(patch, (0, 0), blur)
+    return cv2.normalize(patch, None, 0, 255, cv2.NORM_MINMAX)
+
+
+def _scene(seed=0):
+    rng = np.random.default_rng(seed)
+    width, height = LONG_TERM_SIZE
+    background = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+    background = cv2.GaussianBlur(background, (0, 0), 4.0)
+    background = (0.5 * background + 64).astype(np.uint8)  # low-contrast clutter
+    return rng, background
+
+
+def _draw(background, patch, x, y):
+    image = background.copy()
+    image[y:y + patch.shape[0], x:x + patch.shape[1]] = patch
+    return image
+
+
+def occlusion_clip(seed=0):
+    """Target visible 10 frames, covered by a flat occluder 20 frames, then elsewhere 15."""
+    rng, background = _scene(seed)
+    target = _texture(rng, LONG_TERM_TARGET)
+    frames, boxes = [], []
+    for t in range(10):  # visible, moving slowly right
+        x, y = 60 + 2 * t, 60 + t
+        frames.append(_draw(background, target, x, y))
+        boxes.append((x, y, LONG_TERM_TARGET, LONG_TERM_TARGET))
+    for t in range(20):  # fully covered (a flat grey block larger than the target)
+        image = frames[9].copy()
+        image[50:120, 60:150] = 128
+        frames.append(image)
+        boxes.append((np.nan,) * 4)
+    for t in range(15):  # reappears far away, on the other side of the frame
+        x, y = 230 - t, 160
+        frames.append(_draw(background, target, x, y))
+        boxes.append((x, y, LONG_TERM_TARGET, LONG_TERM_TARGET))
+    return frames, np.array(boxes, dtype=float)
+
+
+def distractor_clip(seed=0):
+    """Target visible 10 frames, then gone; a look-alike (same kind of texture) appears."""
+    rng, background = _scene(seed)
+    target = _texture(rng, LONG_TERM_TARGET)
+    lookalike = _texture(rng, LONG_TERM_TARGET)
+    frames = [_draw(background, target, 60 + 2 * t, 60 + t) for t in range(10)]
+    frames += [_draw(background, lookalike, 200 - t, 150) for t in range(30)]
+    return frames

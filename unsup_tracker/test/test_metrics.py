@@ -271,3 +271,23 @@ def test_runner_initialises_on_first_present_frame(tmp_path):
     metrics = evaluate_boxes(run.boxes, sequence.groundtruth, run.init_frame)
     # Frame 3 exact (IoU 1), frame 4 shifted by half the width (IoU 1/3).
     np.testing.assert_allclose(metrics.ious, [1.0, 1 / 3])
+
+
+def test_lost_flag_counts_false_alarms_hits_and_reacquisitions():
+    from unsup_tracker.evaluation.metrics import lost_flag_counts
+
+    nan = [math.nan] * 4
+    truth = np.array([[0, 0, 10, 10]] * 3 + [nan] * 2 + [[50, 50, 10, 10]] * 3, dtype=float)
+    pred = np.array([[0, 0, 10, 10],      # init frame: not counted
+                     [0, 0, 10, 10],      # on target, lost: false alarm
+                     [0, 0, 10, 10],      # on target: re-acquired (after a false alarm)
+                     [0, 0, 10, 10],      # absent, lost: hit
+                     [0, 0, 10, 10],      # absent, not lost: a wrong re-acquisition
+                     [0, 0, 10, 10],      # lost
+                     [0, 0, 10, 10],      # re-acquired at the wrong place
+                     [50, 50, 10, 10]],   # on target
+                    dtype=float)
+    lost = np.array([False, True, False, True, False, True, False, False])
+    counts = lost_flag_counts(pred, truth, lost, init_frame=0)
+    assert counts == {"on_target": 3, "absent": 2, "lost_on_target": 1, "lost_absent": 1,
+                      "lost_frames": 3, "reacquired_correct": 1, "reacquired_false": 2}

@@ -19,7 +19,7 @@ from synthetic import one_torch_thread, zooming_clip  # noqa: F401
 from unsup_tracker import UNTRAINED
 from unsup_tracker.geometry import iou_xywh
 from unsup_tracker.registry import build_model, get_method
-from unsup_tracker.targets import (TargetManager, TooManyTargetsError, UnknownTargetError,
+from unsup_tracker.targets import (Target, TargetManager, TooManyTargetsError, UnknownTargetError,
                                    check_max_targets, compose_masks, track_targets)
 from unsup_tracker.tracker_base import TrackResult
 
@@ -122,6 +122,39 @@ def test_udt_batched_tracking_matches_one_by_one():
             assert abs(a.score - b.score) < 1e-3 and a.lost == b.lost
             assert b.mask is not None and b.mask.shape == frame.shape[:2]
             assert (a.mask != b.mask).mean() < 0.01
+
+
+def test_long_term_wrapped_udt_targets_are_still_batched(monkeypatch):
+    """The node wraps every tracker in the long-term layer: batching must survive the wrapper."""
+    from unsup_tracker.long_term import LongTermTracker, wrap
+
+    frames, truth = zooming_clip(seed=3, frames=8, size=(320, 240), box=(60, 50, 44, 36),
+                                 zoom=1.0, pan=(2.0, 1.0))
+    model, _ = build_model("udt", UNTRAINED, "cpu")
+    boxes = [truth[0], truth[0] + np.array([150, 100, 0, 0])]
+    spec = get_method("udt")
+
+    def wrapped():
+        trackers = [wrap(spec.tracker_cls(model, spec.params_cls.from_overrides(
+            {"scale_interval": 1}), "cpu")) for _ in boxes]
+        for tracker, box in zip(trackers, boxes):
+            tracker.init(frames[0], box)
+        return trackers
+
+    alone, batched = wrapped(), wrapped()
+    assert all(isinstance(t, LongTermTracker) for t in batched)
+    calls = []
+    original = spec.tracker_cls.track_batch.__func__
+    monkeypatch.setattr(spec.tracker_cls, "track_batch", classmethod(
+        lambda cls, trackers, image:
+            calls.append(len(trackers)) or original(cls, trackers, image)))
+    for frame in frames[1:]:
+        expected = [tracker.track(frame) for tracker in alone]
+        got = [result for _, result in track_targets(
+            [Target(f"udt-{i}", "udt", t, 0, (320, 240)) for i, t in enumerate(batched)], frame)]
+        for a, b in zip(expected, got):
+            assert iou_xywh(a.box[None], b.box[None])[0] > 0.99 and a.lost == b.lost
+    assert calls == [2] * (len(frames) - 1), calls
 
 
 def test_targets_sharing_a_model_are_batched():

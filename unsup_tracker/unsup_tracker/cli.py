@@ -226,7 +226,8 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     from .evaluation import devbench
     from .evaluation.dataset import DatasetError, load_dataset
-    from .evaluation.runner import markdown_table, mask_table, run_benchmark
+    from .evaluation.runner import (attribute_subsets, lost_table, markdown_table, mask_table,
+                                    run_benchmark)
 
     if not args.method and (args.checkpoint or args.overrides):
         raise CommandError("--checkpoint and --set apply to learned methods: add --method")
@@ -259,6 +260,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = run_benchmark(factories, sequences, args.out, dataset_label=str(root))
     print(markdown_table(results, [s.name for s in sequences]), end="")
+    print("\n" + lost_table(results, attribute_subsets(sequences)), end="")
     masks = mask_table(results)
     if masks:
         print("\nMasks (DAVIS J and F, %; box = the box filled as a mask):\n" + masks, end="")

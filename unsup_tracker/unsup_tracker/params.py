@@ -139,6 +139,21 @@ class TrackerParams(Params):
     #: Settings of that mask stage (:class:`unsup_tracker.masks.MaskStageParams`; unknown keys
     #: are refused), e.g. ``{"kind": "grabcut"}``.
     mask_settings: dict = dataclasses.field(default_factory=dict)
+    #: Long-term layer (:mod:`unsup_tracker.long_term`): lost decision, frozen model while
+    #: lost, widening search and re-acquisition. Applied by ``build_tracker``.
+    long_term: bool = True
+    #: Long-term layer: lost after ``lost_patience`` consecutive frames whose score is below
+    #: ``lost_score_threshold`` or whose match with the template (``Tracker.match_score``,
+    #: 1 = as on the first frame) is below this.
+    lost_match_threshold: float = 0.25
+    lost_patience: int = 3
+    #: ... or at once when the match falls below this fraction of its recent confident mean.
+    collapse_ratio: float = 0.3
+    #: A re-detection candidate must match the first-frame template (and memory) this well
+    #: (``Candidate.score``); each method sets its own default.
+    reacquire_threshold: float = 0.5
+    #: Search windows evaluated per frame while lost (the search is spread over frames).
+    search_windows_per_frame: int = 4
 
     def validate(self) -> None:
         if not 0 <= self.finetune_seconds <= MAX_FINETUNE_SECONDS:
@@ -147,6 +162,13 @@ class TrackerParams(Params):
             raise ValueError(f"finetune_steps must be in [0, {MAX_FINETUNE_STEPS}]")
         if self.finetune_lr <= 0:
             raise ValueError("finetune_lr must be > 0")
+        if not 1 <= self.lost_patience <= 1000 or not 1 <= self.search_windows_per_frame <= 64:
+            raise ValueError("lost_patience must be in [1, 1000] and search_windows_per_frame "
+                             "in [1, 64]")
+        if not 0.0 <= self.collapse_ratio < 1.0:
+            raise ValueError("collapse_ratio must be in [0, 1)")
+        if self.reacquire_threshold <= 0:
+            raise ValueError("reacquire_threshold must be > 0")
         self.mask_stage_params()  # refuses unknown keys and bad values now, not on first frame
 
     def mask_stage_params(self):

@@ -141,8 +141,14 @@ def build_tracker(
     device: str | torch.device = "auto",
     **overrides,
 ) -> Tracker:
-    """Build a ready tracker; ``overrides``: the method's hyper-parameters (unknown refused)."""
+    """Build a ready tracker; ``overrides``: the method's hyper-parameters (unknown refused).
+
+    The method's tracker comes wrapped in the long-term layer (:mod:`.long_term`) unless
+    ``long_term=False`` (or the method lacks the re-detection hooks).
+    """
+    from .long_term import wrap
+
     spec = get_method(method)
     params = spec.params_cls.from_overrides(overrides)
     model, _ = build_model(method, checkpoint, device)
-    return spec.tracker_cls(model, params, resolve_device(device))
+    return wrap(spec.tracker_cls(model, params, resolve_device(device)))

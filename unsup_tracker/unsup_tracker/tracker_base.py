@@ -36,8 +36,20 @@ class TrackResult:
     score: float
     #: Optional uint8 mask of the image's size (255 = target).
     mask: Optional[np.ndarray] = None
-    #: True when the score fell below the method's lost threshold.
+    #: True when the target is considered lost (see :mod:`.long_term`; without the long-term
+    #: layer: the score fell below the method's lost threshold).
     lost: bool = False
+
+
+@dataclasses.dataclass
+class Candidate:
+    """A possible target location found by :meth:`Tracker.detect`."""
+
+    #: (x, y, w, h) at the tracker's current target size.
+    box: np.ndarray
+    #: How well it matches the first-frame template (and the method's memory, if it has one):
+    #: 1 = as well as the template matches itself on the first frame. Comparable across frames.
+    score: float
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -76,6 +88,14 @@ class Tracker(abc.ABC):
     #: First-frame fine-tuning support (:class:`unsup_tracker.finetune.FinetuneHook`), or None.
     finetune_hook = None
 
+    #: While True, ``_track`` must not update the target model or template (the long-term
+    #: layer sets it while the target is lost or its score is low).
+    frozen: bool = False
+
+    #: After ``track``: the frame's match with the template in :attr:`Candidate.score` units
+    #: (1 = as on the first frame), which the long-term layer's lost decision uses.
+    match_score: Optional[float] = None
+
     def init(self, image_bgr: np.ndarray, box_xywh, finetune: Optional[bool] = None) -> None:
         """Start tracking; ``finetune`` overrides ``params.finetune`` for this target only."""
         image = check_image(image_bgr)
@@ -113,3 +133,32 @@ class Tracker(abc.ABC):
     @abc.abstractmethod
     def _track(self, image: np.ndarray) -> TrackResult:
         """Locate the target in the next frame."""
+
+    # -- re-detection hooks (used by :class:`unsup_tracker.long_term.LongTermTracker`) --------
+    def search_window(self) -> tuple[float, float]:
+        """Return ``(side, step)`` in image pixels of one :meth:`detect` window.
+
+        ``side`` is the square region one window evaluates at the tracker's current target
+        size; windows ``step`` apart cover every position a peak can be found at.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support re-detection")
+
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: Optional[np.ndarray] = None) -> list[Candidate]:
+        """Evaluate the method's network on windows centred at ``centers`` ``(N, 2)`` (x, y).
+
+        ``scales`` ``(N,)`` (default 1) multiply the current target size (and so the window).
+        Returns the best candidate of each window, scored against the first-frame template
+        (and the memory), in the order of ``centers``. Changes no tracking state.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support re-detection")
+
+    def reseat(self, box_xywh) -> None:
+        """Move the tracking state to ``box_xywh`` without re-initialising template or model."""
+        raise NotImplementedError(f"{type(self).__name__} does not support re-detection")
+
+    @property
+    def supports_redetection(self) -> bool:
+        cls = type(self)
+        return all(getattr(cls, name) is not getattr(Tracker, name)
+                   for name in ("search_window", "detect", "reseat"))

@@ -385,3 +385,43 @@ def aggregate(per_sequence: Iterable[SequenceMetrics]) -> DatasetMetrics:
         norm_precision=np.mean([m.norm_precision for m in metrics], axis=0),
         mask=_average_mask_scores([m.mask for m in metrics if m.mask is not None]),
         box_mask=_average_mask_scores([m.box_mask for m in metrics if m.box_mask is not None]))
+
+
+#: IoU above which a frame counts as on target for the lost-flag and re-acquisition counts.
+ON_TARGET_IOU = 0.5
+
+
+def lost_flag_counts(pred: np.ndarray, groundtruth: np.ndarray, lost: np.ndarray,
+                     init_frame: int = 0) -> dict[str, int]:
+    """Count how honest the ``lost`` flag is over the tracked frames (after ``init_frame``).
+
+    ``lost_on_target`` (false alarms): frames flagged lost while the box has IoU > 0.5;
+    ``lost_absent`` (hits): flagged lost while the target is absent; ``on_target`` and
+    ``absent``: the frames of each kind, flagged or not. A re-acquisition is a frame not flagged
+    lost right after a lost one: ``reacquired_correct`` when its box has IoU > 0.5, else
+    ``reacquired_false`` (target absent or another place).
+    """
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
+    groundtruth = np.asarray(groundtruth, dtype=np.float64).reshape(-1, 4)
+    lost = np.asarray(lost, dtype=bool).reshape(-1)
+    if not len(pred) == len(groundtruth) == len(lost):
+        raise ValueError("pred, groundtruth and lost need one row per frame")
+    frames = np.arange(init_frame + 1, len(pred))
+    present = np.all(np.isfinite(groundtruth[frames]), axis=1)
+    valid = present & np.all(np.isfinite(pred[frames]), axis=1)
+    ious = np.zeros(len(frames))
+    if valid.any():
+        ious[valid] = iou_xywh(pred[frames][valid], groundtruth[frames][valid])
+    on_target = ious > ON_TARGET_IOU
+    flagged = lost[frames]
+    previous = lost[frames - 1]
+    reacquired = previous & ~flagged
+    return {
+        "on_target": int(on_target.sum()),
+        "absent": int((~present).sum()),
+        "lost_on_target": int((flagged & on_target).sum()),
+        "lost_absent": int((flagged & ~present).sum()),
+        "lost_frames": int(flagged.sum()),
+        "reacquired_correct": int((reacquired & on_target).sum()),
+        "reacquired_false": int((reacquired & ~on_target).sum()),
+    }

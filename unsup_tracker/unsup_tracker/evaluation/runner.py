@@ -54,7 +54,8 @@ from ..params import TrackerParams
 from ..tracker_base import Tracker, TrackResult
 from .dataset import Sequence, write_otb_boxes
 from .metrics import (IOU_THRESHOLDS, NORM_THRESHOLDS, PIXEL_THRESHOLDS, DatasetMetrics,
-                      MaskSummary, SequenceMetrics, aggregate, evaluate_boxes, mask_scores)
+                      MaskSummary, SequenceMetrics, aggregate, evaluate_boxes,
+                      lost_flag_counts, mask_scores)
 
 TrackerFactory = Callable[[], Tracker]
 
@@ -253,12 +254,42 @@ def _checked_mask(mask, shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
+#: Attribute subsets reported besides the overall figures: code -> attribute named in a
+#: sequence's ``meta.json`` ``attributes`` (the development benchmark writes them).
+ATTRIBUTE_SUBSETS = {"FOC": "full_occlusion", "OV": "out_of_view"}
+
+
+def attribute_subsets(sequences: SequenceType[Sequence]) -> dict[str, list[str]]:
+    """Return the names of the sequences of each :data:`ATTRIBUTE_SUBSETS` code that has any."""
+    subsets = {}
+    for code, attribute in ATTRIBUTE_SUBSETS.items():
+        names = [s.name for s in sequences if attribute in s.meta.get("attributes", ())]
+        if names:
+            subsets[code] = names
+    return subsets
+
+
 @dataclasses.dataclass
 class MethodResult:
     name: str
     runs: dict[str, SequenceRun]
     metrics: dict[str, SequenceMetrics]
     overall: DatasetMetrics
+    #: Per sequence: :func:`~.metrics.lost_flag_counts`.
+    lost_counts: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+
+    def subset_auc(self, names: SequenceType[str]) -> float:
+        """AUC over the sequences ``names`` (equal weight, as the overall figure)."""
+        scored = [self.metrics[n] for n in names if self.metrics[n].num_scored]
+        return aggregate(scored).auc if scored else math.nan
+
+    @property
+    def total_lost_counts(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for counts in self.lost_counts.values():
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+        return totals
 
     @property
     def fps(self) -> float:
@@ -269,18 +300,21 @@ class MethodResult:
 
 def evaluate_method(name: str, factory: TrackerFactory, sequences: SequenceType[Sequence],
                     log: Optional[TextIO] = sys.stderr) -> MethodResult:
-    runs, metrics = {}, {}
+    runs, metrics, lost_counts = {}, {}, {}
     for sequence in sequences:
         run = run_sequence(factory(), sequence)
         seq_metrics = evaluate_boxes(run.boxes, sequence.groundtruth, run.init_frame,
                                      run.mask_scores, run.box_mask_scores)
         runs[sequence.name] = run
         metrics[sequence.name] = seq_metrics
+        lost_counts[sequence.name] = lost_flag_counts(run.boxes, sequence.groundtruth, run.lost,
+                                                      run.init_frame)
         if log is not None:
             print(f"  {name:>12s} {sequence.name:<24s} AUC {100 * seq_metrics.auc:5.1f}  "
                   f"P@20 {100 * seq_metrics.precision_20:5.1f}  {run.fps:7.1f} FPS",
                   file=log, flush=True)
-    return MethodResult(name=name, runs=runs, metrics=metrics, overall=aggregate(metrics.values()))
+    return MethodResult(name=name, runs=runs, metrics=metrics, overall=aggregate(metrics.values()),
+                        lost_counts=lost_counts)
 
 
 def run_benchmark(methods: dict[str, TrackerFactory], sequences: SequenceType[Sequence],
@@ -340,6 +374,27 @@ def mask_table(results: SequenceType[MethodResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def lost_table(results: SequenceType[MethodResult], subsets: dict[str, list[str]]) -> str:
+    """Make method rows: AUC overall and per attribute subset, lost-flag and re-acquisition counts.
+
+    "lost on target" (false alarms) counts frames flagged lost with IoU > 0.5 out of all such
+    frames; "lost absent" (hits) frames flagged lost while the target is absent out of all
+    absent frames; re-acquisitions are lost -> not lost changes, right (IoU > 0.5) or wrong.
+    """
+    header = ["method", "AUC"] + [f"{code} AUC" for code in subsets]
+    header += ["lost on target", "lost absent", "re-acq. right", "re-acq. wrong"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for result in results:
+        counts = result.total_lost_counts
+        row = [result.name, _percent(result.overall.auc)]
+        row += [_percent(result.subset_auc(names)) for names in subsets.values()]
+        row += [f"{counts.get('lost_on_target', 0)}/{counts.get('on_target', 0)}",
+                f"{counts.get('lost_absent', 0)}/{counts.get('absent', 0)}",
+                str(counts.get("reacquired_correct", 0)), str(counts.get("reacquired_false", 0))]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _summary_cells(summary: Optional[MaskSummary], keys) -> list[str]:
     return [_percent(summary.values[k] if summary is not None else None) for k in keys]
 
@@ -358,6 +413,7 @@ def results_dict(results: SequenceType[MethodResult], sequences: SequenceType[Se
                 "init_frame": run.init_frame,
                 "init_seconds": run.init_seconds,
                 "lost_frames": int(np.count_nonzero(run.lost)),
+                "lost_flag": result.lost_counts.get(sequence.name, {}),
             }
         overall = result.overall
         methods[result.name] = {
@@ -370,7 +426,11 @@ def results_dict(results: SequenceType[MethodResult], sequences: SequenceType[Se
                 "success_curve": overall.success.tolist(),
                 "precision_curve": overall.precision.tolist(),
                 "norm_precision_curve": overall.norm_precision.tolist(),
+                "lost_flag": result.total_lost_counts,
             },
+            "attributes": {code: {"auc": _finite_or_none(result.subset_auc(names)),
+                                  "sequences": names}
+                           for code, names in attribute_subsets(sequences).items()},
             "sequences": per_sequence,
         }
     return {
@@ -411,6 +471,8 @@ def write_outputs(results: SequenceType[MethodResult], sequences: SequenceType[S
         if masks:
             handle.write("\nMasks (DAVIS J and F, %; box = the tracker's box filled as a mask, "
                          "the baseline a mask must beat):\n\n" + masks)
+        handle.write("\nLost flag and re-acquisition (frames after the init frame):\n\n")
+        handle.write(lost_table(results, attribute_subsets(sequences)))
     for result in results:
         folder = out_dir / "boxes" / _file_safe(result.name)
         folder.mkdir(parents=True, exist_ok=True)

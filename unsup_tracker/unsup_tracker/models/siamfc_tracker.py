@@ -61,7 +61,7 @@ from ..finetune import FinetuneHook
 from ..geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ..pairs import PairGeometry, PairJitter
 from ..params import MAX_NUM_SCALES, TrackerParams
-from ..tracker_base import Tracker, TrackResult
+from ..tracker_base import Candidate, Tracker, TrackResult
 from .siamfc import SiamFC, balanced_logistic_loss, label_maps
 
 _INTERPOLATIONS = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
@@ -177,6 +177,12 @@ class SiamFCTracker(Tracker):
                                    self.net.exemplar_size, mean_color(image))
         with torch.inference_mode():
             self.kernel = self.net.features(self._to_tensor(template[None]))
+        #: Never updated: re-detection checks candidates against it (the update makes new
+        #: tensors, so this stays the first frame's).
+        self.first_kernel = self.kernel
+        # Re-detection scores are relative to the template's peak on its own first frame.
+        self.first_peak = max(float(self._window_logits(image, self.center[None])[1].max()),
+                              1e-6)
 
     def _track(self, image: np.ndarray) -> TrackResult:
         params = self.params
@@ -218,7 +224,8 @@ class SiamFCTracker(Tracker):
         self.template_side *= float(np.sqrt(applied[0] * applied[1]))
         self.search_side *= float(np.sqrt(applied[0] * applied[1]))
 
-        if params.update_rate > 0:
+        self.match_score = self._match(raw, features[best:best + 1])
+        if params.update_rate > 0 and not self.frozen:
             self._update_template(features[best:best + 1], row, col)
         box = cxcywh_to_xywh((*self.center, *self.target_size))
         return TrackResult(box=box, score=confidence)
@@ -233,3 +240,65 @@ class SiamFCTracker(Tracker):
         rate = self.params.update_rate
         with torch.inference_mode():
             self.kernel = (1.0 - rate) * self.kernel + rate * window
+
+    # -- re-detection hooks (unsup_tracker.long_term) -------------------------------------
+    def _window_logits(self, image: np.ndarray, centers: np.ndarray, scales=None):
+        """Raw logits ``(N, r, r)`` of the memory and first-frame templates at ``centers``."""
+        scales = np.ones(len(centers)) if scales is None else scales
+        fill = mean_color(image)
+        crops = np.stack([crop_and_resize(image, c, self.search_side * s, self.net.instance_size,
+                                          fill) for c, s in zip(centers, scales)])
+        with torch.inference_mode():
+            features = self.net.features(self._to_tensor(crops))
+            logits = [self.net.head(kernel, features)[:, 0].float().cpu().numpy()
+                      for kernel in (self.kernel, self.first_kernel)]
+        return logits
+
+    def _match(self, memory_logits: np.ndarray, features: torch.Tensor) -> float:
+        """Return the lower of the memory and first-frame peaks over the first frame's peak."""
+        peak = float(memory_logits.max())
+        if self.first_kernel is not self.kernel:
+            with torch.inference_mode():
+                first = self.net.head(self.first_kernel, features)
+            peak = min(peak, float(first.max()))
+        return peak / self.first_peak
+
+    def search_window(self) -> tuple[float, float]:
+        """Return the search side and the span of the response map on it (the grid step)."""
+        span = (self.net.response_size - 1) * self.net.total_stride / self.net.instance_size
+        return float(self.search_side), float(self.search_side * span)
+
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: np.ndarray | None = None) -> list[Candidate]:
+        """Score windows at ``centers`` against both templates (memory and first frame).
+
+        A candidate's score is the lower of the two peak logits over the first frame's; its
+        position is the first-frame template's peak.
+        """
+        centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+        scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)
+        memory, first = self._window_logits(image, centers, scales)
+        scores = np.minimum(memory.max(axis=(1, 2)), first.max(axis=(1, 2))) / self.first_peak
+        candidates = []
+        for center, scale, logits, score in zip(centers, scales, first, scores):
+            response = cv2.resize(logits, (self.upsampled_size, self.upsampled_size),
+                                  interpolation=self.interpolation)
+            row, col = np.unravel_index(int(np.argmax(response)), response.shape)
+            shift = np.array([col, row], dtype=np.float64) - (self.upsampled_size - 1) / 2.0
+            shift *= self.net.total_stride / self.params.response_upsample
+            found = center + shift * self.search_side * scale / self.net.instance_size
+            found = np.clip(found, 0.0, self.image_size - 1.0)
+            candidates.append(Candidate(box=cxcywh_to_xywh((*found, *(self.target_size * scale))),
+                                        score=float(score)))
+        return candidates
+
+    def reseat(self, box_xywh) -> None:
+        """Move to ``box_xywh``; crops follow its size change, the templates are kept."""
+        cx, cy, width, height = xywh_to_cxcywh(box_xywh)
+        self.center = np.clip(np.array([cx, cy]), 0.0, self.image_size - 1.0)
+        new_size = np.clip(np.array([width, height]), self.params.min_target_size,
+                           np.maximum(self.image_size, self.params.min_target_size))
+        applied = new_size / self.target_size
+        self.target_size = new_size
+        self.template_side *= float(np.sqrt(applied[0] * applied[1]))
+        self.search_side *= float(np.sqrt(applied[0] * applied[1]))

@@ -111,6 +111,14 @@ def image_qos(reliability: str, depth: int = 1):
     return qos
 
 
+def state_qos():
+    """Return the QoS of tracker_node's ``~/state``: reliable, transient local."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
 # ----------------------------------------------------------------------------- parameter checks
 # The nodes declare their parameters with dynamic typing so that a YAML `1` for a float or a
 # wrong type gives one of these messages instead of an rclpy traceback.

@@ -436,7 +436,8 @@ def main(argv=None) -> int:
             NodeProcess(
                 node_command("visualization_node")
                 + ros_args(
-                    remaps={"detections": "tracker_node/detections", "mask": "tracker_node/mask"}
+                    remaps={"detections": "tracker_node/detections", "mask": "tracker_node/mask",
+                            "state": "tracker_node/state"}
                 ),
                 logs / "visualization_node.log",
                 env,

@@ -20,7 +20,9 @@ sensor-data QoS, reliability from ``image_reliability``), ``image_mouse_left``
 ``~/detections`` (vision_msgs/Detection2DArray with the image's header; one Detection2D per
 followed target, ``id`` = its track id; empty while idle or when every target is lost),
 ``~/mask`` (mono8, same header: the pixels of the i-th detection's target are ``i + 1``, 0
-elsewhere; only for methods that give masks), ``/diagnostics``
+elsewhere; see ``publish_mask``), ``~/state`` (std_msgs/String: "idle" with no target,
+"lost" when every target is lost, else "tracking"; published on change, transient local: the
+visualization shows "searching" while lost), ``/diagnostics``
 (diagnostic_msgs/DiagnosticArray every ``diagnostics_period`` seconds) and, with
 ``publish_timing``, ``~/timing`` (std_msgs/Float64MultiArray, see :data:`TIMING_FIELDS`).
 Services: ``~/init`` (unsup_tracker_interfaces/srv/InitTrack: adds a target, returns its id),
@@ -111,7 +113,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import Image
-from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String
 from std_srvs.srv import Trigger
 from unsup_tracker_interfaces.srv import InitTrack, StopTrack
 from vision_msgs.msg import Detection2DArray
@@ -119,6 +121,7 @@ from vision_msgs.msg import Detection2DArray
 from ..checkpoint import CheckpointError
 from ..click_proposal import propose_box
 from ..geometry import InvalidBoxError, iou_xywh, validate_init_box
+from ..long_term import wrap
 from ..image_encoding import ImageEncodingError
 from ..params import UnknownParameterError
 from ..targets import (
@@ -140,6 +143,7 @@ from .common import (
     image_qos,
     refuse_unknown_parameters,
     run_node,
+    state_qos,
 )
 from .tracker_settings import (
     NODE_PARAMETERS,
@@ -246,7 +250,8 @@ class _TrackerLogic:
         self._warn_input = ThrottledWarning(self.get_logger())
         self._subscriptions_and_services: list = []
         self.image_sub = None
-        self.detections_pub = self.mask_pub = self.timing_pub = None
+        self.detections_pub = self.mask_pub = self.timing_pub = self.state_pub = None
+        self._state = ""
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.diagnostics_pub = None
         if checked["diagnostics_period"] > 0:
@@ -267,6 +272,9 @@ class _TrackerLogic:
             self.timing_pub = self.create_publisher(
                 Float64MultiArray, "~/timing", QoSProfile(depth=100)
             )
+        self.state_pub = self.create_publisher(String, "~/state", state_qos())
+        self._state = ""
+        self._update_state()  # "idle": a late-joining visualization gets it (transient local)
         self._activity = "inactive"
         return self._startup_check()
 
@@ -319,6 +327,7 @@ class _TrackerLogic:
         self._subscriptions_and_services = []
         self.image_sub = None
         stopped = self.targets.clear()
+        self._update_state()
         with self._lock:
             self._pending = None
         self._activity = "inactive"
@@ -331,10 +340,10 @@ class _TrackerLogic:
         self._models = {}
         with self._lock:
             self._buffer.clear()
-        for publisher in (self.detections_pub, self.mask_pub, self.timing_pub):
+        for publisher in (self.detections_pub, self.mask_pub, self.timing_pub, self.state_pub):
             if publisher is not None:
                 self.destroy_publisher(publisher)
-        self.detections_pub = self.mask_pub = self.timing_pub = None
+        self.detections_pub = self.mask_pub = self.timing_pub = self.state_pub = None
         self._activity = "unconfigured"
         self.get_logger().info("cleaned up: model and frame buffer freed")
 
@@ -652,6 +661,7 @@ class _TrackerLogic:
         """
         if not self.targets.discard(target):
             return  # already stopped
+        self._update_state()
         (w0, h0), (w1, h1) = target.size, _size(frame)
         self.get_logger().warning(
             f"{target.track_id}: image resolution changed from {w0}x{h0} to {w1}x{h1}; "
@@ -664,6 +674,18 @@ class _TrackerLogic:
             self.get_logger().info(
                 f"{target.track_id}: target {'lost' if lost else 'found again'}"
             )
+            self._update_state()
+
+    def _update_state(self) -> None:
+        """Publish ``~/state`` when it changes: "idle" (no target), "lost" (all), "tracking"."""
+        targets = self.targets.targets()
+        state = ("idle" if not targets else
+                 "lost" if all(t.lost for t in targets) else "tracking")
+        with self._lock:
+            if state == self._state or self.state_pub is None:
+                return
+            self._state = state
+        self.state_pub.publish(String(data=state))
 
     def _record(self, frame: Frame, start: float, end: float, tracked: bool) -> None:
         with self._lock:
@@ -775,7 +797,8 @@ class _TrackerLogic:
             # Fine-tuning changes weights: give this target its own copy of the cached model.
             model = copy.deepcopy(model)
         params = config.spec.params_cls.from_overrides(config.overrides)
-        tracker = config.spec.tracker_cls(model, params, config.device)
+        # The long-term layer as build_tracker applies it (unless long_term=False).
+        tracker = wrap(config.spec.tracker_cls(model, params, config.device))
         started = time.monotonic()
         tracker.init(image, box)
         init_seconds = time.monotonic() - started
@@ -786,6 +809,7 @@ class _TrackerLogic:
             catch_up=newest > frame.stamp_ns,
         )
         target.box = np.asarray(box, dtype=float)
+        self._update_state()
         x, y, w, h = (float(v) for v in box)
         stamp = frame.msg.header.stamp
         return target.track_id, (
@@ -861,6 +885,7 @@ class _TrackerLogic:
     # ------------------------------------------------------------------ stopping targets
     def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         stopped = self.targets.clear()
+        self._update_state()
         response.success = True
         response.message = (
             "stopped " + ", ".join(t.track_id for t in stopped) if stopped else "no active track"
@@ -877,6 +902,7 @@ class _TrackerLogic:
             response.success, response.message = False, str(exc)
             self.get_logger().warning(f"~/stop_track refused: {exc}")
             return response
+        self._update_state()
         response.success = True
         response.message = f"stopped {target.track_id} ({len(self.targets)} targets left)"
         self.get_logger().info(response.message)

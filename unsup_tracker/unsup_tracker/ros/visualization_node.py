@@ -13,13 +13,15 @@
 # limitations under the License.
 """visualization_node: draws the tracker's output onto the camera image for RViz.
 
-Subscribes ``image`` (sensor_msgs/Image), ``detections`` (vision_msgs/Detection2DArray) and
-``mask`` (mono8 Image); the launch file remaps the last two to ``tracker_node/detections`` and
-``tracker_node/mask``. Messages are paired by header stamp in a small cache: a frame is drawn
-once its image and detections are both there, and, when the tracker has been sending masks,
-its mask too (or after ``mask_wait`` seconds without it). Publishes ``~/annotated`` (bgr8 by
-default, or rgb8) with every target's box, id and score in its own colour, the mask overlay
-(value i + 1 = the i-th detection's target) and the output FPS; frames the
+Subscribes ``image`` (sensor_msgs/Image), ``detections`` (vision_msgs/Detection2DArray),
+``mask`` (mono8 Image) and ``state`` (std_msgs/String); the launch file remaps the last three to
+``tracker_node/detections``, ``tracker_node/mask`` and ``tracker_node/state``. While the state is
+"lost" (every target lost) a frame without a box says "searching" (otherwise "no target").
+Messages are paired by header stamp in a small cache: a frame is drawn once its image and
+detections are both there, and, when the tracker has been sending masks, its mask too (or after
+``mask_wait`` seconds without it). Publishes ``~/annotated`` (bgr8 by default, or rgb8) with every
+target's box, id and score in its own colour, the mask overlay (value i + 1 = the i-th
+detection's target) and the output FPS; frames the
 tracker dropped (no detections) are not drawn.
 
 Parameters: ``image_reliability`` (best_effort | reliable), ``output_encoding`` (bgr8 | rgb8),
@@ -38,6 +40,7 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 from vision_msgs.msg import Detection2DArray
 
 from ..image_encoding import ImageEncodingError
@@ -51,6 +54,7 @@ from .common import (
     image_qos,
     refuse_unknown_parameters,
     run_node,
+    state_qos,
 )
 from .conversions import (
     TrackedBox,
@@ -86,11 +90,13 @@ def annotate(
     mask: Optional[np.ndarray],
     fps: Optional[float],
     mask_alpha: float = 0.4,
+    searching: bool = False,
 ) -> np.ndarray:
     """Return a copy of ``image_bgr`` with masks tinted, boxes, ids, scores and FPS drawn.
 
     Every target is drawn in its own colour (:func:`target_color`); ``mask`` is tracker_node's
-    ``~/mask``: value ``i + 1`` marks the pixels of ``targets[i]``.
+    ``~/mask``: value ``i + 1`` marks the pixels of ``targets[i]``. ``searching``: the tracker
+    has lost its targets and searches for them (shown without a box).
     """
     canvas = image_bgr.copy()
     if mask is not None and mask.shape == canvas.shape[:2]:
@@ -121,7 +127,7 @@ def annotate(
         )
     status = f"{fps:.1f} FPS" if fps else "-- FPS"
     if not targets:
-        status += "  no target"
+        status += "  searching" if searching else "  no target"
     # White text over a thicker black copy stays readable on any background.
     for color, stroke in (((0, 0, 0), thickness + 2), ((255, 255, 255), thickness)):
         cv2.putText(
@@ -185,6 +191,8 @@ class VisualizationNode(Node):
             Detection2DArray, "detections", self._on_detections, QoSProfile(depth=10)
         )
         self.create_subscription(Image, "mask", self._on_mask, QoSProfile(depth=5))
+        self._tracker_state = "idle"
+        self.create_subscription(String, "state", self._on_state, state_qos())
         # Reliable publisher: matches both reliable (RViz default) and best-effort subscribers.
         self.annotated_pub = self.create_publisher(
             Image, "~/annotated", QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
@@ -212,6 +220,9 @@ class VisualizationNode(Node):
 
     def _on_detections(self, msg: Detection2DArray) -> None:
         self._update(stamp_to_ns(msg.header.stamp), "detections", msg)
+
+    def _on_state(self, msg: String) -> None:
+        self._tracker_state = msg.data
 
     def _on_mask(self, msg: Image) -> None:
         self._last_mask_at = time.monotonic()
@@ -260,7 +271,8 @@ class VisualizationNode(Node):
         fps = None
         if len(self._published_at) > 1 and now > self._published_at[0]:
             fps = (len(self._published_at) - 1) / (now - self._published_at[0])
-        canvas = annotate(image, tracked_boxes(entry.detections), mask, fps, self.mask_alpha)
+        canvas = annotate(image, tracked_boxes(entry.detections), mask, fps, self.mask_alpha,
+                          searching=self._tracker_state == "lost")
         self.annotated_pub.publish(
             bgr8_to_image_msg(canvas, entry.image.header, self.output_encoding)
         )

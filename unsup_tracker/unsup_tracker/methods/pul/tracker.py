@@ -37,6 +37,15 @@ from ...models.siamfc_tracker import SiamFCParams, SiamFCTracker
 class PULParams(SiamFCParams):
     update_rate: float = 0.0
     window_influence: float = 0.3
+    #: Lost flag and long-term layer, chosen on devbench with bench/bench_long_term.py (no
+    #: layer, per frame: false alarms = flagged with IoU > 0.5 out of 720, hits = flagged while
+    #: absent out of 128): PSR < 0.18 flagged 280 / 81, < 0.10 19 / 28; match (peak logit over
+    #: the first frame's) < 0.4 flagged 5 / 35. Re-acquisition: PUL's candidates verify badly
+    #: (best full-frame candidate of 108 frames: at 0.8 20 right, 27 wrong; at 0.95 4 and 10);
+    #: 0.95 keeps wrong re-acquisitions rare, at the price of rare right ones.
+    lost_score_threshold: float = 0.10
+    lost_match_threshold: float = 0.4
+    reacquire_threshold: float = 0.95
 
 
 class PULTracker(SiamFCTracker):

@@ -34,6 +34,14 @@ class UDTParams(TrackerParams):
     #: Below this normalised response peak the result is flagged lost (see tracker.py: on the
     #: real development clips on-target frames score >= ~0.35, unrelated images ~0.05-0.3).
     lost_score_threshold: float = 0.25
+    #: Long-term layer (unsup_tracker.long_term): a search window costs ~1/3 of a frame's
+    #: tracking (one 56-px crop), so more windows per frame fit the tracking budget.
+    search_windows_per_frame: int = 8
+    #: Re-acquisition: on devbench (every 10th frame, best full-frame candidate; bench/
+    #: bench_long_term.py) 0.5 accepted 66 right and 5 wrong candidates, 0.6 45 and 0; 0.6
+    #: re-found almost nothing in the layer (a returning target at the size it had when lost
+    #: scores ~0.2-0.5 on dev05), so 0.5.
+    reacquire_threshold: float = 0.5
     #: Network input side (pixels); the paper's 125 costs ~5x more for the same accuracy here.
     input_size: int = DEFAULT_INPUT_SIZE
     #: Search window = target size * (1 + padding); UDT's run_UDT.m uses 1.8.

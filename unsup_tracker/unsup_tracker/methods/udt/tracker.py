@@ -66,11 +66,11 @@ import math
 import numpy as np
 import torch
 
-from ...crops import cosine_window, mean_color, scale_factors, scale_pyramid_crops
+from ...crops import crop_and_resize, cosine_window, mean_color, scale_factors, scale_pyramid_crops
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.dcf import (CorrelationFilter, gaussian_label, index_to_displacement, phase_ramp,
                            spectrum)
-from ...tracker_base import Tracker, TrackResult, check_image
+from ...tracker_base import Candidate, Tracker, TrackResult, check_image
 from .finetune import UDTFinetune
 from .params import UDTParams
 
@@ -110,6 +110,8 @@ class UDTTracker(Tracker):
         self._unit_scale = np.ones(1)
         self._frame_index = 0
         self._filter: CorrelationFilter | None = None
+        #: The first frame's filter, never updated (re-detection checks candidates with it).
+        self._first_filter: CorrelationFilter | None = None
         self._center = np.zeros(2)
         self._size = np.ones(2)
         self._min_size = np.ones(2)
@@ -189,6 +191,8 @@ class UDTTracker(Tracker):
         x_spec, x_norm = self._windowed_spectra(self._features(
             image, self._center, self._window_size(), [1.0], mean_color(image)), True)
         self._filter.fit(x_spec[0], rate=1.0)
+        self._first_filter = CorrelationFilter(self._label, p.dcf_lambda)
+        self._first_filter.fit(x_spec[0], rate=1.0)
         self_peak = float(self._filter.respond(x_spec).max())
         if p.energy_normalised_peaks:
             self_peak /= max(float(x_norm[0]), 1e-12)
@@ -305,10 +309,65 @@ class UDTTracker(Tracker):
         self._center = np.clip(self._center, 0.0, [image.shape[1], image.shape[0]])
         self._size = np.clip(self._size * (1.0 + p.scale_lr * (scale - 1.0)),
                              self._min_size, self._max_size)
-        if p.online_update and p.interp_factor > 0.0:
+        if p.online_update and p.interp_factor > 0.0 and not self.frozen:
             self._filter.fit(self._update_spectrum(image, fill, features, z_spec, best, dy, dx),
                              rate=p.interp_factor)
         score = peaks[best] / self._score_ref
         score = float(min(1.0, max(0.0, score))) if math.isfinite(score) else 0.0
+        self.match_score = score
         box = cxcywh_to_xywh([*self._center, *self._size])
         return TrackResult(box=box, score=score)
+
+    # -- re-detection hooks (unsup_tracker.long_term) -------------------------------------
+    def search_window(self) -> tuple[float, float]:
+        """Return the search window's long side and half its short side (the grid step)."""
+        window = self._window_size()
+        return float(window.max()), 0.5 * float(window.min())
+
+    @torch.inference_mode()
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: np.ndarray | None = None) -> list[Candidate]:
+        """Score windows at ``centers`` with the first-frame filter and the current model.
+
+        A candidate's score is the lower of the two filters' energy-normalised peaks (as
+        ``score``, relative to the first frame's self-response); its position is the first-frame
+        filter's peak.
+        """
+        p = self.params
+        fill = mean_color(image)
+        window = self._window_size()
+        centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+        scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)
+        patches = np.stack([crop_and_resize(image, c, window * s, p.input_size, fill)
+                            for c, s in zip(centers, scales)])
+        features = self.model(self._patches_to_tensor(patches), padding=p.conv_padding)
+        z_spec, z_norms = self._windowed_spectra(features, True)
+        norms = np.maximum(z_norms.cpu().numpy().astype(np.float64), 1e-12)
+        scores, locations = [], None
+        for model in (self._first_filter, self._filter):
+            maps = model.respond(z_spec).cpu().numpy()
+            flat = maps.reshape(len(maps), -1)
+            index = flat.argmax(axis=1)
+            peaks = flat[np.arange(len(maps)), index].astype(np.float64)
+            if p.energy_normalised_peaks:
+                peaks = peaks / norms
+            scores.append(peaks / self._score_ref)
+            locations = index if locations is None else locations
+        combined = np.minimum(*scores)
+        height, width = maps.shape[1:]
+        candidates = []
+        for center, scale, flat_index, score in zip(centers, scales, locations, combined):
+            row, col = divmod(int(flat_index), width)
+            shift = np.array([index_to_displacement(col, width),
+                              index_to_displacement(row, height)], dtype=np.float64)
+            found = center + shift * window * scale / p.input_size
+            score = float(score) if math.isfinite(score) else 0.0
+            candidates.append(Candidate(box=cxcywh_to_xywh([*found, *(self._size * scale)]),
+                                        score=score))
+        return candidates
+
+    def reseat(self, box_xywh) -> None:
+        """Move the search to ``box_xywh`` (size clamped as in tracking); the model is kept."""
+        cx, cy, w, h = xywh_to_cxcywh(box_xywh)
+        self._center = np.array([cx, cy])
+        self._size = np.clip(np.array([w, h]), self._min_size, self._max_size)

@@ -1,0 +1,168 @@
+"""The long-term layer (issue 9): choose its thresholds on devbench, and measure its cost.
+
+``thresholds``: for each method on the development benchmark (never real_dev):
+
+* lost thresholds: one run without the layer (``long_term=False``) records every frame's
+  ``score`` and ``match_score`` with the ground truth; for each candidate threshold it prints
+  the frames a flag "score < T" (or "match < T") would call lost while the box has IoU > 0.5
+  (false alarms) and while the target is absent (hits), out of all such frames;
+* re-acquisition threshold: on every ``--every``-th frame, a fresh tracker initialised on
+  frame 1 (with the first frame's target size; the true size is used for present frames so
+  that a right candidate can reach IoU > 0.5) scans the whole frame with ``detect``; the best
+  candidate is "right" when its box has IoU > 0.5 with the ground truth, "wrong" otherwise
+  (target absent, a distractor, background). For each threshold: right and wrong
+  re-acquisitions (best candidate >= T), out of the frames scanned.
+
+``cost``: per-frame ``track()`` time with the layer on and off on the same frames (rounds
+alternate, median over rounds), and the time of a frame while lost (searching), for each
+method at one thread. Printed, never asserted.
+
+    python bench/bench_long_term.py thresholds [--methods udt s2siamfc pul] [--every 10]
+    python bench/bench_long_term.py cost [--methods ...] [--frames 100] [--rounds 5]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import cv2
+import numpy as np
+import torch
+
+from unsup_tracker import build_tracker, list_methods
+from unsup_tracker.evaluation import devbench
+from unsup_tracker.evaluation.dataset import load_dataset
+from unsup_tracker.geometry import iou_xywh
+from unsup_tracker.long_term import LongTermTracker
+
+LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5)
+REACQUIRE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def _iou(box, truth) -> float:
+    if not np.all(np.isfinite(truth)):
+        return -1.0
+    return float(iou_xywh(np.asarray(box, float)[None], np.asarray(truth, float)[None])[0])
+
+
+def lost_study(method: str, sequences, save: str = "") -> None:
+    scores, matches, ious = [], [], []
+    for sequence in sequences:
+        tracker = build_tracker(method, device="cpu", long_term=False)
+        tracker.init(sequence.load_frame(0), sequence.groundtruth[0])
+        for index in range(1, len(sequence)):
+            result = tracker.track(sequence.load_frame(index))
+            scores.append(result.score)
+            matches.append(tracker.match_score)
+            ious.append(_iou(result.box, sequence.groundtruth[index]))
+    ious = np.array(ious)
+    if save:
+        np.savez(f"{save}_{method}.npz", scores=scores, matches=np.array(matches, float),
+                 ious=ious)
+    on_target, absent = ious > 0.5, ious < 0
+    for name, values in (("score", scores), ("match", matches)):
+        values = np.array(values, float)
+        print(f"\n{method}: lost flag '{name} < T' (no layer, per frame): on-target frames "
+              f"{on_target.sum()}, absent frames {absent.sum()}")
+        print("| T | false alarms (lost, IoU > 0.5) | hits (lost, absent) |\n|---:|---:|---:|")
+        for threshold in LOST_THRESHOLDS:
+            low = values < threshold
+            alarms, hits = (low & on_target).sum(), (low & absent).sum()
+            print(f"| {threshold:.2f} | {alarms} ({100 * alarms / max(on_target.sum(), 1):.1f} %)"
+                  f" | {hits} ({100 * hits / max(absent.sum(), 1):.1f} %) |", flush=True)
+
+
+def _scan(tracker, image) -> list:
+    """Best candidate of a full-frame grid of ``detect`` windows around the frame centre."""
+    side, step = tracker.search_window()
+    height, width = image.shape[:2]
+    xs = np.arange(step / 2, width + step / 2, step)
+    ys = np.arange(step / 2, height + step / 2, step)
+    centers = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    return max(tracker.detect(image, centers), key=lambda c: c.score)
+
+
+def reacquire_study(method: str, sequences, every: int) -> None:
+    best_scores, right = [], []
+    for sequence in sequences:
+        first = sequence.groundtruth[0]
+        for index in range(every, len(sequence), every):
+            tracker = build_tracker(method, device="cpu", long_term=False)
+            tracker.init(sequence.load_frame(0), first)
+            truth = sequence.groundtruth[index]
+            if np.all(np.isfinite(truth)):
+                tracker.reseat((*first[:2], *truth[2:]))
+            candidate = _scan(tracker, sequence.load_frame(index))
+            best_scores.append(candidate.score)
+            right.append(_iou(candidate.box, truth) > 0.5)
+    best_scores, right = np.array(best_scores), np.array(right)
+    print(f"\n{method}: re-acquisition by the best full-frame candidate, {len(right)} frames "
+          f"scanned (every {every}th), best candidate right in {right.sum()}")
+    print("| T | right re-acquisitions | wrong re-acquisitions |\n|---:|---:|---:|")
+    for threshold in REACQUIRE_THRESHOLDS:
+        accept = best_scores >= threshold
+        print(f"| {threshold:.2f} | {(accept & right).sum()} | {(accept & ~right).sum()} |")
+
+
+def cost(methods, frames: int, rounds: int) -> None:
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur((rng.random((480, 640, 3)) * 255).astype(np.uint8), (0, 0), 3)
+    texture = cv2.GaussianBlur((rng.random((60, 60, 3)) * 255).astype(np.uint8), (0, 0), 1.5)
+    clip = []
+    for index in range(frames):
+        image = background.copy()
+        x = 200 + int(60 * np.sin(2 * np.pi * index / frames))
+        image[200:260, x:x + 60] = texture
+        clip.append(image)
+    first = (200.0, 200.0, 60.0, 60.0)
+    print("| method | track, layer off (ms) | track, layer on (ms) | overhead | "
+          "searching frame (ms) |\n|---|---:|---:|---:|---:|")
+    for method in methods:
+        times = {"off": [], "on": [], "search": []}
+        for _ in range(rounds):
+            for key in ("off", "on"):
+                tracker = build_tracker(method, device="cpu", long_term=key == "on")
+                tracker.init(clip[0], first)
+                start = time.perf_counter()
+                for image in clip[1:]:
+                    tracker.track(image)
+                times[key].append((time.perf_counter() - start) / (len(clip) - 1))
+            tracker = build_tracker(method, device="cpu", reacquire_threshold=1e9)
+            assert isinstance(tracker, LongTermTracker)
+            tracker.init(clip[0], first)
+            tracker._enter_lost(0.0)  # searching from the first frame on (never re-acquires)
+            start = time.perf_counter()
+            for image in clip[1:]:
+                tracker.track(image)
+            times["search"].append((time.perf_counter() - start) / (len(clip) - 1))
+        off, on, search = (1000 * float(np.median(times[k])) for k in ("off", "on", "search"))
+        print(f"| {method} | {off:.2f} | {on:.2f} | {100 * (on / off - 1):+.1f} % | "
+              f"{search:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", choices=("thresholds", "lost", "reacquire", "cost"))
+    parser.add_argument("--methods", nargs="+", default=list_methods())
+    parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--save", default="", metavar="PREFIX",
+                        help="lost study: also save the per-frame values to PREFIX_<method>.npz")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    if args.study == "cost":
+        cost(args.methods, args.frames, args.rounds)
+        return
+    sequences = load_dataset(devbench.ensure_devbench())
+    for method in args.methods:
+        if args.study in ("thresholds", "lost"):
+            lost_study(method, sequences, args.save)
+        if args.study in ("thresholds", "reacquire"):
+            reacquire_study(method, sequences, args.every)
+
+
+if __name__ == "__main__":
+    main()

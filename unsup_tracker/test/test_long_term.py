@@ -1,0 +1,109 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The long-term layer (issue 9) of every shipped method, shipped weights, in-memory clips.
+
+Lost while occluded, frozen model, re-found elsewhere, no look-alike taken for the target.
+"""
+import functools
+
+import numpy as np
+import pytest
+import torch
+from synthetic import LONG_TERM_TARGET as TARGET, distractor_clip, occlusion_clip
+from synthetic import one_torch_thread  # noqa: F401  (autouse fixture)
+
+from unsup_tracker import build_tracker, list_methods
+from unsup_tracker.geometry import iou_xywh
+from unsup_tracker.long_term import LongTermTracker
+from unsup_tracker.registry import get_method
+
+METHODS = [m for m in list_methods() if get_method(m).shipped_checkpoint.is_file()]
+
+
+def _tracker(method):
+    tracker = build_tracker(method, device="cpu")
+    assert isinstance(tracker, LongTermTracker)
+    return tracker
+
+
+def _model_state(tracker):
+    inner = tracker.inner
+    if hasattr(inner, "_filter"):
+        return inner._filter.alpha.clone()
+    return inner.kernel.clone()
+
+
+@functools.lru_cache(maxsize=None)
+def occlusion_run(method):
+    """Track the occlusion clip; return (lost flags, model states, IoUs after it, events)."""
+    frames, boxes = occlusion_clip()
+    tracker = _tracker(method)
+    tracker.init(frames[0], boxes[0])
+    visible = [tracker.track(frame) for frame in frames[1:10]]
+    assert not any(r.lost for r in visible), f"lost while visible: {[r.score for r in visible]}"
+    lost, states = [], []
+    for frame in frames[10:30]:
+        lost.append(tracker.track(frame).lost)
+        states.append(_model_state(tracker))
+    ious = []
+    for frame, box in zip(frames[30:], boxes[30:]):
+        result = tracker.track(frame)
+        ious.append(0.0 if result.lost else float(iou_xywh(result.box[None], box[None])[0]))
+    return lost, states, ious, [e.kind for e in tracker.events]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_occluded_target_is_lost_frozen_and_found_again(method):
+    lost, states, ious, events = occlusion_run(method)
+    # Lost within the first few covered frames, and no model update from then on.
+    first_lost = lost.index(True)
+    assert first_lost <= 5 and all(lost[first_lost:]), lost
+    for state in states[first_lost + 1:]:
+        assert torch.equal(state, states[first_lost])
+    # Found again (within the 15 frames the patch is back), and kept from then on.
+    found = next((i for i, iou in enumerate(ious) if iou > 0.5), None)
+    assert found is not None and all(i > 0.5 for i in ious[found:]), ious
+    assert events == ["lost", "found"]
+
+
+#: Measured: found on the 6th (S2SiamFC) and 8th (PUL) frame after the patch reappears: the
+#: SiamFC search windows (a third of a frame's cost each, 3 a frame) scan the frame in ~7
+#: frames, and scans at x0.75 / x1.33 of the size alternate with the ones at the old size.
+SLOW_SCAN = pytest.mark.xfail(strict=True, reason="SiamFC full-frame scan takes > 5 frames")
+
+
+@pytest.mark.parametrize("method", [pytest.param(m, marks=SLOW_SCAN) if m != "udt" else m
+                                    for m in METHODS])
+def test_found_again_within_five_frames(method):
+    ious = occlusion_run(method)[2]
+    assert max(ious[:5]) > 0.5, ious
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_lookalike_alone_in_view_is_not_taken(method):
+    frames = distractor_clip()
+    tracker = _tracker(method)
+    first = np.array([60, 60, TARGET, TARGET], dtype=float)
+    tracker.init(frames[0], first)
+    results = [tracker.track(frame) for frame in frames[1:]]
+    assert not any(r.lost for r in results[:9])
+    assert all(r.lost for r in results[-20:]), [round(r.score, 2) for r in results]
+    assert "found" not in [e.kind for e in tracker.events]
+
+
+def test_layer_can_be_turned_off():
+    tracker = build_tracker("udt", device="cpu", long_term=False)
+    assert not isinstance(tracker, LongTermTracker)
+    with pytest.raises(ValueError, match="lost_patience"):
+        build_tracker("udt", device="cpu", lost_patience=0)
