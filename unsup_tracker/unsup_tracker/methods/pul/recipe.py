@@ -367,7 +367,7 @@ class PULRecipe(TrainingRecipe):
         search = batch["search"].contiguous(memory_format=torch.channels_last)
         offsets = batch["offset"] / model.total_stride
         radius = params.label_radius / model.total_stride
-        template_features = model.features(template)
+        template_features = model.template_features(template)
         logits = model.head(template_features, model.features(search))
         labels = label_maps(model.response_size, offsets, radius)
         if params.tc_loss == "nr":
@@ -381,7 +381,7 @@ class PULRecipe(TrainingRecipe):
         if params.contrastive_weight > 0:
             view = batch["view"].contiguous(memory_format=torch.channels_last)
             contrastive = info_nce(template_features.flatten(1),
-                                   model.features(view).flatten(1), params.temperature)
+                                   model.template_features(view).flatten(1), params.temperature)
             total = total + params.contrastive_weight * contrastive
         with torch.no_grad():
             # Comparable whatever tc_loss is: BCE at the mined centre and the target probability.

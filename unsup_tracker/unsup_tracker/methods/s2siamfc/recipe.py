@@ -439,7 +439,7 @@ class S2SiamFCRecipe(TrainingRecipe):
         positive = batch["positive"]
         labels = label_maps(model.response_size, batch["offset"] / model.total_stride,
                             params.label_radius / model.total_stride, positive)
-        template_features = model.features(template)
+        template_features = model.template_features(template)
         search_features = model.features(search)
         logits = model.head(template_features, search_features)
         raw_terms, weights = self._weighted(logits, labels, positive)
@@ -458,7 +458,7 @@ class S2SiamFCRecipe(TrainingRecipe):
             is_positive = positive > 0.5
             for mask in masks:
                 masked = masked * (1.0 - mask) + fill * mask
-                masked_logits = model.head(model.features(masked), search_features)
+                masked_logits = model.head(model.template_features(masked), search_features)
                 terms, _ = self._weighted(masked_logits, labels, positive)
                 masked_loss = masked_loss + terms[is_positive].mean()
             masked_loss = masked_loss / params.mask_count
