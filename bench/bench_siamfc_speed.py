@@ -12,8 +12,8 @@ the default network (models/siamfc.py): the paper's AlexNet layout, a half-width
 the default. ``--backbones`` times the two initialisations of models/backbones.py with the same
 tracker: the scratch trunk and the ImageNet EfficientNet-Lite0 (stage 3, stride 8), the latter
 with SiamFC's three search crops per frame and with one search crop against three template
-scales (``scale_mode``), at 127/255 and at 95/191 px. ``--finetune`` times ``init`` with first-frame fine-tuning (budget = the methods'
-default ``finetune_seconds``).
+scales (``scale_mode``), at 127/255 and at 95/191 px. ``--finetune`` times ``init`` with
+first-frame fine-tuning (budget = the methods' default ``finetune_seconds``).
 
 Threads default to 1: on this shared 2-core machine two torch threads per process measured
 contention, not the trackers (at a load average of 7 a 2-thread run gave s2siamfc 4.4 FPS and

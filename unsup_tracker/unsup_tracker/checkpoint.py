@@ -142,7 +142,7 @@ def save_checkpoint(
 
 
 def weights_record(model: torch.nn.Module) -> dict[str, str] | None:
-    """The pre-trained weights file a model was initialised from (name, sha256), if any."""
+    """Return the pre-trained weights file a model was initialised from (name, sha256), if any."""
     record = getattr(model, "weights_record", None)
     return record() if callable(record) else None
 

@@ -1,3 +1,16 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Backbones of the Siamese methods, chosen by name in a model config's ``"backbone"`` entry.
 
 Every Siamese method (S2SiamFC and PUL now, USOT and CycleSiam later) builds its trunk here with
@@ -106,7 +119,7 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return torch.nn.utils.fusion.fuse_conv_bn_eval(conv.eval(), bn.eval())
 
 
-# -- scratch: SiamFC's AlexNet, slimmed ------------------------------------------------------------
+# -- scratch: SiamFC's AlexNet, slimmed -------------------------------------------------------
 class AlexNetBackbone(nn.Module):
     """SiamFC's AlexNet layout with configurable widths; ``forward`` takes BGR 0..255 patches."""
 
@@ -172,7 +185,7 @@ class AlexNetBackbone(nn.Module):
         return None
 
     def tail(self) -> nn.Module:
-        """The last layer (first-frame fine-tuning adapts it; the rest stays frozen)."""
+        """Return the last layer (first-frame fine-tuning adapts it; the rest stays frozen)."""
         return self.layers.conv5
 
     def fused(self) -> nn.Sequential:
@@ -202,7 +215,7 @@ class AlexNetBackbone(nn.Module):
         return self.fused()[:-1]
 
 
-# -- efficientnet_lite0: ImageNet-initialised ------------------------------------------------------
+# -- efficientnet_lite0: ImageNet-initialised -------------------------------------------------
 class SameConv2d(nn.Conv2d):
     """Conv2d with TensorFlow's "same" padding (asymmetric for stride 2), with a pad value."""
 
@@ -407,11 +420,11 @@ class EfficientNetLite0Backbone(nn.Module):
 
     @property
     def out_end(self) -> int:
-        """Number of blocks up to the ``out_stride`` map (end of stage 3 or 5)."""
+        """Count the blocks up to the ``out_stride`` map (end of stage 3 or 5)."""
         return self._stage_ends[2] if self.out_stride == 8 else self._stage_ends[4]
 
     def tail(self) -> nn.Module:
-        """The last block before the ``out_stride`` map (first-frame fine-tuning adapts it)."""
+        """Return the last block before the ``out_stride`` map (fine-tuning adapts it)."""
         return self._blocks[self.out_end - 1]
 
     def fused(self) -> nn.Module:

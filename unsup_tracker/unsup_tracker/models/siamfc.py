@@ -11,10 +11,19 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""SiamFC: an AlexNet-style backbone with batch norm and a cross-correlation head.
+"""SiamFC: a backbone from :mod:`.backbones` and a cross-correlation head.
 
 The one SiamFC network of the package (S2SiamFC and PUL train it differently; the tracker is
-:mod:`.siamfc_tracker`). ``f(z, x) = out_scale * gain * (phi(z) * phi(x)) + bias``.
+:mod:`.siamfc_tracker`). ``f(z, x) = out_scale * gain * (phi(z) * phi(x)) + bias``. The model
+config's ``"backbone"`` picks the trunk: ``{"name": "scratch", ...}`` (the slim AlexNet below,
+the default) or ``{"name": "efficientnet_lite0", ...}`` (ImageNet-initialised, padded; then
+``template_cells`` = 8 keeps the central 8x8 of the 16x16 template map, which covers the target
+with SiamFC's context, and ``out_scale`` = 1e-4: the ImageNet features' raw correlations on
+opencv-doc photos have a spread of ~1e4, so that puts the first logits at a spread of ~1.5).
+Before the backbone module the scratch keys ``channels`` and ``conv1_kernel`` were top-level
+model-config keys; they are still accepted there and moved into ``"backbone"``.
+
+Decisions for the scratch trunk:
 
 Decisions (see ``bench/bench_siamfc_speed.py`` for the measurements behind them):
 
@@ -188,7 +197,7 @@ class SiamFC(nn.Module):
         return list(self.backbone.tail().parameters()) + list(self.head.parameters())
 
     def weights_record(self) -> dict[str, str] | None:
-        """The backbone's pre-trained weights file (name, sha256), None when trained from zero."""
+        """Return the backbone's pre-trained weights file (name, sha256); None for scratch."""
         return self.backbone.weights_record()
 
     def inference_copy(self) -> "SiamFC":
