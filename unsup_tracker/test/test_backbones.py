@@ -140,3 +140,16 @@ def test_lite0_tracker_follows_a_translation(tmp_path, scale_mode):
     frame1 = image[34:274, 28:348].copy()      # the scene moves by (+12, +6)
     box = tracker.track(frame1).box
     assert np.allclose(box[:2], [142.0, 96.0], atol=3.0)
+
+
+def test_lite0_first_frame_finetuning_adapts_the_last_block_only(tmp_path):
+    path = save_checkpoint(tmp_path / "s2siamfc.pt", "s2siamfc", build_siamfc(LITE0), LITE0)
+    tracker = build_tracker("s2siamfc", path, device="cpu", finetune=True,
+                            finetune_seconds=30.0, finetune_steps=2)
+    shared = {k: v.clone() for k, v in tracker.model.state_dict().items()}
+    image = smooth_image(seed=2, side=480)[:240, :320].copy()
+    tracker.init(image, np.array([130.0, 90.0, 60.0, 50.0]))
+    assert tracker.finetune_report.steps == 2
+    tuned = tracker.model.state_dict()
+    changed = {k for k in tuned if not torch.equal(tuned[k], shared[k])}
+    assert changed and all(k.startswith(("backbone._blocks.4.", "head.")) for k in changed)
