@@ -18,6 +18,7 @@ Nothing here is asserted; it prints what it measured. Usage::
 
     .venv/bin/python bench/bench_ros_latency.py [--seconds 20] [--rate 30] [--method udt]
         [--checkpoint PATH|untrained] [--reliability best_effort|reliable] [--json out.json]
+        [--param s2siamfc.scale_mode=template]
 """
 import argparse
 import json
@@ -42,6 +43,8 @@ def parse_args():
     parser.add_argument("--reliability", default="best_effort",
                         choices=("best_effort", "reliable"))
     parser.add_argument("--torch-threads", type=int, default=0, help="0 = torch's default")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra tracker_node parameter, e.g. s2siamfc.scale_mode=template")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     return parser.parse_args()
 
@@ -81,6 +84,9 @@ def main():
                       "image_reliability": args.reliability, "torch_threads": args.torch_threads}
     if checkpoint:
         tracker_params["checkpoint"] = checkpoint
+    for item in args.param:
+        key, _, value = item.partition("=")
+        tracker_params[key] = value
     camera_params = {"source": video, "rate": args.rate, "loop": True,
                      "image_reliability": args.reliability, "wait_for_subscribers": 1}
     lock = threading.Lock()

@@ -153,3 +153,14 @@ def test_lite0_first_frame_finetuning_adapts_the_last_block_only(tmp_path):
     tuned = tracker.model.state_dict()
     changed = {k for k in tuned if not torch.equal(tuned[k], shared[k])}
     assert changed and all(k.startswith(("backbone._blocks.4.", "head.")) for k in changed)
+
+
+def test_scale_mode_template_makes_one_kernel_per_scale(tmp_path):
+    frame = smooth_image(seed=3, side=480)[:240, :320].copy()
+    box = np.array([130.0, 90.0, 60.0, 50.0])
+    path = save_checkpoint(tmp_path / "pul.pt", "pul", build_siamfc(LITE0), LITE0)
+    for mode, expected in (("template", True), ("search", False)):
+        tracker = build_tracker("pul", path, device="cpu", scale_mode=mode)
+        tracker.init(frame, box)
+        assert tracker.template_scales is expected
+        assert len(tracker.kernel) == (3 if expected else 1)

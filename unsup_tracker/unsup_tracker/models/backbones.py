@@ -456,6 +456,8 @@ def _lite0_features(stem, bn0, blocks, stage_ends, x, frozen_stages):
 class FusedLite0(nn.Module):
     """Folded copy of an :class:`EfficientNetLite0Backbone`: ``forward`` = its ``forward``."""
 
+    padded = True
+
     def __init__(self, backbone: EfficientNetLite0Backbone, drop_last: bool = False):
         super().__init__()
         source = copy.deepcopy(backbone).eval()

@@ -53,8 +53,15 @@ Decisions:
   at ``template_side / s`` for each scale ``s`` (each shows the target ``s`` times larger, so it
   matches a target that grew by ``s`` relative to the current estimate); the kernels are made
   once at init. The linear template update then blends the same search window into every
-  scale's kernel. ``auto`` (default) picks ``template`` for a padded (ImageNet) backbone and
-  ``search`` for the scratch trunk, which keeps its measured behaviour.
+  scale's kernel. Measured with the shipped ImageNet-backbone checkpoints (``unsup-tracker eval
+  --threads 1``, AUC devbench / real_dev): s2siamfc search 76.9 / 65.6, template 73.0 / 55.4;
+  pul search 71.6 / 62.2, template 70.9 / 52.1; ``track()`` 76 ms (search) vs 21 ms (template)
+  on box.mp4, one thread, idle machine (``bench/bench_siamfc_speed.py --backbones``). So the
+  default is ``search`` (accuracy; 13 FPS with Lite0), and the ROS node's config
+  (config/s2siamfc.yaml, pul.yaml) sets ``template``, which keeps up with a 30 Hz 640x480 camera
+  (``bench/bench_ros_latency.py --method s2siamfc --torch-threads 1 --param
+  s2siamfc.scale_mode=template``: 0 of 450 frames dropped, compute p50 28 ms; search mode dropped
+  38 %).
 * Target size is kept between ``min_target_size`` pixels and the image size; the centre is
   kept inside the image.
 """
@@ -76,7 +83,7 @@ from ..tracker_base import Tracker, TrackResult
 from .siamfc import SiamFC, balanced_logistic_loss, label_maps
 
 _INTERPOLATIONS = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
-_SCALE_MODES = ("auto", "search", "template")
+_SCALE_MODES = ("search", "template")
 
 
 @dataclasses.dataclass
@@ -103,9 +110,9 @@ class SiamFCParams(TrackerParams):
     #: Lost below this normalised peak-to-sidelobe ratio (see the module docstring).
     lost_score_threshold: float = 0.18
     #: "search": a pyramid of search crops per frame (SiamFC); "template": one search crop per
-    #: frame against templates of the first frame at the inverse scales; "auto": "template" for
-    #: an ImageNet (padded) backbone, whose trunk is too slow for three searches a frame.
-    scale_mode: str = "auto"
+    #: frame against templates of the first frame at the inverse scales (see the module
+    #: docstring: ~3.4x faster with the ImageNet backbone, less accurate).
+    scale_mode: str = "search"
 
     def validate(self) -> None:
         super().validate()
@@ -192,10 +199,7 @@ class SiamFCTracker(Tracker):
                                 self.params.context)
         self.template_side = geometry.template_region(width, height)[0]
         self.search_side = geometry.search_region(width, height)[0]
-        mode = self.params.scale_mode
-        if mode == "auto":
-            mode = "template" if getattr(self.net.backbone, "padded", False) else "search"
-        self.template_scales = mode == "template"
+        self.template_scales = self.params.scale_mode == "template"
         # Template mode: the template at scale s shows the target s times larger, so it matches
         # a target that grew by s relative to the current estimate.
         sides = self.template_side / self.scales if self.template_scales \
