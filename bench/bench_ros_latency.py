@@ -16,7 +16,7 @@ Nothing here is asserted; it prints what it measured. Usage::
 
     .venv/bin/python bench/bench_ros_latency.py [--seconds 20] [--rate 30] [--method udt]
         [--checkpoint PATH|untrained] [--reliability best_effort|reliable] [--targets 1 2 4 8]
-        [--json out.json]
+        [--json out.json] [--param s2siamfc.scale_mode=template]
 """
 import argparse
 import json

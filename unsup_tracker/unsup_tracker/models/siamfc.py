@@ -11,10 +11,19 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""SiamFC: an AlexNet-style backbone with batch norm and a cross-correlation head.
+"""SiamFC: a backbone from :mod:`.backbones` and a cross-correlation head.
 
 The one SiamFC network of the package (S2SiamFC and PUL train it differently; the tracker is
-:mod:`.siamfc_tracker`). ``f(z, x) = out_scale * gain * (phi(z) * phi(x)) + bias``.
+:mod:`.siamfc_tracker`). ``f(z, x) = out_scale * gain * (phi(z) * phi(x)) + bias``. The model
+config's ``"backbone"`` picks the trunk: ``{"name": "scratch", ...}`` (the slim AlexNet below,
+the default) or ``{"name": "efficientnet_lite0", ...}`` (ImageNet-initialised, padded; then
+``template_cells`` = 8 keeps the central 8x8 of the 16x16 template map, which covers the target
+with SiamFC's context, and ``out_scale`` = 1e-4: the ImageNet features' raw correlations on
+opencv-doc photos have a spread of ~1e4, so that puts the first logits at a spread of ~1.5).
+Before the backbone module the scratch keys ``channels`` and ``conv1_kernel`` were top-level
+model-config keys; they are still accepted there and moved into ``"backbone"``.
+
+Decisions for the scratch trunk:
 
 Decisions (see ``bench/bench_siamfc_speed.py`` for the measurements behind them):
 
@@ -50,91 +59,27 @@ Decisions (see ``bench/bench_siamfc_speed.py`` for the measurements behind them)
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
-from typing import Any, Sequence
+import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbones import AlexNetBackbone, backbone_config, build_backbone  # noqa: F401
 from .correlation import xcorr
 
 DEFAULT_SIAMFC_CONFIG: dict[str, Any] = {
-    "channels": [32, 96, 128, 128, 96],
-    "conv1_kernel": 7,
+    "backbone": {"name": "scratch"},
     "exemplar_size": 127,
     "instance_size": 255,
     "out_scale": 0.01,
+    "template_cells": 0,
 }
 
-#: Per-channel normalisation of BGR 0..255 input (ImageNet statistics, BGR order).
-PIXEL_MEAN_BGR = (104.0, 117.0, 123.0)
-PIXEL_STD_BGR = (57.4, 57.1, 58.4)
-
-TOTAL_STRIDE = 8
-
-
-class AlexNetBackbone(nn.Module):
-    """SiamFC's AlexNet layout with configurable widths; ``forward`` takes BGR 0..255 patches."""
-
-    def __init__(self, channels: Sequence[int] = (32, 96, 128, 128, 96), conv1_kernel: int = 7):
-        super().__init__()
-        channels = [int(c) for c in channels]
-        if len(channels) != 5 or any(c <= 0 for c in channels):
-            raise ValueError(f"channels must be 5 positive widths, got {channels}")
-        if any(c % 2 for c in channels[:5]):
-            raise ValueError(f"grouped layers need even widths, got {channels}")
-        if conv1_kernel not in (7, 9, 11):
-            # Odd kernels 7..11 keep SiamFC's feature sizes (6x6 / 22x22) at stride 2.
-            raise ValueError(f"conv1_kernel must be 7, 9 or 11, got {conv1_kernel}")
-        c1, c2, c3, c4, c5 = channels
-        self.channels = channels
-        self.layers = nn.Sequential(OrderedDict([
-            ("conv1", nn.Conv2d(3, c1, conv1_kernel, stride=2)),
-            ("bn1", nn.BatchNorm2d(c1)), ("relu1", nn.ReLU(inplace=True)),
-            ("pool1", nn.MaxPool2d(3, stride=2)),
-            ("conv2", nn.Conv2d(c1, c2, 5, groups=2)),
-            ("bn2", nn.BatchNorm2d(c2)), ("relu2", nn.ReLU(inplace=True)),
-            ("pool2", nn.MaxPool2d(3, stride=2)),
-            ("conv3", nn.Conv2d(c2, c3, 3)),
-            ("bn3", nn.BatchNorm2d(c3)), ("relu3", nn.ReLU(inplace=True)),
-            ("conv4", nn.Conv2d(c3, c4, 3, groups=2)),
-            ("bn4", nn.BatchNorm2d(c4)), ("relu4", nn.ReLU(inplace=True)),
-            ("conv5", nn.Conv2d(c4, c5, 3, groups=2)),
-        ]))
-        self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN_BGR).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(PIXEL_STD_BGR).view(1, 3, 1, 1),
-                             persistent=False)
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels[-1]
-
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return self.layers((patches - self.pixel_mean) / self.pixel_std)
-
-    def fused(self) -> nn.Sequential:
-        """Eval-mode copy with normalisation and batch norms folded into the convolutions."""
-        layers = []
-        modules = list(copy.deepcopy(self.layers).eval())
-        index = 0
-        while index < len(modules):
-            module = modules[index]
-            if (isinstance(module, nn.Conv2d) and index + 1 < len(modules)
-                    and isinstance(modules[index + 1], nn.BatchNorm2d)):
-                module = torch.nn.utils.fusion.fuse_conv_bn_eval(module, modules[index + 1])
-                index += 1
-            layers.append(module)
-            index += 1
-        first = layers[0]
-        with torch.no_grad():
-            # conv1((x - m) / s) = conv1'(x): exact because conv1 has no zero padding.
-            scale = 1.0 / self.pixel_std.view(1, 3, 1, 1)
-            shift = (first.weight * (self.pixel_mean * scale).view(1, 3, 1, 1)).sum((1, 2, 3))
-            first.weight.mul_(scale)
-            first.bias.sub_(shift)
-        return nn.Sequential(*layers).eval()
+#: Keys of the scratch backbone that model configs before :mod:`.backbones` held at top level;
+#: still accepted (moved into ``"backbone"``) so old checkpoints and commands keep working.
+LEGACY_BACKBONE_KEYS = ("channels", "conv1_kernel")
 
 
 class XCorrHead(nn.Module):
@@ -151,16 +96,45 @@ class XCorrHead(nn.Module):
         return xcorr(template_features, search_features) * (self.out_scale * self.gain) + self.bias
 
 
+def siamfc_config(model_config: dict[str, Any]) -> dict[str, Any]:
+    """Fill a SiamFC model config's defaults (backbone's too); unknown keys are refused.
+
+    Legacy top-level ``channels`` / ``conv1_kernel`` move into a scratch backbone's config.
+    """
+    unknown = sorted(set(model_config) - set(DEFAULT_SIAMFC_CONFIG) - set(LEGACY_BACKBONE_KEYS))
+    if unknown:
+        raise ValueError(f"unknown SiamFC model_config key(s) {unknown}; "
+                         f"valid: {sorted(DEFAULT_SIAMFC_CONFIG)}")
+    config = {**copy.deepcopy(DEFAULT_SIAMFC_CONFIG), **copy.deepcopy(dict(model_config))}
+    if not isinstance(config["backbone"], dict):
+        raise ValueError(f"backbone must be a dict like {{'name': 'scratch'}}, "
+                         f"got {config['backbone']!r}")
+    legacy = {key: config.pop(key) for key in LEGACY_BACKBONE_KEYS if key in config}
+    if legacy:
+        if config["backbone"].get("name", "scratch") != "scratch":
+            raise ValueError(f"{sorted(legacy)} configure the scratch backbone, not "
+                             f"{config['backbone']['name']!r}")
+        config["backbone"] = {**config["backbone"], **legacy}
+    config["backbone"] = backbone_config(config["backbone"])
+    return config
+
+
 def pair_sizes(model_config: dict[str, Any]) -> tuple[int, int, int]:
     """(template side, search side, response side) of a SiamFC model config (defaults filled)."""
-    config = {**DEFAULT_SIAMFC_CONFIG, **model_config}
+    config = siamfc_config(model_config)
     template, search = int(config["exemplar_size"]), int(config["instance_size"])
-    conv1 = int(config["conv1_kernel"])
-    return template, search, feature_size(search, conv1) - feature_size(template, conv1) + 1
+    backbone = config["backbone"]
+    if backbone["name"] == "scratch":
+        cells = feature_size(template, int(backbone["conv1_kernel"]))
+        search_cells = feature_size(search, int(backbone["conv1_kernel"]))
+    else:
+        cells, search_cells = math.ceil(template / 8), math.ceil(search / 8)
+    cells = int(config["template_cells"]) or cells
+    return template, search, search_cells - cells + 1
 
 
 def feature_size(input_size: int, conv1_kernel: int = 7) -> int:
-    """Side of the backbone output for a square input (no padding anywhere)."""
+    """Side of the scratch backbone's output for a square input (no padding anywhere)."""
     size = (input_size - conv1_kernel) // 2 + 1     # conv1, stride 2
     size = (size - 3) // 2 + 1                      # pool1
     size = size - 4                                 # conv2 5x5
@@ -169,42 +143,74 @@ def feature_size(input_size: int, conv1_kernel: int = 7) -> int:
 
 
 class SiamFC(nn.Module):
-    """Backbone + cross-correlation head; ``forward(template, search) -> logits (N, 1, R, R)``."""
+    """Backbone + cross-correlation head; ``forward(template, search) -> logits (N, 1, R, R)``.
 
-    def __init__(self, channels: Sequence[int] = (32, 96, 128, 128, 96), conv1_kernel: int = 7,
-                 exemplar_size: int = 127, instance_size: int = 255, out_scale: float = 0.01):
+    ``template_cells`` > 0 keeps only the central ``template_cells`` x ``template_cells`` window
+    of the template's feature map (needed with a padded backbone, whose 127 px template map is
+    16x16; 0 keeps it whole, SiamFC's unpadded layout).
+    """
+
+    def __init__(self, backbone: dict[str, Any] | None = None, exemplar_size: int = 127,
+                 instance_size: int = 255, out_scale: float = 0.01, template_cells: int = 0):
         super().__init__()
-        self.backbone: nn.Module = AlexNetBackbone(channels, conv1_kernel)
+        self.backbone: nn.Module = build_backbone(backbone)
         self.head = XCorrHead(out_scale)
-        self.conv1_kernel = int(conv1_kernel)
         self.exemplar_size = int(exemplar_size)
         self.instance_size = int(instance_size)
-        self.total_stride = TOTAL_STRIDE
-        self.template_feature_size = feature_size(self.exemplar_size, self.conv1_kernel)
-        self.search_feature_size = feature_size(self.instance_size, self.conv1_kernel)
+        self.total_stride = self.backbone.out_stride
+        full_template = self.backbone.feature_size(self.exemplar_size)
+        self.search_feature_size = self.backbone.feature_size(self.instance_size)
+        self.template_cells = int(template_cells)
+        if self.template_cells < 0 or self.template_cells > full_template \
+                or (self.template_cells and (full_template - self.template_cells) % 2):
+            raise ValueError(f"template_cells must be 0 or a window of the {full_template}-cell "
+                             f"template map with an even margin, got {template_cells}")
+        self.template_feature_size = self.template_cells or full_template
         if self.template_feature_size < 1 or self.search_feature_size < self.template_feature_size:
             raise ValueError(f"exemplar_size {exemplar_size} / instance_size {instance_size} "
                              f"give feature maps {self.template_feature_size} / "
                              f"{self.search_feature_size}; the search must be the larger")
-        #: Side of the response map (17 for 127/255).
+        self._template_margin = (full_template - self.template_feature_size) // 2
+        #: Side of the response map (17 for 127/255 scratch).
         self.response_size = self.search_feature_size - self.template_feature_size + 1
 
     def features(self, patches: torch.Tensor) -> torch.Tensor:
         return self.backbone(patches)
 
+    def crop_template(self, features: torch.Tensor) -> torch.Tensor:
+        """Return the central ``template_cells`` window of template features (all for 0)."""
+        margin = self._template_margin
+        if not margin:
+            return features
+        return features[:, :, margin:features.shape[2] - margin,
+                        margin:features.shape[3] - margin]
+
+    def template_features(self, patches: torch.Tensor) -> torch.Tensor:
+        """Correlation kernel of template patches: their cropped features."""
+        return self.crop_template(self.features(patches))
+
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(template), self.features(search))
+        return self.head(self.template_features(template), self.features(search))
 
     def last_layers(self) -> list[nn.Parameter]:
-        """Parameters of conv5 and the head: what first-frame fine-tuning adapts."""
-        return list(self.backbone.layers.conv5.parameters()) + list(self.head.parameters())
+        """Parameters of the backbone's last layer and the head (first-frame fine-tuning)."""
+        return list(self.backbone.tail().parameters()) + list(self.head.parameters())
+
+    def weights_record(self) -> dict[str, str] | None:
+        """Return the backbone's pre-trained weights file (name, sha256); None for scratch."""
+        return self.backbone.weights_record()
 
     def inference_copy(self) -> "SiamFC":
         """Eval-mode copy with a fused, channels-last backbone (outputs equal to rounding)."""
-        clone = copy.deepcopy(self)
-        device = next(self.parameters()).device
-        clone.backbone = clone.backbone.fused().to(device=device,
-                                                   memory_format=torch.channels_last)
+        device = next(self.head.parameters()).device
+        backbone = self.backbone
+        try:
+            # Deep-copy everything but the backbone, which is replaced by its fused copy.
+            self.backbone = nn.Identity()
+            clone = copy.deepcopy(self)
+        finally:
+            self.backbone = backbone
+        clone.backbone = backbone.fused().to(device=device, memory_format=torch.channels_last)
         for parameter in clone.parameters():
             parameter.requires_grad_(False)
         return clone.eval()
@@ -212,11 +218,7 @@ class SiamFC(nn.Module):
 
 def build_siamfc(model_config: dict[str, Any]) -> SiamFC:
     """Network from a checkpoint's ``model_config`` (unknown keys are refused)."""
-    unknown = sorted(set(model_config) - set(DEFAULT_SIAMFC_CONFIG))
-    if unknown:
-        raise ValueError(f"unknown SiamFC model_config key(s) {unknown}; "
-                         f"valid: {sorted(DEFAULT_SIAMFC_CONFIG)}")
-    return SiamFC(**{**DEFAULT_SIAMFC_CONFIG, **model_config})
+    return SiamFC(**siamfc_config(model_config))
 
 
 def label_maps(response_size: int, offsets: torch.Tensor, radius: float,

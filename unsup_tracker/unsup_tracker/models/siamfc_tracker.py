@@ -43,7 +43,25 @@ Decisions:
   (DIGEST 5.5). ``phi(z_t)`` is read from the chosen scale's search features: the 6x6 window at
   the response cell nearest the peak is exactly the feature of a template crop centred on that
   cell (the backbone has no padding), so the update costs no extra network pass. The window is
-  on the stride-8 grid, i.e. within 4 search pixels of the new centre.
+  on the stride-8 grid, i.e. within 4 search pixels of the new centre. With a padded backbone
+  (``efficientnet_lite0``) the window is the same feature cut from a larger context, a close
+  approximation rather than the exact template feature.
+* Scale search (``scale_mode``). SiamFC crops the search region at each scale every frame;
+  with the ImageNet backbone three 255 px searches cost ~3.6x the slim scratch trunk's
+  (``bench/bench_siamfc_speed.py``), too slow for 30 Hz on one thread. ``template`` mode
+  crops ONE search region per frame and correlates it with templates cut from the first frame
+  at ``template_side / s`` for each scale ``s`` (each shows the target ``s`` times larger, so it
+  matches a target that grew by ``s`` relative to the current estimate); the kernels are made
+  once at init. The linear template update then blends the same search window into every
+  scale's kernel. Measured with the shipped ImageNet-backbone checkpoints (``unsup-tracker eval
+  --threads 1``, AUC devbench / real_dev): s2siamfc search 76.9 / 65.6, template 73.0 / 55.4;
+  pul search 71.6 / 62.2, template 70.9 / 52.1; ``track()`` 76 ms (search) vs 21 ms (template)
+  on box.mp4, one thread, idle machine (``bench/bench_siamfc_speed.py --backbones``). So the
+  default is ``search`` (accuracy; 13 FPS with Lite0), and the ROS node's config
+  (config/s2siamfc.yaml, pul.yaml) sets ``template``, which keeps up with a 30 Hz 640x480 camera
+  (``bench/bench_ros_latency.py --method s2siamfc --torch-threads 1 --param
+  s2siamfc.scale_mode=template``: 0 of 450 frames dropped, compute p50 28 ms; search mode dropped
+  38 %).
 * Target size is kept between ``min_target_size`` pixels and the image size; the centre is
   kept inside the image.
 """
@@ -65,6 +83,7 @@ from ..tracker_base import Candidate, Tracker, TrackResult
 from .siamfc import SiamFC, balanced_logistic_loss, label_maps
 
 _INTERPOLATIONS = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
+_SCALE_MODES = ("search", "template")
 
 
 @dataclasses.dataclass
@@ -90,6 +109,10 @@ class SiamFCParams(TrackerParams):
     label_radius: float = 16.0
     #: Lost below this normalised peak-to-sidelobe ratio (see the module docstring).
     lost_score_threshold: float = 0.18
+    #: "search": a pyramid of search crops per frame (SiamFC); "template": one search crop per
+    #: frame against templates of the first frame at the inverse scales (see the module
+    #: docstring: ~3.4x faster with the ImageNet backbone, less accurate).
+    scale_mode: str = "search"
 
     def validate(self) -> None:
         super().validate()
@@ -105,6 +128,8 @@ class SiamFCParams(TrackerParams):
             raise ValueError("response_upsample must be in [1, 32]")
         if self.upsample_interpolation not in _INTERPOLATIONS:
             raise ValueError(f"upsample_interpolation must be one of {sorted(_INTERPOLATIONS)}")
+        if self.scale_mode not in _SCALE_MODES:
+            raise ValueError(f"scale_mode must be one of {_SCALE_MODES}")
         if self.context < 0 or self.min_target_size < 1 or self.label_radius <= 0:
             raise ValueError("context must be >= 0, min_target_size >= 1, label_radius > 0")
 
@@ -128,16 +153,17 @@ class SiamFCFinetune(FinetuneHook):
         return model.last_layers()
 
     def precompute(self, tracker, model: SiamFC, batch):
-        # Everything before conv5 is frozen: run it once, fused and channels-last.
-        trunk = model.backbone.fused()[:-1].to(memory_format=torch.channels_last)
+        # Everything before the backbone's last layer is frozen: run it once, fused.
+        trunk = model.backbone.fused_trunk().to(memory_format=torch.channels_last)
         with torch.no_grad():
             template = trunk(batch["template"].contiguous(memory_format=torch.channels_last))
             search = trunk(batch["search"].contiguous(memory_format=torch.channels_last))
         return {"template_trunk": template, "search_trunk": search, "offset": batch["offset"]}
 
     def loss(self, tracker, model: SiamFC, batch):
-        conv5 = model.backbone.layers.conv5
-        logits = model.head(conv5(batch["template_trunk"]), conv5(batch["search_trunk"]))
+        tail = model.backbone.tail()
+        logits = model.head(model.crop_template(tail(batch["template_trunk"])),
+                            tail(batch["search_trunk"]))
         labels = label_maps(model.response_size, batch["offset"] / model.total_stride,
                             tracker.params.label_radius / model.total_stride)
         return balanced_logistic_loss(logits, labels).mean()
@@ -173,23 +199,32 @@ class SiamFCTracker(Tracker):
                                 self.params.context)
         self.template_side = geometry.template_region(width, height)[0]
         self.search_side = geometry.search_region(width, height)[0]
-        template = crop_and_resize(image, self.center, self.template_side,
-                                   self.net.exemplar_size, mean_color(image))
+        self.template_scales = self.params.scale_mode == "template"
+        # Template mode: the template at scale s shows the target s times larger, so it matches
+        # a target that grew by s relative to the current estimate.
+        sides = self.template_side / self.scales if self.template_scales \
+            else [self.template_side]
+        templates = np.stack([crop_and_resize(image, self.center, side, self.net.exemplar_size,
+                                              mean_color(image)) for side in sides])
         with torch.inference_mode():
-            self.kernel = self.net.features(self._to_tensor(template[None]))
+            self.kernel = self.net.template_features(self._to_tensor(templates))
+        self.center_kernel = len(sides) // 2
         #: Never updated: re-detection checks candidates against it (the update makes new
-        #: tensors, so this stays the first frame's).
-        self.first_kernel = self.kernel
+        #: tensors, so this stays the first frame's); the template at the current size.
+        self.first_kernel = self._center_kernel()
         # Re-detection scores are relative to the template's peak on its own first frame.
         self.first_peak = max(float(self._window_logits(image, self.center[None])[1].max()),
                               1e-6)
 
     def _track(self, image: np.ndarray) -> TrackResult:
         params = self.params
-        crops = scale_pyramid_crops(image, self.center, self.search_side, self.scales,
+        search_scales = [1.0] if self.template_scales else self.scales
+        crops = scale_pyramid_crops(image, self.center, self.search_side, search_scales,
                                     self.net.instance_size, mean_color(image))
         with torch.inference_mode():
             features = self.net.features(self._to_tensor(crops))
+            if self.template_scales:
+                features = features.expand(len(self.kernel), -1, -1, -1)
             logits = self.net.head(self.kernel, features)[:, 0].float().cpu().numpy()
         upsampled = cv2.resize(np.ascontiguousarray(logits.transpose(1, 2, 0)),
                                (self.upsampled_size, self.upsampled_size),
@@ -213,7 +248,8 @@ class SiamFCTracker(Tracker):
         # Upsampled map -> search patch pixels -> image pixels.
         displacement = (np.array([col, row], dtype=np.float64) - (self.upsampled_size - 1) / 2.0)
         displacement *= self.net.total_stride / params.response_upsample
-        displacement *= self.search_side * scale / self.net.instance_size
+        displacement *= self.search_side * search_scales[min(best, len(search_scales) - 1)] \
+            / self.net.instance_size
         self.center = np.clip(self.center + displacement, 0.0, self.image_size - 1.0)
         size_change = (1.0 - params.scale_lr) + params.scale_lr * scale
         new_size = np.clip(self.target_size * size_change, params.min_target_size,
@@ -242,6 +278,12 @@ class SiamFCTracker(Tracker):
             self.kernel = (1.0 - rate) * self.kernel + rate * window
 
     # -- re-detection hooks (unsup_tracker.long_term) -------------------------------------
+    def _center_kernel(self) -> torch.Tensor:
+        """Return the template at the current size (template mode holds one per scale)."""
+        if len(self.kernel) == 1:
+            return self.kernel
+        return self.kernel[self.center_kernel:self.center_kernel + 1]
+
     def _window_logits(self, image: np.ndarray, centers: np.ndarray, scales=None):
         """Raw logits ``(N, r, r)`` of the memory and first-frame templates at ``centers``."""
         scales = np.ones(len(centers)) if scales is None else scales
@@ -251,7 +293,7 @@ class SiamFCTracker(Tracker):
         with torch.inference_mode():
             features = self.net.features(self._to_tensor(crops))
             logits = [self.net.head(kernel, features)[:, 0].float().cpu().numpy()
-                      for kernel in (self.kernel, self.first_kernel)]
+                      for kernel in (self._center_kernel(), self.first_kernel)]
         return logits
 
     def _match(self, memory_logits: np.ndarray, features: torch.Tensor) -> float:

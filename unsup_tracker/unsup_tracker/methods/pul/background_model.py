@@ -244,7 +244,7 @@ def view_embeddings(model: torch.nn.Module, crops: np.ndarray) -> torch.Tensor:
     """Flattened conv5 maps (N, 6*6*C) of uint8 crops (N, T, T, 3), with gradients."""
     device = next(model.parameters()).device
     batch = torch.from_numpy(image_to_tensor_layout(crops)).to(device)
-    features = model.features(batch.contiguous(memory_format=torch.channels_last))
+    features = model.template_features(batch.contiguous(memory_format=torch.channels_last))
     return features.flatten(1)
 
 
@@ -295,8 +295,9 @@ def train_background_model(model: torch.nn.Module, pool: ProposalPool, geometry:
     """Contrastive BD training of ``model``'s backbone in place; returns a summary."""
     if len(pool.frames) == 0:
         raise ValueError("no frame with proposals: nothing to learn background discrimination on")
-    decayed = [p for p in model.backbone.parameters() if p.dim() > 1]
-    plain = [p for p in model.backbone.parameters() if p.dim() <= 1]
+    trained = [p for p in model.backbone.parameters() if p.requires_grad]  # not frozen stages
+    decayed = [p for p in trained if p.dim() > 1]
+    plain = [p for p in trained if p.dim() <= 1]
     optimizer = torch.optim.Adam([{"params": decayed, "weight_decay": settings.weight_decay},
                                   {"params": plain, "weight_decay": 0.0}], lr=settings.lr)
     random_steps = int(round(settings.random_fraction * settings.steps))

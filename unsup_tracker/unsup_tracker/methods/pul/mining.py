@@ -172,7 +172,8 @@ def _set_confidences(model: torch.nn.Module, pairs: list[MinedPair], context: fl
                 crops = [crop(p.first_frame, p.first_box) for p in part]
                 crops += [crop(p.last_frame, p.last_box) for p in part]
                 batch = torch.from_numpy(image_to_tensor_layout(np.stack(crops))).to(device)
-                features = model.features(batch.contiguous(memory_format=torch.channels_last))
+                features = model.template_features(
+                    batch.contiguous(memory_format=torch.channels_last))
                 features = features.flatten(1)
                 similarity = F.cosine_similarity(features[:len(part)], features[len(part):])
                 for pair, value in zip(part, similarity.tolist()):
