@@ -16,6 +16,7 @@
 Tests marked by :mod:`installed` need the installed packages; the guard's
 matching rules are also checked on files made here, which needs no footage.
 """
+import json
 import shutil
 
 import cv2
@@ -130,3 +131,30 @@ def test_training_refuses_a_devbench_source(tmp_path, capsys):
     error = capsys.readouterr().err
     assert f"{target.name} is development-benchmark footage" in error
     assert not (out / "checkpoint.pt").exists()
+
+
+def test_rendered_benchmark_sequences_are_refused(tmp_path, fake_sources):
+    index = devbench.SourceIndex(fake_sources)
+    root = tmp_path / "bench"
+    sequence = root / "dev01_x"
+    (sequence / "img").mkdir(parents=True)
+    for i in range(3):
+        _write_photo(sequence / "img" / f"{i + 1:04d}.jpg", 10 + i)
+    # Another tool's meta.json does not count.
+    (sequence / "meta.json").write_text(json.dumps({"generator": "someone.else"}))
+    refuse_devbench_footage(open_sources([sequence]), index)
+    (sequence / "meta.json").write_text(json.dumps({"generator": devbench.__name__}))
+    with pytest.raises(DevbenchFootageError, match="rendered development benchmark"):
+        refuse_devbench_footage(open_sources([sequence]), index)
+    with pytest.raises(DevbenchFootageError, match="rendered development benchmark"):
+        open_sources([sequence / "img" / "0002.jpg"])
+    link = tmp_path / "elsewhere.jpg"  # a link into the benchmark resolves to it
+    link.symlink_to(sequence / "img" / "0001.jpg")
+    with pytest.raises(DevbenchFootageError, match="rendered development benchmark"):
+        open_sources([link])
+    # The benchmark's index file at its root marks every sequence below it.
+    (sequence / "meta.json").unlink()
+    refuse_devbench_footage(open_sources([sequence]), index)
+    (root / devbench.INDEX_FILE).write_text(json.dumps({"generator_version": 2}))
+    with pytest.raises(DevbenchFootageError, match="rendered development benchmark"):
+        open_sources([root])

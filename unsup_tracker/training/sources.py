@@ -42,13 +42,17 @@ stills. The guess is logged, and ``--images-as sequence|stills`` forces it.
 Development-benchmark footage is refused: :func:`open_sources` raises
 :class:`DevbenchFootageError` when any file a source reads is one of the benchmark's source files
 or a copy of one (:class:`unsup_tracker.evaluation.devbench.SourceIndex`: same path, same name
-and size, or same content), so a folder holding one such photo is refused whole.
+and size, or same content), so a folder holding one such photo is refused whole; and when a file
+lies in a rendered benchmark (a folder up to :data:`RENDERED_DEVBENCH_DEPTH` levels above it holds
+the generator's ``meta.json`` or ``devbench.json``), so the benchmark's own frames are refused
+too (copies of single rendered frames elsewhere are not recognised).
 """
 from __future__ import annotations
 
 import abc
 import collections
 import hashlib
+import json
 import logging
 import os
 import re
@@ -58,6 +62,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from unsup_tracker.evaluation import devbench
 from unsup_tracker.evaluation.devbench import SourceIndex
 from unsup_tracker.frame_readers import natural_key
 from unsup_tracker.image_encoding import ImageEncodingError, fields_to_bgr8
@@ -547,14 +552,60 @@ def open_sources(paths: list[str | os.PathLike], topic: str | None = None,
     return sources
 
 
+#: How many folders above a file are checked for a rendered benchmark's marker files.
+RENDERED_DEVBENCH_DEPTH = 3
+
+
+def _is_devbench_marker(folder: Path) -> bool:
+    """Whether ``folder`` is a benchmark sequence or root written by the devbench generator."""
+    for name, key, value in (("meta.json", "generator", devbench.__name__),
+                             (devbench.INDEX_FILE, "generator_version", None)):
+        marker = folder / name
+        if not marker.is_file():
+            continue
+        try:
+            with open(marker, encoding="utf-8") as handle:
+                content = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(content, dict) and key in content and (
+                value is None or content[key] == value):
+            return True
+    return False
+
+
+def rendered_devbench(path: str | os.PathLike, _seen: dict | None = None) -> Path | None:
+    """Return the benchmark folder ``path`` was rendered into (see the module docstring)."""
+    seen = {} if _seen is None else _seen
+    folder = Path(path).resolve().parent
+    for _ in range(RENDERED_DEVBENCH_DEPTH + 1):
+        if folder not in seen:
+            seen[folder] = _is_devbench_marker(folder)
+        if seen[folder]:
+            return folder
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return None
+
+
 def refuse_devbench_footage(sources: list[Source], index: SourceIndex | None = None) -> None:
     """Raise :class:`DevbenchFootageError` if a source reads a development-benchmark file.
 
-    ``index`` defaults to the benchmark sources installed here.
+    ``index`` defaults to the benchmark sources installed here; rendered benchmark sequences
+    are refused whatever the index (:func:`rendered_devbench`).
     """
     index = SourceIndex() if index is None else index
+    seen: dict = {}
     for source in sources:
         for path in source.files():
+            rendered = rendered_devbench(path, seen)
+            if rendered is not None:
+                raise DevbenchFootageError(
+                    f"{source.path}: {path} is a frame of the rendered development benchmark "
+                    f"({rendered}); training on it would let the benchmark score what the model "
+                    "learnt from its own frames. Read it through unsup_tracker.evaluation "
+                    "for measurements")
             match = index.match(path)
             if match is not None:
                 raise DevbenchFootageError(
