@@ -178,10 +178,9 @@ class USOTNet(nn.Module):
     def offline_heads(self, template: dict[str, list[torch.Tensor]],
                       search: dict[str, list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Cls logits ``(N, 1, R, R)`` and ltrb distances ``(N, 4, R, R)`` in patch pixels."""
-        cls = 0.1 * self.cls_out(self.cls_tower(self.cls_corr.correlate(template["cls"],
-                                                                         search["cls"])))
-        reg = self.reg_out(self.reg_tower(self.reg_corr.correlate(template["reg"],
-                                                                  search["reg"])))
+        cls = self.cls_corr.correlate(template["cls"], search["cls"])
+        cls = 0.1 * self.cls_out(self.cls_tower(cls))
+        reg = self.reg_out(self.reg_tower(self.reg_corr.correlate(template["reg"], search["reg"])))
         return cls, self.stride * torch.exp(self.reg_adjust * reg + self.reg_bias)
 
     def encode_memory(self, kernels: torch.Tensor) -> list[torch.Tensor]:
@@ -243,4 +242,3 @@ class USOTNet(nn.Module):
 def build_usot(model_config: dict[str, Any]) -> USOTNet:
     """Network from a checkpoint's ``model_config`` (unknown keys are refused)."""
     return USOTNet(**usot_config(model_config))
-
