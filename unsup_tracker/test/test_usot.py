@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""USOT: shared anchor-free parts, network shapes, Eq. 8 fusion, the tracker and its memory queue."""
+"""USOT: anchor-free parts, network shapes, Eq. 8 fusion, the tracker and its memory queue."""
 import math
 
 import numpy as np

@@ -175,7 +175,8 @@ def naive_loss(model: USOTNet, cls: torch.Tensor, reg: torch.Tensor, boxes: torc
     offsets = (centre - (locations[0] + locations[-1]) / 2) / model.stride
     labels = label_maps(len(locations), offsets, LABEL_RADIUS_CELLS)
     cls_loss = balanced_logistic_loss(cls, labels).mean()
-    return reg_loss + LAMBDA_CLS * cls_loss, {"reg": float(reg_loss.detach()), "cls": float(cls_loss.detach())}
+    figures = {"reg": float(reg_loss.detach()), "cls": float(cls_loss.detach())}
+    return reg_loss + LAMBDA_CLS * cls_loss, figures
 
 
 class USOTTracker(Tracker):
