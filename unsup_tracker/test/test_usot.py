@@ -12,6 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 """USOT: anchor-free parts, network shapes, Eq. 8 fusion, the tracker and its memory queue."""
+import dataclasses
 import math
 
 import numpy as np
@@ -24,6 +25,7 @@ from unsup_tracker import UNTRAINED, UnknownParameterError, build_tracker, get_m
 from unsup_tracker.checkpoint import save_checkpoint
 from unsup_tracker.methods.usot.model import (DEFAULT_USOT_CONFIG, build_usot, memory_fusion,
                                               usot_config)
+from unsup_tracker.methods.usot.recipe import USOTRecipe, USOTRecipeParams, memory_lambda
 from unsup_tracker.methods.usot.tracker import MemoryQueue, USOTParams
 from unsup_tracker.models.anchor_free import (MultiScaleCorrelation, iou_loss, ltrb_targets,
                                               roi_align)
@@ -277,3 +279,101 @@ def test_first_frame_finetuning_adapts_the_last_layers_only():
                                          "memory_out.", "reg_adjust", "reg_bias"))
                            for k in changed), changed
     assert tracker.track(frames[1]).box.shape == (4,)
+
+
+# -- training --------------------------------------------------------------------------------
+@dataclasses.dataclass
+class FakeDiscovery:
+    """A DiscoveredClip whose pseudo boxes are the true ones (the recipe, not discovery, here)."""
+
+    frame_offset: int
+    num_frames: int
+    boxes: np.ndarray
+    quality: np.ndarray
+    fragment: np.ndarray
+    video_score: float = 1.0
+
+
+class FrameList:
+    """FrameSource over a list of frames (frame_at only, what the USOT recipe reads)."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    def frame_at(self, index):
+        return self.frames[index]
+
+
+def recipe_and_source(frames=16):
+    images, boxes = moving_patch_sequence(frames)
+    boxes = np.array(boxes, dtype=np.float64)
+    boxes[3] = np.nan                                            # a frame without a box
+    fragment = np.tile([[1, frames - 1]], (frames, 1))
+    clip = FakeDiscovery(0, frames, boxes, np.linspace(0.5, 1.0, frames), fragment)
+    return clip, FrameList(images)
+
+
+def test_recipe_registration_and_discovery_protocol():
+    spec = get_method("usot")
+    assert spec.recipe_cls is USOTRecipe and USOTRecipe.needs_discovery
+    with pytest.raises(UnknownParameterError):
+        USOTRecipeParams.from_overrides(num_memory=3)
+    recipe = USOTRecipe(USOTRecipeParams(), {})
+    with pytest.raises(RuntimeError, match="set_discovery"):
+        recipe.sample_batch(FrameList([]), np.random.default_rng(0))
+    empty = FakeDiscovery(0, 2, np.full((2, 4), np.nan), np.zeros(2), np.zeros((2, 2), int))
+    with pytest.raises(ValueError, match="pseudo box"):
+        recipe.set_discovery([empty])
+    # lambda_1 schedule of the memory stage (lambda_2 = 0.9 - lambda_1).
+    assert [memory_lambda(f) for f in (0.0, 0.27, 0.28, 0.35, 0.36, 1.0)] == \
+        [0.30, 0.30, 0.275, 0.275, 0.25, 0.25]
+
+
+def test_recipe_batches_put_the_box_on_the_target():
+    clip, source = recipe_and_source()
+    params = USOTRecipeParams.from_overrides(batch_size=6, search_shift=0.0, search_scale=0.0,
+                                             template_shift=0.0, template_scale=0.0,
+                                             hflip_probability=1.0, vflip_probability=0.0,
+                                             brightness=0.0, contrast=0.0, saturation=0.0)
+    recipe = USOTRecipe(params, {})
+    recipe.set_discovery([clip])
+    model = build_usot({})
+    recipe.make_optimizer(model, 10)
+    batch = recipe.sample_batch(source, np.random.default_rng(0))
+    assert "memory" not in batch                                # step 0: naive stage
+    # The 40 px patch, context 0.5: 80 px region -> 63.5 px about pixel 63 (flips keep it).
+    assert torch.allclose(batch["template_box"][0], torch.tensor([31.25, 31.25, 94.75, 94.75]))
+    # The search crop has the template's pixels per image pixel, centred on pixel 111.
+    assert torch.allclose(batch["search_box"][0], torch.tensor([79.25, 79.25, 142.75, 142.75]))
+    # Horizontal flip: the patch's left column is the frame's right column of the box region.
+    patch = batch["template"][0].permute(1, 2, 0).numpy()
+    assert np.abs(patch[63, ::-1] - patch[63]).mean() > 5
+
+
+@pytest.mark.parametrize("stage", ["naive", "memory"])
+def test_training_steps_reduce_the_loss(stage):
+    torch.manual_seed(0)
+    clip, source = recipe_and_source()
+    # A fixed batch at a high rate: the steps must fit it.
+    params = USOTRecipeParams.from_overrides(batch_size=2, num_memories=2, lr=0.05,
+                                             warmup_fraction=0.0,
+                                             naive_fraction=1.0 if stage == "naive" else 0.0)
+    recipe = USOTRecipe(params, {})
+    recipe.set_discovery([clip])
+    model = build_usot({}).train()
+    optimizer, scheduler = recipe.make_optimizer(model, 100)
+    batch = recipe.sample_batch(source, np.random.default_rng(1))
+    assert ("memory" in batch) == (stage == "memory")
+    if stage == "memory":
+        assert batch["memory"].shape == (4, 3, 223, 223)
+    losses = []
+    for _ in range(8):
+        loss, logs = recipe.loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(float(loss.detach()))
+    assert all(math.isfinite(v) for v in logs.values())
+    assert ("mem" in logs) == (stage == "memory")
+    assert np.mean(losses[-2:]) < 0.8 * losses[0], losses

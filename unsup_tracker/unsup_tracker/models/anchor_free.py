@@ -154,14 +154,16 @@ def iou_loss(predicted: torch.Tensor, target: torch.Tensor,
     """
     if predicted.shape != target.shape or predicted.shape[1] != 4:
         raise ValueError(f"predicted {tuple(predicted.shape)} vs target {tuple(target.shape)}")
+    # Only positive locations enter (elsewhere the target distances may be negative).
+    predicted = predicted.permute(0, 2, 3, 1)[positive]
+    target = target.permute(0, 2, 3, 1)[positive]
+    if not len(predicted):
+        return predicted.sum() * 0.0
     pl, pt, pr, pb = predicted.unbind(1)
     tl, tt, tr, tb = target.unbind(1)
     predicted_area = (pl + pr) * (pt + pb)
     target_area = (tl + tr) * (tt + tb)
-    inter_w = torch.minimum(pl, tl) + torch.minimum(pr, tr)
-    inter_h = torch.minimum(pt, tt) + torch.minimum(pb, tb)
-    intersection = inter_w * inter_h
+    intersection = (torch.minimum(pl, tl) + torch.minimum(pr, tr)) \
+        * (torch.minimum(pt, tt) + torch.minimum(pb, tb))
     union = predicted_area + target_area - intersection
-    losses = -torch.log((intersection + 1.0) / (union + 1.0))
-    mask = positive.to(losses.dtype)
-    return (losses * mask).sum() / mask.sum().clamp(min=1.0)
+    return -torch.log((intersection + 1.0) / (union + 1.0)).mean()

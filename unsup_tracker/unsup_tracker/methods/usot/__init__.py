@@ -14,13 +14,15 @@
 """USOT (Zheng et al., ICCV 2021): Siamese tracking learned from unlabeled videos.
 
 Network :mod:`.model` (RoI-pooled template, multi-scale correlation, anchor-free heads, memory
-branch) on the shared Lite0 backbone, tracker with the online memory queue :mod:`.tracker`.
+branch) on the shared Lite0 backbone, tracker with the online memory queue :mod:`.tracker`,
+training recipe :mod:`.recipe` (naive Siamese, then cycle memory).
 Moving-object discovery lives in the training package (``unsup_tracker_training.discovery``).
 """
 import copy
 
 from ...registry import MethodSpec, register_method
 from .model import DEFAULT_USOT_CONFIG, build_usot
+from .recipe import USOTRecipe
 from .tracker import USOTParams, USOTTracker
 
 SPEC = register_method(MethodSpec(
@@ -29,7 +31,7 @@ SPEC = register_method(MethodSpec(
     build_model=build_usot,
     tracker_cls=USOTTracker,
     default_model_config=copy.deepcopy(DEFAULT_USOT_CONFIG),
-    recipe_cls=None,
+    recipe_cls=USOTRecipe,
     description="USOT: anchor-free Siamese tracker with a cycle-memory branch, trained on "
                 "moving objects discovered in unlabeled videos",
 ))

@@ -164,19 +164,23 @@ class USOTFinetune(FinetuneHook):
         return naive_loss(model, cls, reg, search_boxes, model.instance_size)[0]
 
 
-def naive_loss(model: USOTNet, cls: torch.Tensor, reg: torch.Tensor, boxes: torch.Tensor,
-               patch_side: int) -> tuple[torch.Tensor, dict[str, float]]:
-    """Eq. 6: IoU loss inside the boxes + lambda_1 * balanced BCE (label radius 2 cells)."""
-    locations = model.locations(patch_side).to(cls.device)
-    targets = ltrb_targets(locations, boxes)
-    positive = (targets.min(1).values > 0)
-    reg_loss = iou_loss(reg, targets, positive)
+def response_labels(model: USOTNet, boxes: torch.Tensor, patch_side: int) -> torch.Tensor:
+    """Cls labels ``(N, 1, R, R)``: 1 within 2 cells of each box centre (patch-pixel boxes)."""
+    locations = model.locations(patch_side).to(boxes.device)
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     offsets = (centre - (locations[0] + locations[-1]) / 2) / model.stride
-    labels = label_maps(len(locations), offsets, LABEL_RADIUS_CELLS)
-    cls_loss = balanced_logistic_loss(cls, labels).mean()
+    return label_maps(len(locations), offsets, LABEL_RADIUS_CELLS)
+
+
+def naive_loss(model: USOTNet, cls: torch.Tensor, reg: torch.Tensor, boxes: torch.Tensor,
+               patch_side: int, lambda_cls: float = LAMBDA_CLS
+               ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 6: IoU loss inside the boxes + lambda_1 * balanced BCE (label radius 2 cells)."""
+    targets = ltrb_targets(model.locations(patch_side).to(cls.device), boxes)
+    reg_loss = iou_loss(reg, targets, targets.min(1).values > 0)
+    cls_loss = balanced_logistic_loss(cls, response_labels(model, boxes, patch_side)).mean()
     figures = {"reg": float(reg_loss.detach()), "cls": float(cls_loss.detach())}
-    return reg_loss + LAMBDA_CLS * cls_loss, figures
+    return reg_loss + lambda_cls * cls_loss, figures
 
 
 class USOTTracker(Tracker):
