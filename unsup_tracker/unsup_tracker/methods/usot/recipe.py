@@ -58,7 +58,7 @@ from ...params import Params
 from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe
 from ...models.siamfc import balanced_logistic_loss
 from .model import USOTNet, usot_config
-from .tracker import naive_loss, response_labels
+from .tracker import LAMBDA_CLS, naive_loss, response_labels
 
 #: lambda_1 during the memory stage at these fractions of it (USOT's epochs 0, 7, 9 of 25).
 LAMBDA_SCHEDULE = ((0.0, 0.30), (7 / 25, 0.275), (9 / 25, 0.25))
@@ -267,7 +267,9 @@ class USOTRecipe(TrainingRecipe):
         search = model.encode_search(model.features(batch["search"]))
         cls, reg = model.offline_heads(template, search)
         if "memory" not in batch:
-            return naive_loss(model, cls, reg, batch["search_box"], self.instance_size)
+            # The loss log's columns are fixed by its first row: the memory figures are NaN here.
+            total, logs = naive_loss(model, cls, reg, batch["search_box"], self.instance_size)
+            return total, {**logs, "mem": math.nan, "lambda_cls": LAMBDA_CLS}
         lambda_cls = float(batch["lambda_cls"])
         total, logs = naive_loss(model, cls, reg, batch["search_box"], self.instance_size,
                                  lambda_cls)
