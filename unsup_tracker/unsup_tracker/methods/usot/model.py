@@ -28,12 +28,17 @@ Decisions (the paper's ResNet-50 at 1024 channels cannot run at 30 Hz on this CP
   pixel position of a feature cell (``8 k + 6``, see :mod:`unsup_tracker.models.backbones`) is
   what maps boxes to cells and cells to boxes. The neck is a 1x1 conv + BN to ``channels``.
 * Widths: ``channels`` = 32 for the neck, encoders, towers and memory generators (USOT: 256),
-  4-layer towers as in the paper. Head cost grows with channels squared; 32 keeps the heads
-  below the backbone's cost (``bench/bench_usot_speed.py``).
+  4-layer towers as in the paper. Head cost grows with channels squared (figures below).
 * Sizes: template 127 (16x16 map), search ``instance_size`` = 223 (28x28 map) by default, a
   smaller search than USOT's 255 to fit 30 Hz with the memory branch. The 7x7 pooled template
   gives 5x5 / 3x5 / 5x3 kernels after the three encoders, the search 26x26 / 24x26 / 26x24
   maps, so every branch's response is 22x22 (USOT: 25x25 at 255 / 31x31).
+* Measured (``bench/bench_siamfc_speed.py --usot --frames 60 --threads 1``, opencv-doc box.mp4,
+  640x480, fresh weights, on the shared machine at a load average of ~15, so read the process
+  CPU time per ``track()``, and as relative figures): 223 search / 32 channels / memory on
+  26.9 ms; memory off 18.8 ms; 255 search 33.8 ms; 64 channels 40.0 ms; s2siamfc in the same
+  run 28.4 ms (18 ms wall on an idle machine). Hence 223 / 32 with the memory on by default;
+  re-measure on an idle machine before quoting an FPS.
 * Response cell ``j`` sits on search-patch pixel ``8 (j + 3) + 6`` (the encoders and the
   correlation shrink the map by 3 cells per side); regression distances are predicted in
   search-patch pixels as ``8 * exp(adjust * conv(x) + bias)`` (USOT's exp output with adjust
