@@ -147,7 +147,7 @@ def ltrb_targets(locations: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
 
 def iou_loss(predicted: torch.Tensor, target: torch.Tensor,
              positive: torch.Tensor) -> torch.Tensor:
-    """UnitBox IoU loss ``-ln((I + 1) / (U + 1))`` averaged over ``positive`` locations.
+    """Average the UnitBox IoU loss ``-ln((I + 1) / (U + 1))`` over ``positive`` locations.
 
     ``predicted`` and ``target``: ``(N, 4, R, R)`` ltrb distances (predictions > 0);
     ``positive``: ``(N, R, R)`` bool. No positive location gives a zero loss (kept in the graph).

@@ -11,8 +11,9 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""USOT's network on the shared Lite0 backbone: RoI-pooled template, multi-scale correlation,
-anchor-free cls / reg heads and the memory branch (Zheng et al., ICCV 2021; DIGEST 2.1).
+"""USOT's network (Zheng et al., ICCV 2021; DIGEST 2.1) on the shared Lite0 backbone.
+
+RoI-pooled template, multi-scale correlation, anchor-free cls / reg heads and the memory branch.
 
 ``model_config`` keys (:data:`DEFAULT_USOT_CONFIG`, unknown keys refused): ``backbone``,
 ``exemplar_size``, ``instance_size``, ``channels``, ``tower_layers``, ``roi_size``,
@@ -61,6 +62,7 @@ from torch import nn
 
 from ...models.anchor_free import MultiScaleCorrelation, Tower, conv_bn_relu, roi_align
 from ...models.backbones import backbone_config, build_backbone
+from ...models.siamfc import inference_copy
 
 DEFAULT_USOT_CONFIG: dict[str, Any] = {
     "backbone": {"name": "efficientnet_lite0", "stages": 3, "frozen_stages": 2,
@@ -231,17 +233,7 @@ class USOTNet(nn.Module):
 
     def inference_copy(self) -> "USOTNet":
         """Eval copy with a fused, channels-last backbone (outputs equal to rounding)."""
-        device = self.reg_bias.device
-        backbone = self.backbone
-        try:
-            self.backbone = nn.Identity()
-            clone = copy.deepcopy(self)
-        finally:
-            self.backbone = backbone
-        clone.backbone = backbone.fused().to(device=device, memory_format=torch.channels_last)
-        for parameter in clone.parameters():
-            parameter.requires_grad_(False)
-        return clone.eval()
+        return inference_copy(self)
 
 
 def build_usot(model_config: dict[str, Any]) -> USOTNet:

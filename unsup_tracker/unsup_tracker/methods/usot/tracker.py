@@ -48,10 +48,10 @@ import numpy as np
 import torch
 
 from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
-from ...finetune import FinetuneHook
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.anchor_free import iou_loss, ltrb_targets
 from ...models.siamfc import balanced_logistic_loss, label_maps
+from ...models.siamfc_tracker import SiamFCFinetune
 from ...pairs import PairGeometry, PairJitter
 from ...params import TrackerParams
 from ...tracker_base import Tracker, TrackResult
@@ -138,19 +138,18 @@ class MemoryQueue:
         return out
 
 
-class USOTFinetune(FinetuneHook):
-    """First-frame fine-tuning with Eq. 6 (IoU + lambda_1 BCE) on first-frame pairs."""
+class USOTFinetune(SiamFCFinetune):
+    """First-frame fine-tuning with Eq. 6 (IoU + lambda_1 BCE) on first-frame pairs.
+
+    SiamFC's pair geometry and choice of layers (the backbone's last block and the outputs).
+    """
 
     # No scale / aspect / rotation jitter: the target's size in the search patch is then known.
     jitter = PairJitter(max_shift=24.0, scale=0.0, aspect=0.0, rotation_deg=0.0,
                         brightness=0.05, contrast=0.1, saturation=0.1, gray_probability=0.0)
 
-    def geometry(self, tracker: "USOTTracker") -> PairGeometry:
-        model = tracker.model
-        return PairGeometry(model.exemplar_size, model.instance_size, tracker.params.context)
-
-    def trainable_parameters(self, tracker, model: USOTNet):
-        return model.last_layers()
+    def precompute(self, tracker, model: USOTNet, batch):
+        return batch
 
     def loss(self, tracker, model: USOTNet, batch):
         template_box = tracker.pending_template_box
@@ -217,7 +216,7 @@ class USOTTracker(Tracker):
         return self.windows[side]
 
     def _box_in_patch(self, patch_side: int, crop_side: float) -> torch.Tensor:
-        """The current target as an x0, y0, x1, y1 box in a crop centred on it."""
+        """Return the current target as an x0, y0, x1, y1 box in a crop centred on it."""
         centre = (patch_side - 1) / 2.0
         size = self.target_size * patch_side / crop_side
         return torch.tensor([[centre - size[0] / 2, centre - size[1] / 2,
