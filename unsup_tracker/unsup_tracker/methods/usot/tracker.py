@@ -48,13 +48,13 @@ import numpy as np
 import torch
 
 from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
-from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
+from ...geometry import cxcywh_to_xywh, validate_init_box, xywh_to_cxcywh
 from ...models.anchor_free import iou_loss, ltrb_targets
 from ...models.siamfc import balanced_logistic_loss, label_maps
 from ...models.siamfc_tracker import SiamFCFinetune
 from ...pairs import PairGeometry, PairJitter
 from ...params import TrackerParams
-from ...tracker_base import Tracker, TrackResult
+from ...tracker_base import Tracker, TrackResult, check_image
 from .model import USOTNet
 
 #: Score of the two first-frame memories (USOT's code).
@@ -195,9 +195,14 @@ class USOTTracker(Tracker):
         self.queue = MemoryQueue(params.memory_size)
 
     def init(self, image_bgr, box_xywh, finetune=None) -> None:
-        # Fine-tuning (run by Tracker.init before _init) needs the target's box in the template.
-        box = np.asarray(box_xywh, dtype=np.float64).reshape(-1)
-        if box.shape == (4,) and np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0:
+        # Fine-tuning (run by Tracker.init before _init) needs the target's box in the template;
+        # bad input is left to Tracker.init to report.
+        try:
+            image = check_image(image_bgr)
+            box = validate_init_box(box_xywh, (image.shape[1], image.shape[0]))
+        except ValueError:
+            box = None
+        if box is not None:
             side = PairGeometry(self.model.exemplar_size, self.model.instance_size,
                                 self.params.context).template_region(box[2], box[3])[0]
             size = box[2:] * self.model.exemplar_size / side
