@@ -43,7 +43,13 @@ Decisions (the paper's ResNet-50 at 1024 channels cannot run at 30 Hz on this CP
 * Response cell ``j`` sits on search-patch pixel ``8 (j + 3) + 6`` (the encoders and the
   correlation shrink the map by 3 cells per side); regression distances are predicted in
   search-patch pixels as ``8 * exp(adjust * conv(x) + bias)`` (USOT's exp output with adjust
-  0.1 and bias 1.0, times the stride so the initial prediction, ~22 px, is object-sized).
+  0.1, times the stride). The bias starts at ln 4 (USOT: 1.0), so the first predictions are
+  32 px per side: with context 0.5 every target spans ~63.5 px of the crop (a square target
+  exactly 127 / 2). Measured: with bias 1.0 (22 px) a 150-step run (batch 4, opencv-doc
+  footage) still predicted boxes larger than the target after the IoU loss had fallen from
+  1.39, and its tracker grew the box on devbench (AUC 14.0 against 24.7 for the static box;
+  52.8% mean IoU on the first 60 frames of dev01 with ``size_lr`` 0 and no memory, 20.5% with
+  the defaults).
 * Cls output ``0.1 * conv(x)`` (USOT); the memory output likewise.
 * Memory branch: memory kernels go through the cls branch's correlation (shared weights); the
   confidence and value generators are 3x3 conv + BN + ReLU each (same size as the correlation,
@@ -79,6 +85,8 @@ DEFAULT_USOT_CONFIG: dict[str, Any] = {
 CELL_OFFSET = 6.0
 #: Cells the encoders (1) and a 5-wide correlation kernel (2) remove on each side.
 RESPONSE_MARGIN = 3
+#: Initial regression bias: exp(ln 4) * stride 8 = 32 px per side (see the module docstring).
+REG_BIAS_INIT = math.log(4.0)
 #: Clamp of the memory confidences before the softmax of Eq. 8 (USOT's code).
 CONFIDENCE_CLAMP = (-6.0, 4.0)
 
@@ -142,7 +150,7 @@ class USOTNet(nn.Module):
         self.cls_out = nn.Conv2d(channels, 1, 3, padding=1)
         self.reg_out = nn.Conv2d(channels, 4, 3, padding=1)
         self.reg_adjust = nn.Parameter(torch.full((1,), 0.1))
-        self.reg_bias = nn.Parameter(torch.ones(1, 4, 1, 1))
+        self.reg_bias = nn.Parameter(torch.full((1, 4, 1, 1), REG_BIAS_INIT))
         self.memory_confidence = conv_bn_relu(channels, channels, padding=1)
         self.memory_value = conv_bn_relu(channels, channels, padding=1)
         self.memory_tower = Tower(channels, tower_layers)
