@@ -44,12 +44,12 @@ Decisions (the paper's ResNet-50 at 1024 channels cannot run at 30 Hz on this CP
   correlation shrink the map by 3 cells per side); regression distances are predicted in
   search-patch pixels as ``8 * exp(adjust * conv(x) + bias)`` (USOT's exp output with adjust
   0.1, times the stride). The bias starts at ln 4 (USOT: 1.0), so the first predictions are
-  32 px per side: with context 0.5 every target spans ~63.5 px of the crop (a square target
-  exactly 127 / 2). Measured: with bias 1.0 (22 px) a 150-step run (batch 4, opencv-doc
-  footage) still predicted boxes larger than the target after the IoU loss had fallen from
-  1.39, and its tracker grew the box on devbench (AUC 14.0 against 24.7 for the static box;
-  52.8% mean IoU on the first 60 frames of dev01 with ``size_lr`` 0 and no memory, 20.5% with
-  the defaults).
+  32 px per side, half the ~63.5 px every target spans in the crop with context 0.5 (a square
+  target exactly 127 / 2). Two 150-step smoke runs (batch 4, opencv-doc footage, one thread;
+  far too short to judge the method): bias 1.0 gave devbench AUC 14.0 with boxes that grew,
+  ln 4 AUC 15.0 with boxes that shrank (static box: 24.7). With ``size_lr`` 0 and no memory the
+  same checkpoints follow dev01's first 60 frames at 52.8% / 57.5% mean IoU (20.5% / 16.0%
+  with the defaults): what is undertrained is the regression, which the size update amplifies.
 * Cls output ``0.1 * conv(x)`` (USOT); the memory output likewise.
 * Memory branch: memory kernels go through the cls branch's correlation (shared weights); the
   confidence and value generators are 3x3 conv + BN + ReLU each (same size as the correlation,
