@@ -13,7 +13,10 @@ the default. ``--backbones`` times the two initialisations of models/backbones.p
 tracker: the scratch trunk and the ImageNet EfficientNet-Lite0 (stage 3, stride 8), the latter
 with SiamFC's three search crops per frame and with one search crop against three template
 scales (``scale_mode``), at 127/255 and at 95/191 px. ``--finetune`` times ``init`` with
-first-frame fine-tuning (budget = the methods' default ``finetune_seconds``).
+first-frame fine-tuning (budget = the methods' default ``finetune_seconds``). ``--usot``
+times USOT (methods/usot, fresh weights) as configured, without its memory branch
+(``memory_weight`` 0), with the paper's 255 search crop, and with 64-channel heads: the
+measurements behind the decisions in methods/usot/model.py.
 
 Threads default to 1: on this shared 2-core machine two torch threads per process measured
 contention, not the trackers (at a load average of 7 a 2-thread run gave s2siamfc 4.4 FPS and
@@ -24,7 +27,7 @@ Speed does not depend on the weights, so trackers use the shipped checkpoint whe
 and fresh weights otherwise (said in the output). Nothing is asserted. Usage::
 
     python bench/bench_siamfc_speed.py [--frames 150] [--threads 1] [--variants] [--backbones]
-        [--finetune]
+        [--finetune] [--usot]
 """
 import argparse
 import time
@@ -42,6 +45,8 @@ def parse_args():
                         help="also time other SiamFC backbone widths")
     parser.add_argument("--backbones", action="store_true",
                         help="also time the scratch and ImageNet (Lite0) backbones")
+    parser.add_argument("--usot", action="store_true",
+                        help="also time USOT variants (search size, heads' width, memory)")
     parser.add_argument("--finetune", action="store_true",
                         help="also time init() with first-frame fine-tuning")
     return parser.parse_args()
@@ -106,7 +111,23 @@ def backbone_trackers():
             for label, (config, mode) in variants.items()}
 
 
-def build_trackers(with_variants, with_backbones=False):
+def usot_trackers():
+    """USOT as configured and its variants (fresh weights: speed only)."""
+    from unsup_tracker.methods.usot.model import build_usot
+    from unsup_tracker.methods.usot.tracker import USOTParams, USOTTracker
+    variants = {
+        "usot 127/223, 32 ch, memory N_q 7": ({}, {}),
+        "usot 127/223, 32 ch, no memory": ({}, {"memory_weight": 0.0}),
+        "usot 127/255, 32 ch, memory N_q 7": ({"instance_size": 255},
+                                              {"small_instance_size": 271}),
+        "usot 127/223, 64 ch, memory N_q 7": ({"channels": 64}, {}),
+    }
+    return {label: USOTTracker(build_usot(config).eval(), USOTParams.from_overrides(params),
+                               torch.device("cpu"))
+            for label, (config, params) in variants.items()}
+
+
+def build_trackers(with_variants, with_backbones=False, with_usot=False):
     from unsup_tracker import UNTRAINED, build_tracker, get_method
     from unsup_tracker.models.siamfc import build_siamfc
     from unsup_tracker.models.siamfc_tracker import SiamFCParams, SiamFCTracker
@@ -128,6 +149,8 @@ def build_trackers(with_variants, with_backbones=False):
             trackers[label] = SiamFCTracker(model, SiamFCParams(), torch.device("cpu"))
     if with_backbones:
         trackers.update(backbone_trackers())
+    if with_usot:
+        trackers.update(usot_trackers())
     trackers["opencv KCF"] = OpenCVTracker(cv2.TrackerKCF.create)
     trackers["opencv CSRT"] = OpenCVTracker(cv2.TrackerCSRT.create)
     return trackers
@@ -139,7 +162,7 @@ def main():
         torch.set_num_threads(args.threads)
     cv2.setNumThreads(max(args.threads, 1))
     frames, box, description = load_frames(args.frames)
-    trackers = build_trackers(args.variants, args.backbones)
+    trackers = build_trackers(args.variants, args.backbones, args.usot)
     print(f"frames: {description}; torch threads {torch.get_num_threads()}; "
           f"torch {torch.__version__}, OpenCV {cv2.__version__}")
     for tracker in trackers.values():

@@ -31,6 +31,7 @@ from synthetic import one_torch_thread  # noqa: F401 (autouse fixture: runs comp
 from training_testdata import write_panning_video
 
 from unsup_tracker import get_method, load_checkpoint, save_checkpoint
+from unsup_tracker.methods.usot.model import build_usot
 from unsup_tracker.models.siamfc import build_siamfc
 from unsup_tracker_training.loop import TrainingError, TrainOptions, train
 
@@ -52,7 +53,11 @@ CASES = {
                 "bd_min_patch_set": 4, "bd_per_frame": 4, "mining_pairs": 6, "mining_gap": 2,
                 "mining_frame_stride": 1, "round2_pairs": 4, "round2_gap": 3, "batch_size": 4},
             [2, 4, 5]),
+    # 4 steps, cycle memory from step 2 (0.5 x 4 done). Stops: in the naive stage and in the
+    # memory stage (the step counter decides the stage). Data: a moving patch, for discovery.
+    "usot": (4, {"batch_size": 1, "num_memories": 2, "naive_fraction": 0.5}, [2, 3]),
 }
+SMALL_USOT = {"channels": 8, "tower_layers": 1}
 
 
 def scramble_c_rand(seed: int) -> None:
@@ -81,7 +86,9 @@ def start_options(method, video, out, tmp_path):
     if method != "udt":
         torch.manual_seed(0)
         init = tmp_path / f"small_{method}.pt"
-        if not init.exists():
+        if not init.exists() and method == "usot":
+            save_checkpoint(init, method, build_usot(SMALL_USOT), SMALL_USOT)
+        elif not init.exists():
             save_checkpoint(init, method, build_siamfc(SMALL_SIAMFC), SMALL_SIAMFC)
     return TrainOptions(method=method, data=[str(video)], out=str(out), quiet=True, seed=5,
                         steps=steps, overrides=dict(overrides), device="cpu",
@@ -192,6 +199,19 @@ def test_pul_resume_across_its_rounds_is_bit_identical(video, tmp_path, monkeypa
     assert_same_run("pul", tmp_path / "straight", tmp_path / "resumed")
     mined = [float(row["mined_pairs"]) for row in losses(tmp_path / "resumed")]
     assert mined[2] < mined[3]  # round 2 was mined by the resumed run, at step 4
+
+
+def test_usot_resume_across_its_stages_is_bit_identical(tmp_path, monkeypatch):
+    from test_discovery import _write_video, moving_patch_clip
+    monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path / "cache"))
+    video = tmp_path / "patch.avi"
+    _write_video(video, moving_patch_clip(frames=40)[0])
+    train(start_options("usot", video, tmp_path / "straight", tmp_path))
+    states = run_with_stops(monkeypatch, "usot", video, tmp_path / "resumed", tmp_path)
+    assert [s["own_step"] for s in states] == [1, 2]
+    assert_same_run("usot", tmp_path / "straight", tmp_path / "resumed")
+    mem = [float(row["mem"]) for row in losses(tmp_path / "resumed")]
+    assert mem[1] != mem[1] and mem[2] == mem[2]      # NaN in the naive stage, then memory
 
 
 def test_resume_refuses_recipe_state_of_other_data(video, tmp_path, monkeypatch):

@@ -347,6 +347,26 @@ def _frame_layout(manifest: list[dict], sampler_meta: dict) -> tuple:
             [sampler_meta.get(k) for k in _LAYOUT_OPTIONS])
 
 
+def discover_for(recipe, sampler: FrameSampler) -> None:
+    """Run moving-object discovery on the sampler's frames; hand the usable clips to the recipe.
+
+    Cached per source (:class:`~.discovery.DiscoveryCache`), so a resumed run or a second run
+    on the same data gets the same clips without recomputing them.
+    """
+    from .discovery import DiscoveryCache, DiscoveryParams, discover_sampler
+    settings = DiscoveryParams()
+    started = time.monotonic()
+    clips = discover_sampler(sampler, settings, DiscoveryCache())
+    usable = [clip for clip in clips if clip.usable(settings)]
+    LOG.info("discovery: %d of %d clips usable (%.1f s)", len(usable), len(clips),
+             time.monotonic() - started)
+    if not usable:
+        raise TrainingError(f"moving-object discovery found no usable clip in the data "
+                            f"({len(clips)} clips): the {type(recipe).__name__} needs videos "
+                            f"with a moving object")
+    recipe.set_discovery(usable)
+
+
 def train(options: TrainOptions) -> TrainResult:
     """Train ``options.method`` on ``options.data``; see the module docstring."""
     started = time.monotonic()
@@ -462,6 +482,8 @@ def train(options: TrainOptions) -> TrainResult:
                         "or reading options); the continuation will not match an "
                         "uninterrupted run")
 
+    if recipe.needs_discovery:
+        discover_for(recipe, sampler)
     model.train()
     if resume:
         # The model was built from the checkpoint; the recipe gets back what prepare built.

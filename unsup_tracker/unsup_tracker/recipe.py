@@ -17,6 +17,12 @@ A recipe lives in its method's folder next to the model and tracker. It knows no
 files, bags or command lines: the training module (``unsup_tracker_training``) hands it a
 :class:`FrameSource` and runs the optimisation loop, checkpoints and logging.
 
+Discovery: a recipe that learns from moving objects found in its videos (USOT; CycleSiam later)
+sets ``needs_discovery``; the training module then runs its moving-object discovery on the
+frames the recipe will sample and hands the usable clips (:class:`DiscoveredClip`) to
+:meth:`TrainingRecipe.set_discovery` before ``prepare`` (or ``load_state_dict``). The core only
+describes the result; discovery itself lives in the training package.
+
 Resuming: everything a recipe builds in ``prepare`` or changes during the steps (mined pairs,
 cluster banks, stage flags, its own generators) is returned by :meth:`TrainingRecipe.state_dict`
 and put back by :meth:`TrainingRecipe.load_state_dict`, which a resumed run calls instead of
@@ -51,6 +57,23 @@ class FrameSource(Protocol):
         """Return the frame at position ``index`` (as :meth:`frame_index` numbers them)."""
 
 
+class DiscoveredClip(Protocol):
+    """A clip's discovered moving object, as the training module hands it to a recipe."""
+
+    #: Position of the clip's first frame in the FrameSource: frame j is
+    #: ``source.frame_at(frame_offset + j)``.
+    frame_offset: int
+    num_frames: int
+    #: (L, 4) pseudo boxes B' in frame pixels, 0-based xywh, NaN where there is none.
+    boxes: np.ndarray
+    #: (L,) frame quality Q_f.
+    quality: np.ndarray
+    #: (L, 2) fragment [T_l, T_u] of each frame (clip frame numbers, Eq. 7).
+    fragment: np.ndarray
+    #: Video score (Q_v minus the corner-frequency penalty).
+    video_score: float
+
+
 class TrainingRecipe(abc.ABC):
     """Sampling, loss and schedule of one method."""
 
@@ -58,6 +81,8 @@ class TrainingRecipe(abc.ABC):
     params_cls: type[Params] = Params
     #: "video" when the recipe needs temporal windows, "images" when single stills suffice.
     data_kind: str = "video"
+    #: True: the training module discovers moving objects and calls :meth:`set_discovery`.
+    needs_discovery: bool = False
 
     def __init__(self, params: Params, model_config: dict[str, Any]):
         self.params = params
@@ -80,6 +105,10 @@ class TrainingRecipe(abc.ABC):
         self, model: torch.nn.Module, total_steps: int
     ) -> tuple[torch.optim.Optimizer, Any]:
         """Optimizer and a per-step LR scheduler (or None) for ``total_steps`` steps."""
+
+    def set_discovery(self, clips: list[DiscoveredClip]) -> None:
+        """Take the usable discovered clips (called before ``prepare`` / ``load_state_dict``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not use discovery")
 
     def prepare(
         self, model: torch.nn.Module, source: FrameSource, rng: np.random.Generator

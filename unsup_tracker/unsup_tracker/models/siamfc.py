@@ -202,18 +202,26 @@ class SiamFC(nn.Module):
 
     def inference_copy(self) -> "SiamFC":
         """Eval-mode copy with a fused, channels-last backbone (outputs equal to rounding)."""
-        device = next(self.head.parameters()).device
-        backbone = self.backbone
-        try:
-            # Deep-copy everything but the backbone, which is replaced by its fused copy.
-            self.backbone = nn.Identity()
-            clone = copy.deepcopy(self)
-        finally:
-            self.backbone = backbone
-        clone.backbone = backbone.fused().to(device=device, memory_format=torch.channels_last)
-        for parameter in clone.parameters():
-            parameter.requires_grad_(False)
-        return clone.eval()
+        return inference_copy(self)
+
+
+def inference_copy(model: nn.Module) -> nn.Module:
+    """Eval copy of a network with a ``backbone`` (fused, channels-last) and frozen parameters.
+
+    Shared by the Siamese networks (SiamFC here, USOT's): everything but the backbone is deep
+    copied, the backbone is replaced by its :meth:`fused` copy.
+    """
+    device = next(model.parameters()).device
+    backbone = model.backbone
+    try:
+        model.backbone = nn.Identity()
+        clone = copy.deepcopy(model)
+    finally:
+        model.backbone = backbone
+    clone.backbone = backbone.fused().to(device=device, memory_format=torch.channels_last)
+    for parameter in clone.parameters():
+        parameter.requires_grad_(False)
+    return clone.eval()
 
 
 def build_siamfc(model_config: dict[str, Any]) -> SiamFC:

@@ -1,0 +1,328 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""USOT tracking: offline cls/reg branch plus the online memory queue (DIGEST 2.5).
+
+Per frame: one search crop (side ``template side * instance / exemplar``; the larger
+``small_instance_size`` crop, same pixels per image pixel, when the target covers less than
+``small_target_ratio`` of the image, as USOT's 255 / 271 switch), the cls and reg responses
+against the first frame's RoI-pooled template, and, with a memory, R_mem against the queue's
+kernels. ``R = (1 - w) sigmoid(R_cls) + w sigmoid(R_mem)`` with ``w = memory_weight``.
+SiamRPN-style scale / ratio penalty ``exp(-(r_c s_c - 1) k)`` on R, blended with a cosine
+window; the box comes from R_reg at the best location; the size moves by
+``lr = penalty * R * size_lr`` and stays >= ``min_target_size`` px (USOT's 10).
+
+Memory queue (:class:`MemoryQueue`), ``memory_size`` = N_q entries when tracking frame t:
+the first frame's pooled search feature at the init box and that of its horizontal flip, the
+latest frame (t - 1), and the best-scoring frame of each of N_q - 3 equal segments of frames
+1 .. t - 2. Memory kernels are RoI-pooled from each frame's search features at the predicted box
+(USOT's code), with the frame's score R at the chosen location. ``online_update`` False keeps
+the first-frame pair only; ``memory_weight`` 0 is the offline tracker.
+
+Decisions:
+
+* Bounded history: a frame's kernel costs ``channels * 49`` floats; to keep a long run's memory
+  bounded the history keeps at most :attr:`MemoryQueue.history_cap` candidates, beyond which
+  adjacent candidates are merged into the higher-scoring one (the segment maxima are exact
+  below the cap, approximately those of the rule above it).
+* Confidence reported: the fused R at the chosen location (before penalty and window).
+* Re-detection hooks (search_window, detect, reseat, frozen, match_score; branch wip-redetect)
+  are not implemented yet.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
+from ...geometry import cxcywh_to_xywh, validate_init_box, xywh_to_cxcywh
+from ...models.anchor_free import iou_loss, ltrb_targets
+from ...models.siamfc import balanced_logistic_loss, label_maps
+from ...models.siamfc_tracker import SiamFCFinetune
+from ...pairs import PairGeometry, PairJitter
+from ...params import TrackerParams
+from ...tracker_base import Tracker, TrackResult, check_image
+from .model import USOTNet
+
+#: Score of the two first-frame memories (USOT's code).
+FIRST_FRAME_CONFIDENCE = 0.9
+#: Positive label radius of the cls map, response cells (USOT: 2).
+LABEL_RADIUS_CELLS = 2.0
+#: lambda_1 of Eq. 6 (L_reg + lambda_1 L_cls).
+LAMBDA_CLS = 0.2
+
+
+@dataclasses.dataclass
+class USOTParams(TrackerParams):
+    penalty_k: float = 0.021
+    window_influence: float = 0.321
+    size_lr: float = 0.730
+    context: float = 0.5
+    #: Target area / image area below which the search crop is ``small_instance_size``.
+    small_target_ratio: float = 0.004
+    small_instance_size: int = 239
+    min_target_size: float = 10.0
+    #: N_q: queue length (2 first-frame memories, the latest, N_q - 3 history segments).
+    memory_size: int = 7
+    #: w of R = (1 - w) R_cls + w R_mem.
+    memory_weight: float = 0.7
+    #: Push each frame into the memory queue (False: the first-frame memories only).
+    online_update: bool = True
+
+    def validate(self) -> None:
+        super().validate()
+        if self.penalty_k < 0 or not 0.0 <= self.window_influence <= 1.0:
+            raise ValueError("penalty_k must be >= 0 and window_influence in [0, 1]")
+        if not 0.0 <= self.size_lr <= 1.0 or not 0.0 <= self.memory_weight <= 1.0:
+            raise ValueError("size_lr and memory_weight must be in [0, 1]")
+        if self.memory_size < 3:
+            raise ValueError("memory_size must be >= 3 (first frame, its flip, the latest)")
+        if self.context < 0 or self.min_target_size < 1 or self.small_target_ratio < 0:
+            raise ValueError("context, small_target_ratio must be >= 0, min_target_size >= 1")
+        if self.small_instance_size % 8 != 7 or self.small_instance_size < 63:
+            raise ValueError("small_instance_size must be 8 m + 7 and >= 63")
+
+
+class MemoryQueue:
+    """USOT's memory queue rule (module docstring); entries are ``(frame, score, item)``."""
+
+    history_cap = 512
+
+    def __init__(self, size: int):
+        if size < 3:
+            raise ValueError("memory queue size must be >= 3")
+        self.size = int(size)
+        self.first: list[tuple[int, float, Any]] = []
+        self.latest: tuple[int, float, Any] | None = None
+        self.history: list[tuple[int, float, Any]] = []
+
+    def set_first(self, items: list[Any], score: float = FIRST_FRAME_CONFIDENCE) -> None:
+        self.first = [(0, float(score), item) for item in items]
+        self.latest, self.history = None, []
+
+    def push(self, frame: int, score: float, item: Any) -> None:
+        """Add the memory of tracked frame ``frame`` (it becomes the latest)."""
+        if self.latest is not None:
+            self.history.append(self.latest)
+            if len(self.history) > self.history_cap:
+                pairs = zip(self.history[0::2], self.history[1::2])
+                merged = [a if a[1] >= b[1] else b for a, b in pairs]
+                if len(self.history) % 2:
+                    merged.append(self.history[-1])
+                self.history = merged
+        self.latest = (int(frame), float(score), item)
+
+    def entries(self) -> list[tuple[int, float, Any]]:
+        """First-frame pair, latest, then the best of each of ``size - 3`` history segments."""
+        out = list(self.first)
+        if self.latest is not None:
+            out.append(self.latest)
+        segments = self.size - 3
+        if segments > 0 and self.history:
+            for part in np.array_split(np.arange(len(self.history)), segments):
+                if len(part):
+                    out.append(max((self.history[i] for i in part), key=lambda e: e[1]))
+        return out
+
+
+class USOTFinetune(SiamFCFinetune):
+    """First-frame fine-tuning with Eq. 6 (IoU + lambda_1 BCE) on first-frame pairs.
+
+    SiamFC's pair geometry and choice of layers (the backbone's last block and the outputs).
+    """
+
+    # No scale / aspect / rotation jitter: the target's size in the search patch is then known.
+    jitter = PairJitter(max_shift=24.0, scale=0.0, aspect=0.0, rotation_deg=0.0,
+                        brightness=0.05, contrast=0.1, saturation=0.1, gray_probability=0.0)
+
+    def precompute(self, tracker, model: USOTNet, batch):
+        return batch
+
+    def loss(self, tracker, model: USOTNet, batch):
+        template_box = tracker.pending_template_box
+        size = template_box[2:] * model.instance_size / model.exemplar_size
+        centre = (model.instance_size - 1) / 2.0 + batch["offset"]
+        search_boxes = torch.cat([centre - size / 2, centre + size / 2], 1)
+        template_boxes = torch.cat([template_box[:2] - template_box[2:] / 2,
+                                    template_box[:2] + template_box[2:] / 2]).expand(
+                                        len(search_boxes), 4)
+        cls, reg = model(batch["template"], template_boxes, batch["search"])
+        return naive_loss(model, cls, reg, search_boxes, model.instance_size)[0]
+
+
+def response_labels(model: USOTNet, boxes: torch.Tensor, patch_side: int) -> torch.Tensor:
+    """Cls labels ``(N, 1, R, R)``: 1 within 2 cells of each box centre (patch-pixel boxes)."""
+    locations = model.locations(patch_side).to(boxes.device)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    offsets = (centre - (locations[0] + locations[-1]) / 2) / model.stride
+    return label_maps(len(locations), offsets, LABEL_RADIUS_CELLS)
+
+
+def naive_loss(model: USOTNet, cls: torch.Tensor, reg: torch.Tensor, boxes: torch.Tensor,
+               patch_side: int, lambda_cls: float = LAMBDA_CLS
+               ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. 6: IoU loss inside the boxes + lambda_1 * balanced BCE (label radius 2 cells)."""
+    targets = ltrb_targets(model.locations(patch_side).to(cls.device), boxes)
+    reg_loss = iou_loss(reg, targets, targets.min(1).values > 0)
+    cls_loss = balanced_logistic_loss(cls, response_labels(model, boxes, patch_side)).mean()
+    figures = {"reg": float(reg_loss.detach()), "cls": float(cls_loss.detach())}
+    return reg_loss + lambda_cls * cls_loss, figures
+
+
+class USOTTracker(Tracker):
+    """``USOTTracker(model, params, device)``; ``model`` is a :class:`USOTNet`."""
+
+    finetune_hook = USOTFinetune()
+
+    def __init__(self, model: USOTNet, params: USOTParams, device: torch.device):
+        super().__init__(params)
+        self.model = model
+        self.device = torch.device(device)
+        self.windows: dict[int, np.ndarray] = {}
+        self.queue = MemoryQueue(params.memory_size)
+
+    def init(self, image_bgr, box_xywh, finetune=None) -> None:
+        # Fine-tuning (run by Tracker.init before _init) needs the target's box in the template;
+        # bad input is left to Tracker.init to report.
+        try:
+            image = check_image(image_bgr)
+            box = validate_init_box(box_xywh, (image.shape[1], image.shape[0]))
+        except ValueError:
+            box = None
+        if box is not None:
+            side = PairGeometry(self.model.exemplar_size, self.model.instance_size,
+                                self.params.context).template_region(box[2], box[3])[0]
+            size = box[2:] * self.model.exemplar_size / side
+            centre = (self.model.exemplar_size - 1) / 2.0
+            self.pending_template_box = torch.tensor([centre, centre, *size],
+                                                     dtype=torch.float32)
+        super().init(image_bgr, box_xywh, finetune)
+
+    def _tensor(self, patches: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(image_to_tensor_layout(patches)).to(self.device)
+        return tensor.contiguous(memory_format=torch.channels_last)
+
+    def _window(self, side: int) -> np.ndarray:
+        if side not in self.windows:
+            self.windows[side] = cosine_window(side).astype(np.float64)
+        return self.windows[side]
+
+    def _box_in_patch(self, patch_side: int, crop_side: float) -> torch.Tensor:
+        """Return the current target as an x0, y0, x1, y1 box in a crop centred on it."""
+        centre = (patch_side - 1) / 2.0
+        size = self.target_size * patch_side / crop_side
+        return torch.tensor([[centre - size[0] / 2, centre - size[1] / 2,
+                              centre + size[0] / 2, centre + size[1] / 2]],
+                            dtype=torch.float32, device=self.device)
+
+    def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
+        net = self.net = self.model.inference_copy()
+        cx, cy, width, height = xywh_to_cxcywh(box_xywh)
+        self.center = np.array([cx, cy])
+        self.target_size = np.array([width, height])
+        self.image_size = np.array([image.shape[1], image.shape[0]], dtype=np.float64)
+        self.frame = 0
+        geometry = PairGeometry(net.exemplar_size, net.instance_size, self.params.context)
+        template_side = geometry.template_region(width, height)[0]
+        fill = mean_color(image)
+        template = crop_and_resize(image, self.center, template_side, net.exemplar_size, fill)
+        side, crop = self._search_geometry()
+        search = crop_and_resize(image, self.center, crop, side, fill)
+        patches = np.stack([search, search[:, ::-1]])
+        with torch.inference_mode():
+            kernel = net.pool(net.features(self._tensor(template[None])),
+                              self._box_in_patch(net.exemplar_size, template_side))
+            self.template = net.encode_template(kernel)
+            # The box is centred in the crop, so the flipped crop has the same box.
+            box = self._box_in_patch(side, crop).expand(2, 4)
+            memories = net.encode_memory(net.pool(net.features(self._tensor(patches)), box))
+        self.queue = MemoryQueue(self.params.memory_size)
+        self.queue.set_first([[m[0:1] for m in memories], [m[1:2] for m in memories]])
+
+    def _search_geometry(self) -> tuple[int, float]:
+        """Search patch side and the image region it covers for the current target."""
+        net, params = self.net, self.params
+        pad = params.context * float(self.target_size.sum())
+        template_side = float(np.sqrt((self.target_size[0] + pad) * (self.target_size[1] + pad)))
+        ratio = float(np.prod(self.target_size) / np.prod(self.image_size))
+        side = params.small_instance_size if ratio < params.small_target_ratio \
+            else net.instance_size
+        return side, template_side * side / net.exemplar_size
+
+    def memory_frames(self) -> list[int]:
+        """Frame numbers (0 = the init frame, twice: it and its flip) of the queued memories."""
+        return [entry[0] for entry in self.queue.entries()]
+
+    def _track(self, image: np.ndarray) -> TrackResult:
+        net, params = self.net, self.params
+        self.frame += 1
+        side, crop = self._search_geometry()
+        search = crop_and_resize(image, self.center, crop, side, mean_color(image))
+        use_memory = params.memory_weight > 0
+        with torch.inference_mode():
+            features = net.features(self._tensor(search[None]))
+            encoded = net.encode_search(features)
+            cls, reg = net.offline_heads(self.template, encoded)
+            score = torch.sigmoid(cls)[0, 0]
+            if use_memory:
+                entries = self.queue.entries()
+                memory = [torch.cat([entry[2][b] for entry in entries]) for b in range(3)]
+                mem = net.memory_head(memory, encoded["cls"], len(entries))
+                score = (1 - params.memory_weight) * score \
+                    + params.memory_weight * torch.sigmoid(mem)[0, 0]
+        score = score.double().cpu().numpy()
+        ltrb = reg[0].double().cpu().numpy()
+        locations = net.locations(side).double().numpy()
+        scale = side / crop                               # patch pixels per image pixel
+        widths, heights = ltrb[0] + ltrb[2], ltrb[1] + ltrb[3]
+        size = self.target_size * scale
+
+        def change(ratio):
+            return np.maximum(ratio, 1.0 / ratio)
+
+        def padded(w, h):
+            pad = (w + h) / 2.0
+            return np.sqrt((w + pad) * (h + pad))
+
+        scale_change = change(padded(widths, heights) / padded(*size))
+        ratio_change = change((size[0] / size[1]) / (widths / heights))
+        penalty = np.exp(-(ratio_change * scale_change - 1.0) * params.penalty_k)
+        penalised = penalty * score
+        blended = (1 - params.window_influence) * penalised \
+            + params.window_influence * self._window(len(locations))
+        row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
+        confidence = float(score[row, col])
+
+        # Box centre in the patch: the location shifted by half the (right - left) difference.
+        px = locations[col] + (ltrb[2, row, col] - ltrb[0, row, col]) / 2.0
+        py = locations[row] + (ltrb[3, row, col] - ltrb[1, row, col]) / 2.0
+        patch_centre = (side - 1) / 2.0
+        self.center = np.clip(self.center + (np.array([px, py]) - patch_centre) / scale, 0.0,
+                              self.image_size - 1.0)
+        lr = float(penalty[row, col] * confidence * params.size_lr)
+        predicted = np.array([widths[row, col], heights[row, col]]) / scale
+        new_size = self.target_size * (1 - lr) + predicted * lr
+        self.target_size = np.clip(new_size, params.min_target_size,
+                                   np.maximum(self.image_size, params.min_target_size))
+        if use_memory and params.online_update:
+            box = torch.tensor([[px - widths[row, col] / 2, py - heights[row, col] / 2,
+                                 px + widths[row, col] / 2, py + heights[row, col] / 2]],
+                               dtype=torch.float32, device=self.device)
+            with torch.inference_mode():
+                memory = net.encode_memory(net.pool(features, box))
+            self.queue.push(self.frame, confidence, memory)
+        box = cxcywh_to_xywh((*self.center, *self.target_size))
+        return TrackResult(box=box, score=confidence)
