@@ -125,6 +125,13 @@ def test_finetuned_tracker_follows_a_moving_target(method):
     below the threshold (asserted against that bar). The size stays constant here: the default
     SiamFC scale search does not follow a zoom (see test_siamfc.py), size tracking is tested
     per method there and in test_udt.py.
+
+    Without the long-term layer: the untrained network's response stays flat after 3 steps
+    (S2SiamFC's PSR is 0.14 on every frame, below its lost threshold 0.18, a threshold chosen
+    for trained checkpoints), so the layer declared the target lost every 3rd frame and
+    reported the box of 3 frames before (measured: mean IoU 0.81, min 0.60; without the layer
+    0.88, min 0.86). What this test checks is fine-tuning; the layer is tested with the
+    shipped checkpoints in test_long_term.py.
     """
     if method not in finetunable_methods():
         pytest.skip(f"{method} is not registered with fine-tuning")
@@ -132,7 +139,7 @@ def test_finetuned_tracker_follows_a_moving_target(method):
     frames, boxes = zooming_clip(seed=4, frames=16, size=(240, 180), box=(80, 60, 48, 40),
                                  zoom=1.0, pan=(2.5, 1.5))
     tracker = build_tracker(method, UNTRAINED, device="cpu", finetune=True, finetune_steps=3,
-                            finetune_seconds=30.0)
+                            finetune_seconds=30.0, long_term=False)
     shared = tracker.model
     before = snapshot(shared)
     tracker.init(frames[0], boxes[0])

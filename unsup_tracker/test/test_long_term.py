@@ -77,7 +77,7 @@ def test_occluded_target_is_lost_frozen_and_found_again(method):
     assert events == ["lost", "found"]
 
 
-#: Measured: found on the 6th (S2SiamFC) and 8th (PUL) frame after the patch reappears: the
+#: Measured (Lite0 checkpoints): found on the 8th frame after the patch reappears (both): the
 #: SiamFC search windows (a third of a frame's cost each, 3 a frame) scan the frame in ~7
 #: frames, and scans at x0.75 / x1.33 of the size alternate with the ones at the old size.
 SLOW_SCAN = pytest.mark.xfail(strict=True, reason="SiamFC full-frame scan takes > 5 frames")

@@ -37,15 +37,18 @@ from ...models.siamfc_tracker import SiamFCParams, SiamFCTracker
 class PULParams(SiamFCParams):
     update_rate: float = 0.0
     window_influence: float = 0.3
-    #: Lost flag and long-term layer, chosen on devbench with bench/bench_long_term.py (no
-    #: layer, per frame: false alarms = flagged with IoU > 0.5 out of 720, hits = flagged while
-    #: absent out of 128): PSR < 0.18 flagged 280 / 81, < 0.10 19 / 28; match (peak logit over
-    #: the first frame's) < 0.4 flagged 5 / 35. Re-acquisition: PUL's candidates verify badly
-    #: (best full-frame candidate of 108 frames: at 0.8 20 right, 27 wrong; at 0.95 4 and 10);
-    #: 0.95 keeps wrong re-acquisitions rare, at the price of rare right ones.
-    lost_score_threshold: float = 0.10
+    #: Lost flag and long-term layer, chosen on devbench with bench/bench_long_term.py for the
+    #: shipped Lite0 checkpoint (`thresholds --methods s2siamfc pul --threads 1`; no layer, per
+    #: frame, false alarms = flagged with IoU > 0.5 out of 1366, hits = flagged while absent
+    #: out of 128): match (peak logit over the first frame's) < 0.4 or PSR < 0.08 flagged
+    #: 38 / 100 (2.8 % / 78 %); match < 0.35: 18 / 45; PSR < 0.10 adds 11 false alarms and no
+    #: hit. Re-acquisition at 0.74, the lowest threshold without a wrong re-acquisition (best
+    #: full-frame candidate of 168 frames, right in 119: 0.74: 43 right, 0 wrong; 0.72: 48 and
+    #: 2; 0.7: 52 and 5; 0.8: 23 and 0; the scratch checkpoint's 0.95: none). The scratch
+    #: checkpoint had PSR 0.10, match 0.4, re-acquisition 0.95.
+    lost_score_threshold: float = 0.08
     lost_match_threshold: float = 0.4
-    reacquire_threshold: float = 0.95
+    reacquire_threshold: float = 0.74
 
 
 class PULTracker(SiamFCTracker):

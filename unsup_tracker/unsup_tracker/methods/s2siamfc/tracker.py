@@ -27,14 +27,18 @@ from ...models.siamfc_tracker import SiamFCParams, SiamFCTracker
 @dataclasses.dataclass
 class S2SiamFCParams(SiamFCParams):
     update_rate: float = 0.0102
-    #: Long-term layer, chosen on devbench with bench/bench_long_term.py: a frame is low when
-    #: the match (peak logit over the first frame's) is below 0.1 (1.8 % of the on-target
-    #: frames, 5.5 % of the absent ones) or the PSR below 0.18. Re-acquisition at 0.8, the
-    #: fewest wrong re-acquisitions (best full-frame candidate of 108 frames: 0.8: 8 right,
-    #: 1 wrong; 0.6: 32 and 8; 0.5: 42 and 9). In the layer, 0.6 scored devbench 56.5 (0.8:
-    #: 55.6) but real_dev 48.4 with 20 wrong re-acquisitions (0.8: 57.0, none).
-    lost_match_threshold: float = 0.1
-    reacquire_threshold: float = 0.8
+    #: Long-term layer, chosen on devbench with bench/bench_long_term.py for the shipped Lite0
+    #: checkpoint (`thresholds --methods s2siamfc pul --threads 1`; no layer, per frame, out of
+    #: 1492 frames with IoU > 0.5 and 128 absent ones): a frame is low when the match (peak
+    #: logit over the first frame's) is below 0.22 or the PSR below 0.10: 25 false alarms
+    #: (1.7 %), 74 hits (58 %); match < 0.2: 8 / 39, < 0.25: 45 / 95; the PSR alone flags
+    #: badly (< 0.18: 118 / 54). Re-acquisition at 0.7, the lowest threshold without a wrong
+    #: re-acquisition (best full-frame candidate of 168 frames, right in 133: 0.7: 27 right,
+    #: 0 wrong; 0.8: 8 and 0; 0.6: 71 and 5; 0.5: 101 and 9). The scratch checkpoint had match
+    #: 0.1, PSR 0.18, re-acquisition 0.8.
+    lost_score_threshold: float = 0.10
+    lost_match_threshold: float = 0.22
+    reacquire_threshold: float = 0.7
 
 
 class S2SiamFCTracker(SiamFCTracker):
