@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce a shipped checkpoint: tools/train_shipped.sh METHOD [OUT_DIR] [extra unsup-tracker-train args]
 #
-# Data: footage installed by name from Debian and PyPI (`make setup` and `make data`, which this
-# runs first), never real_dev, a tracking benchmark or any of the development benchmark's source
-# files (its photos and their near-duplicates are left out). The resulting checkpoint records
+# Data: footage installed by name from Debian and PyPI (`make setup`; with FOOTAGE=full also
+# `make data`, which this then runs first), never real_dev, a tracking benchmark or any of the
+# development benchmark's source files (its photos and their near-duplicates are left out). The resulting checkpoint records
 # this exact command, the data manifest (file names, sizes, sha256) and the time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,11 +11,13 @@ method=${1:?usage: tools/train_shipped.sh udt|s2siamfc|pul [OUT_DIR] [args...]}
 out=${2:-runs/$method}
 shift $(( $# >= 2 ? 2 : 1 ))
 py=.venv/bin/python
-make --no-print-directory data >&2
-# The footage (videos and image sequences, explicit lists of photos without the development
-# benchmark's or their near-duplicates, and synthetic clips rendered from those photos) is
-# listed in unsup_tracker/training/shipped_data.py; training itself refuses any benchmark file.
-data_list=$($py -m unsup_tracker_training.shipped_data "$method") || exit 2
+# FOOTAGE: opencv-doc (default: what every shipped checkpoint was trained on, installed by make
+# setup) or full (also make data's photos, image sequences and synthetic clips rendered from the
+# photos). Both are listed in unsup_tracker/training/shipped_data.py, without the development
+# benchmark's photos or their near-duplicates; training itself refuses any benchmark file.
+footage=${FOOTAGE:-opencv-doc}
+if [ "$footage" = full ]; then make --no-print-directory data >&2; fi
+data_list=$($py -m unsup_tracker_training.shipped_data "$method" --footage "$footage") || exit 2
 mapfile -t data <<<"$data_list"
 # Every recipe parameter (--set) and network parameter (--model-set) is pinned here, with a fixed
 # step count, one torch thread and no wall-clock limit, so the command recorded in the checkpoint

@@ -190,12 +190,22 @@ EXCLUDED = {
 #: Synthetic clips: rendered from the linked photo folder, one clip per photo.
 SYNTH = {"frames": 48, "size": (320, 240), "seed": 0, "objects": 1}
 
-#: Data kinds per method, in ``--data`` order.
+#: Data kinds per method, in ``--data`` order, with ``make data``'s footage (``--footage full``).
 METHOD_DATA = {
     "udt": ("videos", "synth"),  # UDT's forward-backward cycle needs frame windows
     "s2siamfc": ("photos", "videos"),  # single images: photos plus strided video frames
     "pul": ("videos", "synth"),  # PUL mines temporal correspondences
 }
+
+#: The footage every checkpoint shipped so far was trained on (``--footage opencv-doc``, the
+#: default, so tools/train_shipped.sh reproduces them): opencv-doc's five videos, and for
+#: S2SiamFC also its listed photos, linked under their own names into ``train_photos/``.
+OPENCV_DOC_METHOD_DATA = {
+    "udt": ("videos",),
+    "s2siamfc": ("photos", "videos"),
+    "pul": ("videos",),
+}
+FOOTAGE = {"opencv-doc": OPENCV_DOC_METHOD_DATA, "full": METHOD_DATA}
 
 DATA_KINDS = ("photos", "videos", "synth")
 
@@ -226,16 +236,24 @@ def link_name(group: FileSet, name: str) -> str:
     return f"{group.package}__{name.replace('/', '_')}"
 
 
-def link_photos(folder: Path | None = None) -> Path:
-    """Fill ``folder`` (default: cache ``train_photos/``) with links to :func:`photos`.
+def link_photos(folder: Path | None = None, footage: str = "full") -> Path:
+    """Fill ``folder`` with links to the ``footage``'s photos and return it.
 
-    The folder is rewritten only when its links differ, so a run reading it is never disturbed
-    by another run starting.
+    ``full``: every photo of :data:`PHOTO_SETS` (default folder: cache ``train_photos_full/``,
+    names prefixed by package); ``opencv-doc``: opencv-doc's listed photos under their own names
+    (cache ``train_photos/``, as the shipped S2SiamFC checkpoint read them). The folder is
+    rewritten only when its links differ, so a run reading it is never disturbed by another
+    run starting.
     """
-    folder = Path(folder) if folder is not None else sample_data.cache_dir() / "train_photos"
+    if footage == "opencv-doc":
+        default_name = "train_photos"
+        wanted = {path.name: path for path in still_photos()}
+    else:
+        default_name = "train_photos_full"
+        wanted = {link_name(group, name): path for group in PHOTO_SETS
+                  for name, path in zip(group.names, group.paths())}
+    folder = Path(folder) if folder is not None else sample_data.cache_dir() / default_name
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = {link_name(group, name): path for group in PHOTO_SETS
-              for name, path in zip(group.names, group.paths())}
     current = {entry.name: entry for entry in folder.iterdir()}
     if (current.keys() != wanted.keys()
             or any(not entry.is_symlink() or entry.resolve() != wanted[name].resolve()
@@ -253,18 +271,24 @@ def synth_spec(folder: Path) -> str:
     return synth.spec(folder, **SYNTH)
 
 
-def data_args(method: str) -> list[str]:
-    """Return the ``--data`` arguments of ``method``'s shipped checkpoint (photos linked)."""
-    if method not in METHOD_DATA:
+def data_args(method: str, footage: str = "opencv-doc") -> list[str]:
+    """Return the ``--data`` arguments of ``method`` on ``footage`` (photos linked).
+
+    ``opencv-doc`` is what the shipped checkpoints were trained on; ``full`` adds ``make data``'s.
+    """
+    if footage not in FOOTAGE:
+        raise ValueError(f"unknown footage {footage!r}; available: {', '.join(FOOTAGE)}")
+    if method not in FOOTAGE[footage]:
         raise ValueError(f"unknown method {method!r}; shipped: {', '.join(METHOD_DATA)}")
     args: list[str] = []
-    for kind in METHOD_DATA[method]:
+    for kind in FOOTAGE[footage][method]:
         if kind == "videos":
-            args += [str(path) for path in videos()]
+            paths = videos() if footage == "full" else VIDEO_SETS[0].paths()
+            args += [str(path) for path in paths]
         elif kind == "photos":
-            args.append(str(link_photos()))
+            args.append(str(link_photos(footage=footage)))
         else:
-            args.append(synth_spec(link_photos()))
+            args.append(synth_spec(link_photos(footage=footage)))
     return args
 
 
@@ -320,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="print the package names make data installs")
     group.add_argument("--pypi-dir", action="store_true",
                        help="print the folder the PyPI packages are installed into")
+    parser.add_argument("--footage", choices=sorted(FOOTAGE), default="opencv-doc",
+                        help="with METHOD: opencv-doc (what the shipped checkpoints were trained "
+                             "on; default) or full (also make data's footage)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.packages:
         print("\n".join(DEBIAN_PACKAGES if args.packages == "debian" else PYPI_PACKAGES))
@@ -332,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines))
         return 1 if any(" MISSING: " in line or " UNREADABLE " in line for line in lines) else 0
     try:
-        lines = data_args(args.method)
+        lines = data_args(args.method, args.footage)
     except (ValueError, FileNotFoundError) as exc:
         print(exc, file=sys.stderr)
         return 2
