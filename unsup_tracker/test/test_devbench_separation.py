@@ -140,9 +140,10 @@ def test_make_data_footage_is_disjoint_from_the_benchmark(tmp_path, monkeypatch)
     monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path))  # the photo links go here
     index = devbench.SourceIndex(sources)
     source_names = {path.name for path in sources}
-    for method in shipped_data.METHOD_DATA:
-        seen = _check_disjoint(shipped_data.data_args(method), index, source_names)
-        assert not seen & {path.resolve() for path in sources}
+    for footage, methods in shipped_data.FOOTAGE.items():
+        for method in methods:
+            seen = _check_disjoint(shipped_data.data_args(method, footage), index, source_names)
+            assert not seen & {path.resolve() for path in sources}
     _check_no_resized_copies(shipped_data.photos(), sources)
 
 

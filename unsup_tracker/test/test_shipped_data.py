@@ -16,7 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+from installed import require_footage, require_shipped_weights
+
 from unsup_tracker_training import shipped_data
+from unsup_tracker_training.sources import open_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,3 +54,21 @@ def test_unknown_method_is_refused():
 def test_data_script_is_valid_bash():
     for script in ("tools/data.sh", "tools/lib.sh", "tools/setup.sh", "tools/train_shipped.sh"):
         subprocess.run(["bash", "-n", str(ROOT / script)], check=True)
+
+
+@pytest.mark.parametrize("method", sorted(shipped_data.OPENCV_DOC_METHOD_DATA))
+def test_default_footage_is_what_the_shipped_checkpoint_was_trained_on(
+        method, tmp_path, monkeypatch):
+    """tools/train_shipped.sh's --data (default footage) reads what the checkpoint recorded."""
+    require_footage()
+    checkpoint = torch.load(require_shipped_weights(method), map_location="cpu",
+                            weights_only=True)
+    words = checkpoint["meta"]["training_command"].split()
+    images_as = words[words.index("--images-as") + 1] if "--images-as" in words else "auto"
+    monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path))  # the photo links go here
+    sources = open_sources(shipped_data.data_args(method), images_as=images_as)
+    given = [(e["kind"], e["file"], e["num_files"], e["sha256"])
+             for e in (source.manifest_entry() for source in sources)]
+    recorded = [(e["kind"], e["file"], e["num_files"], e["sha256"])
+                for e in checkpoint["meta"]["data_manifest"]]
+    assert given == recorded
