@@ -60,13 +60,17 @@ def write_clip(folder: Path, seed: int = 7) -> Path:
     return folder
 
 
-def wait_until(condition, timeout, what, process=None):
-    """Poll ``condition`` for ``timeout`` s; fail early with its log when ``process`` died."""
+def wait_until(condition, timeout, what, processes=()):
+    """Poll ``condition`` for ``timeout`` s; fail early with its log when a process died.
+
+    ``processes``: the watched NodeProcess, or several.
+    """
+    watched = [processes] if hasattr(processes, "alive") else list(processes or ())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        if process is not None:
+        for process in watched:
             assert process.alive, f"{process.command[0]} died:\n{process.log_tail(30)}"
         time.sleep(0.02)
     assert condition(), f"timed out after {timeout} s waiting for {what}"

@@ -19,7 +19,6 @@ dropped whatever the load. While lost ``~/detections`` is empty, the node logs "
 "found again" once each, and ``~/state`` goes tracking -> lost -> tracking.
 """
 import os
-import threading
 import time
 
 import numpy as np
@@ -31,54 +30,34 @@ pytest.importorskip("vision_msgs.msg",
 pytest.importorskip("unsup_tracker_interfaces.srv",
                     reason="unsup_tracker_interfaces is not built (make setup builds it)")
 
-import rclpy  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
-from unsup_tracker_interfaces.srv import InitTrack  # noqa: E402
-from vision_msgs.msg import Detection2DArray  # noqa: E402
 
 from unsup_tracker.geometry import iou_xywh  # noqa: E402
 from unsup_tracker.ros.common import state_qos  # noqa: E402
 from unsup_tracker.ros.conversions import (  # noqa: E402
-    bgr8_to_image_msg, ns_to_stamp, stamp_to_ns, tracked_boxes, xywh_to_bbox)
+    bgr8_to_image_msg, ns_to_stamp, tracked_boxes)
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 from unsup_tracker.ros.visualization_node import annotate  # noqa: E402
 
-from ros_testdata import call_service  # noqa: E402
+from ros_client import RELIABLE, TrackerClient  # noqa: E402
+from ros_testdata import wait_until  # noqa: E402
 from installed import require_shipped_weights  # noqa: E402
 from synthetic import occlusion_clip  # noqa: E402
 
-RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
+class Client(TrackerClient):
+    """The tracker client plus the node's ~/state and the visualization's annotated frames."""
 
-class Client:
     def __init__(self):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = Node("lost_test_client", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.lock = threading.Lock()
-        self.detections = {}
+        super().__init__("/l", name="lost_test_client")
         self.states = []
         self.annotated = 0
-        self.image = self.node.create_publisher(Image, "/l/image", RELIABLE)
-        self.node.create_subscription(Detection2DArray, "/l/tracker_node/detections",
-                                      self._on_detections, RELIABLE)
         self.node.create_subscription(String, "/l/tracker_node/state", self._on_state,
                                       state_qos())
         self.node.create_subscription(Image, "/l/visualization_node/annotated",
                                       self._on_annotated, RELIABLE)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def _on_detections(self, msg):
-        with self.lock:
-            self.detections[stamp_to_ns(msg.header.stamp)] = msg
 
     def _on_state(self, msg):
         with self.lock:
@@ -87,21 +66,6 @@ class Client:
     def _on_annotated(self, msg):
         with self.lock:
             self.annotated += 1
-
-    def close(self):
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
-
-
-def _wait(condition, timeout, what, process):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        assert process.alive, f"tracker_node died:\n{process.log_tail(30)}"
-        time.sleep(0.02)
-    assert condition(), f"timed out after {timeout} s waiting for {what}"
 
 
 def test_node_reports_lost_and_found_once_with_empty_detections(tmp_path):
@@ -121,31 +85,27 @@ def test_node_reports_lost_and_found_once_with_empty_detections(tmp_path):
                 "state": "tracker_node/state"}), tmp_path / "viz.log", env)
     client = Client()
     try:
-        _wait(lambda: client.states, 60.0, "the node's first ~/state", tracker)
+        wait_until(lambda: client.states, 60.0, "the node's first ~/state", tracker)
         stamps = [(index + 1) * 100_000_000 for index in range(len(frames))]
 
         def publish(index):
             client.image.publish(bgr8_to_image_msg(
                 frames[index], Header(stamp=ns_to_stamp(stamps[index]), frame_id="cam")))
 
-        request = InitTrack.Request()
-        request.header.stamp = ns_to_stamp(stamps[0])
-        request.box = xywh_to_bbox(boxes[0])
         deadline = time.monotonic() + 20.0
         while True:
             publish(0)
             time.sleep(0.2)
-            response = call_service(client.node, InitTrack, "/l/tracker_node/init", request)
+            response = client.init(boxes[0], stamps[0])
             if response.success or time.monotonic() > deadline:
                 break
         assert response.success, response.message
         for index in range(1, len(frames)):
             publish(index)
-            _wait(lambda: stamps[index] in client.detections, 30.0, f"frame {index}", tracker)
+            wait_until(lambda: client.answered(stamps[index]), 30.0, f"frame {index}", tracker)
         time.sleep(0.5)
+        found = {i: tracked_boxes(client.answered(stamps[i])[-1]) for i in range(1, len(frames))}
         with client.lock:
-            found = {i: tracked_boxes(client.detections[stamps[i]])
-                     for i in range(1, len(frames))}
             states = list(client.states)
         # Visible: a box each frame; covered: none after the loss; back: on the target again.
         assert all(len(found[i]) == 1 for i in range(1, 10)), found
@@ -158,7 +118,7 @@ def test_node_reports_lost_and_found_once_with_empty_detections(tmp_path):
         assert states == ["idle", "tracking", "lost", "tracking"], states
         log = tracker.log_text()
         assert log.count("target lost") == 1 and log.count("target found again") == 1, log
-        _wait(lambda: client.annotated > 0, 10.0, "an annotated frame", viz)
+        wait_until(lambda: client.annotated > 0, 10.0, "an annotated frame", viz)
     finally:
         tracker.stop()
         viz.stop()

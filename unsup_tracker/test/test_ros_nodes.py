@@ -53,7 +53,7 @@ from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
 from ros_testdata import (  # noqa: E402
-    FRAMES, SIZE, START_BOX, call_service, texture, truth, write_clip)
+    FRAMES, SIZE, START_BOX, call_service, texture, truth, wait_until, write_clip)
 from installed import require_shipped_weights, shipped_weights_or_untrained  # noqa: E402
 from synthetic import frozen_size_boxes  # noqa: E402
 from unsup_tracker.geometry import iou_xywh  # noqa: E402
@@ -139,18 +139,6 @@ class Client:
         self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
-
-
-def wait_until(condition, timeout, what, processes=()):
-    """Poll ``condition``; fail early with its log when a watched process has died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        for process in processes:
-            assert process.alive, f"{process.command[0]} died:\n{process.log_tail(30)}"
-        time.sleep(0.02)
-    assert condition(), f"timed out after {timeout} s waiting for {what}"
 
 
 @pytest.fixture(scope="module")
