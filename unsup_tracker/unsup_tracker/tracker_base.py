@@ -117,9 +117,9 @@ class Tracker(abc.ABC):
         if not self.initialized:
             raise RuntimeError("track() called before init()")
         image = check_image(image_bgr)
-        return self._judge_lost(self._track(image), image)
+        return self._finish_result(self._track(image), image)
 
-    def _judge_lost(self, result: TrackResult, image: np.ndarray) -> TrackResult:
+    def _finish_result(self, result: TrackResult, image: np.ndarray) -> TrackResult:
         """Mark ``result`` lost below the method's lost threshold; add the mask stage's mask."""
         result.lost = bool(result.lost or result.score < self.params.lost_score_threshold)
         if self._mask_stage is not None and result.mask is None:

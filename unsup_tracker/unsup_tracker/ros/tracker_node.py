@@ -678,9 +678,8 @@ class _TrackerLogic:
 
     def _update_state(self) -> None:
         """Publish ``~/state`` when it changes: "idle" (no target), "lost" (all), "tracking"."""
-        targets = self.targets.targets()
-        state = ("idle" if not targets else
-                 "lost" if all(t.lost for t in targets) else "tracking")
+        followed, lost = self.targets.counts()
+        state = "tracking" if followed else "lost" if lost else "idle"
         with self._lock:
             if state == self._state or self.state_pub is None:
                 return
@@ -821,7 +820,7 @@ class _TrackerLogic:
     def _on_init_detections(self, msg: Detection2DArray) -> None:
         """Start a target for every wanted detection that no held target overlaps."""
         wanted = self.init_filter
-        taken = [t.box for t in self.targets.targets() if getattr(t, "box", None) is not None]
+        taken = [t.box for t in self.targets.targets() if t.box is not None]
         for detection in msg.detections:
             scores = [
                 r.hypothesis.score for r in detection.results

@@ -268,7 +268,7 @@ class UDTTracker(Tracker):
         results, offset = [], 0
         for tracker, plan in zip(trackers, plans):
             end = offset + len(plan["patches"])
-            results.append(tracker._judge_lost(tracker._locate(
+            results.append(tracker._finish_result(tracker._locate(
                 image, plan, features[offset:end], z_spec[offset:end], z_norms[offset:end]),
                 image))
             offset = end
