@@ -240,7 +240,9 @@ def test_tracker_follows_the_known_motion(tracking_run):
     summary = (f"{len(later)} frames after init, {len(answered_later)} answered, "
                f"target on {len(errors)}; centre errors (px): {errors}")
     assert len(answered_later) >= 10, summary
-    assert len(errors) >= 0.9 * len(answered), summary
+    # Frames answered before the init response arrived may precede the target (the node adds it
+    # while they are being answered); every frame answered after it must carry the target.
+    assert len(set(errors) & answered_later) >= 0.9 * len(answered_later), summary
     good = [i for i, e in errors.items() if e < 8.0]
     assert len(good) >= 0.9 * len(errors), summary
     # Size as well as position: the patch shrinks to 0.8 of its side (area x0.64) over the
@@ -269,6 +271,12 @@ def test_visualization_publishes_annotated_frames(graph, tracking_run):
     index_of = tracking_run["index_of"]
     drawn = [m for m in annotated if stamp_to_ns(m.header.stamp) in index_of]
     assert drawn, "no annotated frame carries a camera stamp"
+    # The visualization draws the tracker's answer for each frame; frames it answered without
+    # the target (before the init took effect) are drawn without a box.
+    with_target = {stamp_to_ns(msg.header.stamp) for _, msg in tracking_run["detections"]
+                   if tracked_boxes(msg)}
+    drawn = [m for m in drawn if stamp_to_ns(m.header.stamp) in with_target]
+    assert len(drawn) >= 5, f"{len(drawn)} annotated frames of frames answered with the target"
     msg = drawn[-1]
     assert (msg.encoding, msg.width, msg.height) == ("bgr8", SIZE[0], SIZE[1])
     image = image_msg_to_bgr8(msg)
