@@ -271,15 +271,29 @@ class Graph:
                     del records[stamp]
 
 
-def rss_mib(pid):
-    """Return the resident set size of process ``pid`` in MiB (Linux /proc), or NaN."""
+#: /proc/<pid>/status fields of :func:`memory_mib`, by the names it returns.
+MEMORY_FIELDS = {"rss": "VmRSS", "private": "RssAnon", "shm": "RssShmem"}
+
+
+def memory_mib(pid):
+    """Return ``{"rss", "private", "shm"}`` of process ``pid`` in MiB (Linux /proc; NaN if gone).
+
+    ``private`` (anonymous memory: heaps, tensors, queues) is where a leak grows. ``shm`` is the
+    shared-memory transport's segments mapped by the process (Fast DDS: the 32 MiB segment of
+    each publisher it reads, see config/fastdds_large_images.xml), counted in RSS as far as
+    they have been touched, so it rises towards the segments' size when load makes frames pile
+    up, without anything leaking.
+    """
+    found = dict.fromkeys(MEMORY_FIELDS, float("nan"))
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
-        pass
-    return float("nan")
+        return found
+    for name, field in MEMORY_FIELDS.items():
+        for line in lines:
+            if line.startswith(field + ":"):
+                found[name] = int(line.split()[1]) / 1024.0
+    return found
 
 
 def window_figures(graph, window_start, window_end):

@@ -17,11 +17,14 @@ The graph is :mod:`ros_graph`'s (the same harness as ``bench_ros_latency.py``), 
 visualization_node. Every ``--reinit-every`` seconds this process calls ``~/stop`` then ``~/init``
 with the newest detected box on its own frame (the demo's box on the latest frame when the target
 is lost), so tracker sessions, models and buffers are replaced all along. Each minute it prints one
-row: RSS of every node (sampled at the minute's end), frames published / answered / dropped as
-stale by the tracker (it was busy: compute) / lost while an ``~/init`` ran (the tracker's executor
+row: memory of every node sampled at the minute's end (RSS, private = anonymous memory, shm =
+the DDS shared-memory segments it maps; :func:`ros_graph.memory_mib`), frames published /
+answered / dropped as stale by the tracker (it was busy: compute) / lost while an ``~/init`` ran (the tracker's executor
 was busy: compute) / lost otherwise (transport, unexplained: "beyond compute") / annotated, stamp
 -> detection latency p50 / p95, stamp -> annotated p50, compute p50 and the re-inits. At the end:
-memory growth of each node after the warm-up (aim < 5 %), the latency trend after the warm-up (aim:
+memory growth of each node after the warm-up, private and RSS (aim < 5 % of private memory:
+that is where a leak grows; RSS also counts the transport's fixed-size segments as far as a
+load burst has touched them), the latency trend after the warm-up (aim:
 no creep) and the drops not explained by compute (aim: none).
 
 Outputs go to ``--out`` (default ``bench/results/soak_ros_<UTC time>/``, which git ignores:
@@ -43,10 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ros_graph import Graph, add_graph_arguments, rss_mib, window_figures
+from ros_graph import MEMORY_FIELDS, Graph, add_graph_arguments, memory_mib, window_figures
 
 NODES = ("camera_node", "tracker_node", "visualization_node")
-COLUMNS = ("minute", *(f"rss_{n.split('_')[0]}_mib" for n in NODES), "published", "answered",
+MEMORY_COLUMNS = tuple(f"{kind}_{n.split('_')[0]}_mib" for kind in MEMORY_FIELDS for n in NODES)
+COLUMNS = ("minute", *MEMORY_COLUMNS, "published", "answered",
            "stale", "lost_init", "lost", "annotated", "latency_p50_ms", "latency_p95_ms",
            "annotated_p50_ms", "compute_p50_ms", "reinits", "reinit_failed", "reinit_p50_ms")
 
@@ -82,12 +86,13 @@ def reinit(graph):
     return response.success, time.monotonic() - started, response.message
 
 
-def minute_row(graph, minute, start, end, rss, inits):
+def minute_row(graph, minute, start, end, memory, inits):
     f = window_figures(graph, start, end)
     ok = [s for success, s, _ in inits if success]
     return {
         "minute": minute,
-        **{f"rss_{n.split('_')[0]}_mib": round(rss[n], 1) for n in NODES},
+        **{f"{kind}_{n.split('_')[0]}_mib": round(memory[n][kind], 1)
+           for kind in MEMORY_FIELDS for n in NODES},
         "published": f["frames_published"], "answered": f["frames_answered"],
         "stale": f["dropped_as_stale_by_tracker"],
         "lost_init": f["lost_while_init_ran"],
@@ -110,12 +115,13 @@ def summarize(rows, warmup):
     after = [r for r in rows if r["minute"] > warmup]
     base = rows[warmup - 1]
     summary = {"warmup_minutes": warmup, "minutes": len(rows)}
-    for n in NODES:
-        key = f"rss_{n.split('_')[0]}_mib"
-        values = [r[key] for r in after]
-        growth = [100.0 * (v - base[key]) / base[key] for v in values]
-        summary[f"{n}_rss_growth_pct"] = round(growth[-1], 2)
-        summary[f"{n}_rss_max_growth_pct"] = round(max(growth), 2)
+    for kind in ("private", "rss"):
+        for n in NODES:
+            key = f"{kind}_{n.split('_')[0]}_mib"
+            values = [r[key] for r in after]
+            growth = [100.0 * (v - base[key]) / base[key] for v in values]
+            summary[f"{n}_{kind}_growth_pct"] = round(growth[-1], 2)
+            summary[f"{n}_{kind}_max_growth_pct"] = round(max(growth), 2)
     p50 = [r["latency_p50_ms"] for r in after]
     minutes = [r["minute"] for r in after]
     summary["latency_p50_slope_ms_per_min"] = (
@@ -138,9 +144,10 @@ def plot(rows, path, title):
     minutes = [r["minute"] for r in rows]
     fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
     for n in NODES:
-        axes[0].plot(minutes, [r[f"rss_{n.split('_')[0]}_mib"] for r in rows], marker=".",
-                     label=n)
-    axes[0].set_ylabel("RSS (MiB)")
+        for kind, style in (("rss", "-"), ("private", "--")):
+            axes[0].plot(minutes, [r[f"{kind}_{n.split('_')[0]}_mib"] for r in rows],
+                         style, marker=".", label=f"{n} {kind}")
+    axes[0].set_ylabel("memory (MiB)")
     axes[0].legend(fontsize=8)
     for key, label in (("latency_p50_ms", "detection p50"), ("latency_p95_ms", "detection p95"),
                        ("annotated_p50_ms", "annotated p50"), ("compute_p50_ms", "compute p50")):
@@ -197,12 +204,12 @@ def main():
                     next_reinit += args.reinit_every
                 wake = min(next_reinit, minute_end, pending["end"] + 1.0 if pending else np.inf)
                 time.sleep(max(0.0, min(wake - time.time(), 0.5)))
-            rss = {n: rss_mib(pids[n]) for n in NODES}
+            memory = {n: memory_mib(pids[n]) for n in NODES}
             if pending:  # minutes shorter than a second (trying the script)
                 time.sleep(1.0)
                 report(pending)
             pending = dict(minute=minute, start=minute_end - args.minute_seconds,
-                           end=minute_end, rss=rss, inits=inits)
+                           end=minute_end, memory=memory, inits=inits)
             inits = []
             dead = [n for n, alive in graph.alive().items() if not alive]
             if dead:
