@@ -19,9 +19,10 @@ with the newest detected box on its own frame (the demo's box on the latest fram
 is lost), so tracker sessions, models and buffers are replaced all along. Each minute it prints one
 row: memory of every node sampled at the minute's end (RSS, private = anonymous memory, shm =
 the DDS shared-memory segments it maps; :func:`ros_graph.memory_mib`), frames published /
-answered / dropped as stale by the tracker (it was busy: compute) / lost while an ``~/init`` ran (the tracker's executor
-was busy: compute) / lost otherwise (transport, unexplained: "beyond compute") / annotated, stamp
--> detection latency p50 / p95, stamp -> annotated p50, compute p50 and the re-inits. At the end:
+answered / dropped as stale by the tracker (it was busy: compute) / lost while an ``~/init``
+ran (the tracker's executor was busy: compute) / lost otherwise (transport, unexplained:
+"beyond compute") / annotated, stamp -> detection latency p50 / p95, stamp -> annotated p50,
+compute p50 and the re-inits. At the end:
 memory growth of each node after the warm-up, private and RSS (aim < 5 % of private memory:
 that is where a leak grows; RSS also counts the transport's fixed-size segments as far as a
 load burst has touched them), the latency trend after the warm-up (aim:
