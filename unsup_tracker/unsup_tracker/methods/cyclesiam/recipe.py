@@ -30,11 +30,12 @@ Per sample:
   Siamese stage), then the cycle ``1 -> 2 -> 3 -> 2 -> 1``, the last ``refine_fraction`` the
   refine stage's ``1 -> 2 -> 1``. The warm-up is ours, not the paper's: an untrained RPN's hops
   land anywhere, and the final search crop then rarely holds the start box (1 position with a
-  positive anchor in a batch of 2 on the test clip), so early cycles teach almost nothing. Every hop is tracking: the template is cut around the previous hop's
-  predicted box, the search crop is centred on the previous prediction (never on any label:
-  the data has none, and the recipe reads nothing but frames and discovery's output), both with
-  the code's jitter (template shift 4 px / scale 0.05; search shift ``search_shift`` = 64 px /
-  scale 0.18, in patch pixels); the box is decoded as the tracker does (penalty, cosine
+  positive anchor in a batch of 2 on the test clip), so early cycles teach almost nothing.
+* Every hop is tracking: the template is cut around the previous hop's predicted box, the
+  search crop is centred on the previous prediction (never on any label: the data has none,
+  and the recipe reads nothing but frames and discovery's output), both with the code's
+  jitter (template shift 4 px / scale 0.05; search shift ``search_shift`` = 64 px / scale
+  0.18, in patch pixels); the box is decoded as the tracker does (penalty, cosine
   window, size update, :func:`~.tracker.best_box`). As in the code (DIGEST 4.3), intermediate
   hops run without gradient (the model in eval mode) and the loss is on the last hop only: the
   template from frame 2 at the cycle's prediction there, the search in frame 1 centred on it,
