@@ -41,14 +41,15 @@ Layout (SiamMask's, DIGEST 4.1, scaled down to this CPU):
   search patch centred on that position (SiamMask's per-position mask, DIGEST 4.1). Decisions:
   ``mask_size`` 31 (the paper: 63), ``hidden`` 32 (256), and the output conv is only ever
   evaluated at the positions needed (:meth:`CycleSiamNet.mask_logits`): the chosen position when
-  tracking, the positive positions when training, not all 676. Cost: the mask branch's
-  convolutions are ~1% of the backbone's work, and the per-position output is 32 x 961
-  multiply-adds (63: 32 x 3969), negligible either way; the figures measured with
-  ``bench/bench_cyclesiam.py`` are in the README's CycleSiam section. 31 rather than 63 because
+  tracking, the positive positions when training, not all 676. Cost measured with
+  ``bench/bench_cyclesiam.py --threads 1`` (120 devbench frames at 640x480, interleaved, fresh
+  weights, machine at load ~18 on 2 cores, so read the process CPU time per ``track()``):
+  34.5 ms without the mask, 37.6 ms with the 31x31 mask, 38.2 ms with 63x63: the mask costs
+  ~3 ms, mostly pasting it onto the image, and the output size hardly matters. So the size is
+  chosen for learning, not speed: 31 has 51k mask-branch parameters against 151k for 63, and
   the masks it learns from are discovery's flow-distance regions, computed on flow at 320 px
-  width: about 4 patch pixels per flow pixel on a typical target, coarser than a 63-cell mask
-  (2 patch pixels per cell) could use, and a quarter of the output weights to learn from few
-  samples.
+  width (about 4 patch pixels per flow pixel on a typical target), coarser than a 63-cell mask
+  (2 patch pixels per cell) could use.
 """
 from __future__ import annotations
 
