@@ -31,7 +31,8 @@ from unsup_tracker.methods.cyclesiam.recipe import (CycleSiamRecipe, CycleSiamRe
                                                     window_mask_labels)
 from unsup_tracker.methods.cyclesiam.tracker import paste_window_mask
 from unsup_tracker.models.rpn import (anchor_labels, anchor_shapes, box_loss, decode_boxes,
-                                      encode_boxes, make_anchors, mask_loss, score_loss)
+                                      encode_boxes, make_anchors, mask_loss, score_loss,
+                                      size_penalty)
 
 
 # -- RPN parts -------------------------------------------------------------------------------
@@ -51,6 +52,15 @@ def test_box_encoding_hand_computed():
     deltas = encode_boxes(box, anchor)
     assert torch.allclose(deltas, torch.tensor([0.25, -0.25, math.log(2.0), 0.0]))
     assert torch.allclose(decode_boxes(deltas, anchor), box)
+
+
+def test_size_penalty_hand_computed():
+    # Same size: 1. Twice the side: padded size 256 vs 128, s_c = 2, r_c = 1 -> exp(-k).
+    # Same area at ratio 4 (32x128 vs 64x64): padded sqrt(112 * 208) vs 128, r_c = 4.
+    widths, heights = np.array([64.0, 128.0, 32.0]), np.array([64.0, 128.0, 128.0])
+    s_c = math.sqrt(112 * 208) / 128
+    expected = [1.0, math.exp(-0.1), math.exp(-(4 * s_c - 1) * 0.1)]
+    assert np.allclose(size_penalty(widths, heights, (64.0, 64.0), 0.1), expected)
 
 
 def test_anchor_labels_hand_computed():

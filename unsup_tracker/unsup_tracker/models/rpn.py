@@ -21,6 +21,7 @@
   as :func:`split_outputs` arranges the heads' channels.
 * :func:`encode_boxes` / :func:`decode_boxes`: Eq. 3-4, ``t_x = (x - x_a) / w_a``,
   ``t_y = (y - y_a) / h_a``, ``t_w = log(w / w_a)``, ``t_h = log(h / h_a)``.
+* :func:`size_penalty`: SiamRPN's penalty on changes of scale and aspect ratio.
 * :func:`anchor_labels`: 1 where an anchor's IoU with the target exceeds ``positive_iou``
   (0.6), 0 below ``negative_iou`` (0.3), -1 (ignored) otherwise; at most ``max_positive`` (16)
   positives and ``total`` (64) labelled anchors, picked at random (SiamRPN's sampling).
@@ -111,6 +112,26 @@ def decode_boxes(deltas: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
                         deltas[..., 1] * anchors[..., 3] + anchors[..., 1],
                         torch.exp(deltas[..., 2]) * anchors[..., 2],
                         torch.exp(deltas[..., 3]) * anchors[..., 3]], -1)
+
+
+def size_penalty(widths: np.ndarray, heights: np.ndarray, target_size, penalty_k: float
+                 ) -> np.ndarray:
+    """SiamRPN's scale / ratio penalty ``exp(-(r_c s_c - 1) penalty_k)`` of candidate sizes.
+
+    ``s_c``: change of the padded size ``sqrt((w + p)(h + p))``, ``p = (w + h) / 2``, from
+    ``target_size`` (w, h, same pixels); ``r_c``: change of the aspect ratio; each change is
+    ``max(r, 1 / r)``.
+    """
+    def change(ratio):
+        return np.maximum(ratio, 1.0 / ratio)
+
+    def padded(w, h):
+        pad = (w + h) / 2.0
+        return np.sqrt((w + pad) * (h + pad))
+
+    scale_change = change(padded(widths, heights) / padded(*target_size))
+    ratio_change = change((target_size[0] / target_size[1]) / (widths / heights))
+    return np.exp(-(ratio_change * scale_change - 1.0) * penalty_k)
 
 
 def iou_cxcywh(anchors: torch.Tensor, box: torch.Tensor) -> torch.Tensor:

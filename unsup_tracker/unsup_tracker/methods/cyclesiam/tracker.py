@@ -47,7 +47,7 @@ import torch
 
 from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
-from ...models.rpn import decode_boxes
+from ...models.rpn import decode_boxes, size_penalty
 from ...params import TrackerParams
 from ...tracker_base import Candidate, Tracker, TrackResult
 from .model import CycleSiamNet
@@ -89,18 +89,7 @@ def best_box(net: CycleSiamNet, scores: torch.Tensor, deltas: torch.Tensor,
     """
     prob = torch.softmax(scores.float(), -1)[..., 1].double().cpu().numpy()
     boxes = decode_boxes(deltas.double().cpu(), anchors.double()).numpy()
-    widths, heights = boxes[..., 2], boxes[..., 3]
-
-    def change(ratio):
-        return np.maximum(ratio, 1.0 / ratio)
-
-    def padded(w, h):
-        pad = (w + h) / 2.0
-        return np.sqrt((w + pad) * (h + pad))
-
-    scale_change = change(padded(widths, heights) / padded(*target_size))
-    ratio_change = change((target_size[0] / target_size[1]) / (widths / heights))
-    penalty = np.exp(-(ratio_change * scale_change - 1.0) * penalty_k)
+    penalty = size_penalty(boxes[..., 2], boxes[..., 3], target_size, penalty_k)
     blended = (1 - window_influence) * penalty * prob + window_influence * window[None]
     index = np.unravel_index(int(np.argmax(blended)), blended.shape)
     return index, boxes[index], float(prob[index]), float(penalty[index])
