@@ -86,7 +86,7 @@ case "$method" in
   cyclesiam) # video only: cycles through frames of moving objects found by discovery; its
             # network is Lite0-only (the anchor geometry needs its cell layout)
     if [ "$backbone" != efficientnet_lite0 ]; then echo "cyclesiam needs BACKBONE=efficientnet_lite0" >&2; exit 2; fi
-    args=(--steps 500
+    args=(--steps 300
       --set batch_size=8 --set frame_range=15 --set pair_fraction=0.3 --set refine_fraction=0.2
       --set init_boxes=discovery --set context=0.5 --set template_shift=4.0
       --set template_scale=0.05 --set search_shift=64.0 --set search_scale=0.18
