@@ -116,7 +116,7 @@ def decode_boxes(deltas: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
 
 def size_penalty(widths: np.ndarray, heights: np.ndarray, target_size, penalty_k: float
                  ) -> np.ndarray:
-    """SiamRPN's scale / ratio penalty ``exp(-(r_c s_c - 1) penalty_k)`` of candidate sizes.
+    """Penalise candidate sizes as SiamRPN does: ``exp(-(r_c s_c - 1) penalty_k)``.
 
     ``s_c``: change of the padded size ``sqrt((w + p)(h + p))``, ``p = (w + h) / 2``, from
     ``target_size`` (w, h, same pixels); ``r_c``: change of the aspect ratio; each change is
@@ -135,7 +135,7 @@ def size_penalty(widths: np.ndarray, heights: np.ndarray, target_size, penalty_k
 
 
 def iou_cxcywh(anchors: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
-    """IoU of every cx, cy, w, h anchor (``(..., 4)``) with one cx, cy, w, h ``box``."""
+    """Return the IoU of every cx, cy, w, h anchor (``(..., 4)``) with one such ``box``."""
     a0 = anchors[..., :2] - anchors[..., 2:] / 2
     a1 = anchors[..., :2] + anchors[..., 2:] / 2
     b0, b1 = box[:2] - box[2:] / 2, box[:2] + box[2:] / 2

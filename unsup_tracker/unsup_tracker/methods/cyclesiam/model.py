@@ -181,7 +181,7 @@ class CycleSiamNet(nn.Module):
         return self.features(patches)[:, :, start:end, start:end]
 
     def encode_template(self, kernel: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Encoded kernels of each branch from :meth:`kernel`'s output."""
+        """Encode :meth:`kernel`'s output for each branch."""
         return {name: getattr(self, name).encode_template(kernel)
                 for name in ("score", "box", "mask")}
 

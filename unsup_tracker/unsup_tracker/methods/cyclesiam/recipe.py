@@ -217,7 +217,7 @@ class CycleSiamRecipe(TrainingRecipe):
 
     # -- sampling ------------------------------------------------------------------------------
     def _start(self, source: FrameSource, rng: np.random.Generator):
-        """A cycle's start: clip, frame, image, box (cx, cy, w, h) and mask (float, image)."""
+        """Draw a cycle's start: clip, frame, image, box (cx, cy, w, h), mask (float, image)."""
         clip = self.clips[int(rng.integers(len(self.clips)))]
         frames = self._start_frames(clip)
         frame = int(frames[int(rng.integers(len(frames)))])

@@ -82,7 +82,7 @@ def region_side(size: np.ndarray, context: float) -> float:
 def best_box(net: CycleSiamNet, scores: torch.Tensor, deltas: torch.Tensor,
              anchors: torch.Tensor, target_size: np.ndarray, window: np.ndarray,
              penalty_k: float, window_influence: float):
-    """SiamRPN's choice on one response: ``(index (k, r, c), box cx cy w h, prob, penalty)``.
+    """Choose a box on one response as SiamRPN does: ``(index (k, r, c), box, prob, penalty)``.
 
     ``scores`` ``(k, R, R, 2)``, ``deltas`` ``(k, R, R, 4)``; ``target_size`` in patch pixels;
     ``window`` ``(R, R)``.
