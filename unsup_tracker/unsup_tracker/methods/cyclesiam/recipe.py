@@ -68,6 +68,7 @@ import torch
 from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
 from ...geometry import xywh_to_cxcywh
 from ...models.anchor_free import roi_align
+from ...models.backbones import backbone_sgd
 from ...models.rpn import anchor_labels, box_loss, encode_boxes, mask_loss, score_loss
 from ...params import Params
 from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe
@@ -181,16 +182,8 @@ class CycleSiamRecipe(TrainingRecipe):
     def make_optimizer(self, model: torch.nn.Module, total_steps: int):
         params = self.params
         self.total_steps = max(int(total_steps), 1)
-        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-        for name, parameter in model.named_parameters():
-            if parameter.requires_grad:
-                key = (name.startswith("backbone."), parameter.dim() > 1)
-                groups.setdefault(key, []).append(parameter)
-        optimizer = torch.optim.SGD(
-            [{"params": group, "lr": params.lr * (params.backbone_lr_factor if backbone else 1.0),
-              "weight_decay": params.weight_decay if decayed else 0.0}
-             for (backbone, decayed), group in sorted(groups.items())],
-            lr=params.lr, momentum=params.momentum)
+        optimizer = backbone_sgd(model, params.lr, params.backbone_lr_factor,
+                                 params.weight_decay, params.momentum)
         total = self.total_steps
         warmup = int(params.warmup_fraction * total)
         start, end = params.lr_start / params.lr, params.lr_end / params.lr
