@@ -51,6 +51,17 @@ Per sample:
   only and its weight 36 cannot pull the shared features away from what the boxes need in a
   short run (SiamMask back-propagates it into the backbone). With the refine stage's weights
   that stage trains the mask branch alone, on the shorter, more accurate cycle.
+* Measured (the one full run, ``tools/train_shipped.sh cyclesiam``: 300 steps of batch 8 on
+  opencv-doc's five videos, 90 pair / 150 cycle / 60 refine steps; evaluation with
+  ``unsup-tracker eval``, figures in the README's CycleSiam row): it does not track. The final
+  weights lose devbench's dev01 within 12 frames at confidence ~0.97; its step-111 snapshot
+  (90 pair + 21 cycle steps) held the first 28 frames there at IoU 0.6-0.8 and scored better
+  on devbench overall. Our reading (not measured further): once a hop drifts, the last hop's
+  template shows background while its label is still the start box, so the cycles teach where
+  moving objects are in frame 1 rather than what matches the template; the paper's code avoids
+  this with annotated starts and search crops centred on the annotation, 600k samples per
+  epoch and 20 epochs. Not done for lack of time: random initial boxes (``init_boxes``,
+  implemented), longer pair warm-up, dropping cycles whose hops lose the target.
 * Optimisation: SGD, momentum 0.9, weight decay 1e-4, ``lr`` 5e-3 after a linear warm-up from
   1e-3 over ``warmup_fraction`` (the code's 5 of 20 epochs), then log-linear to ``lr_end``
   2.5e-3; the trainable backbone block at 0.1 x lr from the start (code: unfrozen at 80% of
