@@ -292,7 +292,7 @@ class LabelFreeSource:
 
 
 def pseudo_clip(frames=16, offset=(6.0, -4.0)):
-    """The moving patch with pseudo boxes off the truth by ``offset``, disc-shaped regions."""
+    """Return the moving patch with pseudo boxes off the truth by ``offset``, disc regions."""
     images, truth = moving_patch_sequence(frames)
     boxes = np.array(truth, dtype=np.float64)
     boxes[:, :2] += offset

@@ -116,7 +116,7 @@ def build_backbone(config: dict[str, Any] | None) -> nn.Module:
 
 def backbone_sgd(model: nn.Module, lr: float, backbone_lr_factor: float, weight_decay: float,
                  momentum: float) -> torch.optim.SGD:
-    """SGD over ``model``'s trainable parameters, its ``backbone.*`` ones at a lower rate.
+    """Build SGD over ``model``'s trainable parameters, ``backbone.*`` ones at a lower rate.
 
     Four groups (backbone or not x weights or biases / norms), in a fixed order: the backbone's
     at ``lr * backbone_lr_factor``; weight decay on parameters of 2 or more dimensions only.
