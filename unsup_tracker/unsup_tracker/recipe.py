@@ -17,7 +17,7 @@ A recipe lives in its method's folder next to the model and tracker. It knows no
 files, bags or command lines: the training module (``unsup_tracker_training``) hands it a
 :class:`FrameSource` and runs the optimisation loop, checkpoints and logging.
 
-Discovery: a recipe that learns from moving objects found in its videos (USOT; CycleSiam later)
+Discovery: a recipe that learns from moving objects found in its videos (USOT, CycleSiam)
 sets ``needs_discovery``; the training module then runs its moving-object discovery on the
 frames the recipe will sample and hands the usable clips (:class:`DiscoveredClip`) to
 :meth:`TrainingRecipe.set_discovery` before ``prepare`` (or ``load_state_dict``). The core only
@@ -33,7 +33,7 @@ a resumed run bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import abc
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol
 
 import numpy as np
 import torch
@@ -72,6 +72,11 @@ class DiscoveredClip(Protocol):
     fragment: np.ndarray
     #: Video score (Q_v minus the corner-frequency penalty).
     video_score: float
+    #: Clip frame numbers whose candidate box the DP kept (CycleSiam starts its cycles there).
+    picked_frames: np.ndarray
+
+    def region_mask(self, frame: int) -> Optional[np.ndarray]:
+        """Bool (H, W) flow-distance region inside the box of a picked frame, else None."""
 
 
 class TrainingRecipe(abc.ABC):

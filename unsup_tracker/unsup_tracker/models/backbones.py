@@ -114,6 +114,25 @@ def build_backbone(config: dict[str, Any] | None) -> nn.Module:
     return EfficientNetLite0Backbone(**config)
 
 
+def backbone_sgd(model: nn.Module, lr: float, backbone_lr_factor: float, weight_decay: float,
+                 momentum: float) -> torch.optim.SGD:
+    """Build SGD over ``model``'s trainable parameters, ``backbone.*`` ones at a lower rate.
+
+    Four groups (backbone or not x weights or biases / norms), in a fixed order: the backbone's
+    at ``lr * backbone_lr_factor``; weight decay on parameters of 2 or more dimensions only.
+    """
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            key = (name.startswith("backbone."), parameter.dim() > 1)
+            groups.setdefault(key, []).append(parameter)
+    return torch.optim.SGD(
+        [{"params": group, "lr": lr * (backbone_lr_factor if backbone else 1.0),
+          "weight_decay": weight_decay if decayed else 0.0}
+         for (backbone, decayed), group in sorted(groups.items())],
+        lr=lr, momentum=momentum)
+
+
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """Return a copy of ``conv`` with the eval-mode ``bn`` that follows it folded in."""
     return torch.nn.utils.fusion.fuse_conv_bn_eval(conv.eval(), bn.eval())

@@ -1,0 +1,229 @@
+# Copyright 2026 unsup_tracker developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""CycleSiam tracking: SiamRPN decoding with SiamMask's mask (DIGEST 4.5).
+
+Per frame: one search crop (``instance_size``, the template region times
+``instance_size / exemplar_size``, context 0.5) centred on the last position; object
+probabilities (softmax) and decoded anchor boxes; the scale / ratio penalty
+``exp(-(r_c s_c - 1) penalty_k)`` on the probability, blended with a cosine window
+(``window_influence``) tiled over the k anchors; the box of the best anchor; the size moves by
+``lr = penalty * probability * size_lr``. No template update (the paper has none).
+
+Mask (with ``params.mask``, which the node's ``publish_mask`` sets): the mask branch's logits
+at the chosen position, sigmoid, mapped onto the image as the exemplar-sized window of the
+search patch around that position (bilinear) and thresholded at ``mask_threshold``. The
+result is ``TrackResult.mask`` (uint8, 255 = target, image size), so the shared mask stage is
+not used for this method.
+
+Decisions:
+
+* Defaults are SiamMask's ``TrackerConfig`` (penalty_k 0.09, window_influence 0.39, lr 0.38,
+  seg_thr 0.3; DIGEST 4.5) until tuned on devbench (see ``config/cyclesiam.yaml`` and the
+  README for what was measured).
+* Confidence: the object probability of the chosen anchor (before penalty and window).
+* Re-detection hooks for :mod:`unsup_tracker.long_term`: a window is one search crop;
+  ``Candidate.score`` and ``match_score`` are the crop's highest object probability over the
+  first frame's (the template on its own first-frame search). The template never changes, so
+  ``frozen`` has nothing to freeze.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import torch
+
+from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
+from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
+from ...models.rpn import decode_boxes, size_penalty
+from ...params import TrackerParams
+from ...tracker_base import Candidate, Tracker, TrackResult
+from .model import CycleSiamNet
+
+
+@dataclasses.dataclass
+class CycleSiamParams(TrackerParams):
+    penalty_k: float = 0.09
+    window_influence: float = 0.39
+    size_lr: float = 0.38
+    context: float = 0.5
+    #: Mask probability above which a pixel is target.
+    mask_threshold: float = 0.3
+    min_target_size: float = 10.0
+
+    def validate(self) -> None:
+        super().validate()
+        if self.penalty_k < 0 or not 0.0 <= self.window_influence <= 1.0:
+            raise ValueError("penalty_k must be >= 0 and window_influence in [0, 1]")
+        if not 0.0 <= self.size_lr <= 1.0 or not 0.0 < self.mask_threshold < 1.0:
+            raise ValueError("size_lr must be in [0, 1] and mask_threshold in (0, 1)")
+        if self.context < 0 or self.min_target_size < 1:
+            raise ValueError("context must be >= 0 and min_target_size >= 1")
+
+
+def region_side(size: np.ndarray, context: float) -> float:
+    """Template region side ``sqrt((w + p)(h + p))``, ``p = context (w + h)`` (SiamFC)."""
+    pad = context * float(size[0] + size[1])
+    return float(np.sqrt((size[0] + pad) * (size[1] + pad)))
+
+
+def best_box(net: CycleSiamNet, scores: torch.Tensor, deltas: torch.Tensor,
+             anchors: torch.Tensor, target_size: np.ndarray, window: np.ndarray,
+             penalty_k: float, window_influence: float):
+    """Choose a box on one response as SiamRPN does: ``(index (k, r, c), box, prob, penalty)``.
+
+    ``scores`` ``(k, R, R, 2)``, ``deltas`` ``(k, R, R, 4)``; ``target_size`` in patch pixels;
+    ``window`` ``(R, R)``.
+    """
+    prob = torch.softmax(scores.float(), -1)[..., 1].double().cpu().numpy()
+    boxes = decode_boxes(deltas.double().cpu(), anchors.double()).numpy()
+    penalty = size_penalty(boxes[..., 2], boxes[..., 3], target_size, penalty_k)
+    blended = (1 - window_influence) * penalty * prob + window_influence * window[None]
+    index = np.unravel_index(int(np.argmax(blended)), blended.shape)
+    return index, boxes[index], float(prob[index]), float(penalty[index])
+
+
+def paste_window_mask(probabilities: np.ndarray, window_xyxy, image_shape) -> np.ndarray:
+    """Warp an ``(m, m)`` map covering ``window_xyxy`` (image continuous coords) onto the image.
+
+    Bilinear; outside the window 0. Returns float32 ``(H, W)``.
+    """
+    m = probabilities.shape[0]
+    x0, y0, x1, y1 = (float(v) for v in window_xyxy)
+    ax, ay = (x1 - x0) / m, (y1 - y0) / m
+    # Mask cell u (centre at continuous u + 0.5) -> image continuous x0 + (u + 0.5) ax, whose
+    # pixel index is that minus 0.5.
+    matrix = np.array([[ax, 0.0, x0 + 0.5 * ax - 0.5], [0.0, ay, y0 + 0.5 * ay - 0.5]])
+    height, width = image_shape[:2]
+    return cv2.warpAffine(probabilities.astype(np.float32), matrix, (width, height),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+class CycleSiamTracker(Tracker):
+    """``CycleSiamTracker(model, params, device)``; ``model`` is a :class:`CycleSiamNet`."""
+
+    def __init__(self, model: CycleSiamNet, params: CycleSiamParams, device: torch.device):
+        super().__init__(params)
+        self.model = model
+        self.device = torch.device(device)
+        side = model.response_size(model.instance_size)
+        self.window = cosine_window(side).astype(np.float64)
+        self.anchors = model.anchors(model.instance_size)
+
+    def _tensor(self, patches: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(image_to_tensor_layout(patches)).to(self.device)
+        return tensor.contiguous(memory_format=torch.channels_last)
+
+    def _crop_side(self) -> float:
+        """Image pixels the search patch covers at the current target size."""
+        net = self.net
+        return region_side(self.target_size, self.params.context) * net.instance_size \
+            / net.exemplar_size
+
+    def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
+        net = self.net = self.model.inference_copy()
+        cx, cy, width, height = xywh_to_cxcywh(box_xywh)
+        self.center = np.array([cx, cy])
+        self.target_size = np.array([width, height])
+        self.image_size = np.array([image.shape[1], image.shape[0]], dtype=np.float64)
+        template = crop_and_resize(image, self.center,
+                                   region_side(self.target_size, self.params.context),
+                                   net.exemplar_size, mean_color(image))
+        with torch.inference_mode():
+            self.template = net.encode_template(net.kernel(self._tensor(template[None])))
+        self.first_peak = 1.0
+        self.first_peak = max(self._peaks(image, self.center[None])[0][0], 1e-6)
+
+    def _track(self, image: np.ndarray) -> TrackResult:
+        net, params = self.net, self.params
+        crop = self._crop_side()
+        side = net.instance_size
+        search = crop_and_resize(image, self.center, crop, side, mean_color(image))
+        with torch.inference_mode():
+            scores, deltas, hidden = net.heads(self.template, net.features(
+                self._tensor(search[None])), with_mask=params.mask)
+        scale = side / crop                               # patch pixels per image pixel
+        index, box, confidence, penalty = best_box(
+            net, scores[0], deltas[0], self.anchors, self.target_size * scale, self.window,
+            params.penalty_k, params.window_influence)
+        self.match_score = float(torch.softmax(scores[0].float(), -1)[..., 1].max()) \
+            / self.first_peak
+        old_center = self.center.copy()
+        patch_centre = (side - 1) / 2.0
+        self.center = np.clip(self.center + (box[:2] - patch_centre) / scale, 0.0,
+                              self.image_size - 1.0)
+        lr = penalty * confidence * params.size_lr
+        new_size = self.target_size * (1 - lr) + box[2:] / scale * lr
+        self.target_size = np.clip(new_size, params.min_target_size,
+                                   np.maximum(self.image_size, params.min_target_size))
+        mask = None
+        if params.mask:
+            _, row, col = index
+            with torch.inference_mode():
+                logits = net.mask_logits(hidden, torch.tensor([0]), torch.tensor([row]),
+                                         torch.tensor([col]))[0]
+            locations = net.locations(side)
+            # The window: exemplar-sized, centred on the position (continuous patch coords).
+            centre = (np.array([locations[col], locations[row]]) + 0.5 - side / 2.0) / scale \
+                + old_center
+            half = net.exemplar_size / 2.0 / scale
+            probabilities = torch.sigmoid(logits.float()).cpu().numpy()
+            pasted = paste_window_mask(probabilities, (*(centre - half), *(centre + half)),
+                                       image.shape)
+            mask = np.where(pasted > params.mask_threshold, 255, 0).astype(np.uint8)
+        return TrackResult(box=cxcywh_to_xywh((*self.center, *self.target_size)),
+                           score=confidence, mask=mask)
+
+    # -- re-detection hooks (unsup_tracker.long_term) ------------------------------------------
+    def _peaks(self, image: np.ndarray, centers: np.ndarray, scales=None):
+        """Best object probability and its box centre (image pixels) of windows at ``centers``."""
+        net = self.net
+        scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)
+        side, crop = net.instance_size, self._crop_side()
+        fill = mean_color(image)
+        patches = np.stack([crop_and_resize(image, c, crop * s, side, fill)
+                            for c, s in zip(centers, scales)])
+        with torch.inference_mode():
+            scores, deltas, _ = net.heads(self.template, net.features(self._tensor(patches)),
+                                          with_mask=False)
+            prob = torch.softmax(scores.float(), -1)[..., 1].flatten(1)
+            best = prob.argmax(1)
+            boxes = decode_boxes(deltas.double().flatten(1, 3),
+                                 self.anchors.double().flatten(0, 2)[None])
+            chosen = boxes[torch.arange(len(best)), best].cpu().numpy()
+        peaks = prob.max(1).values.double().cpu().numpy() / self.first_peak
+        found = centers + (chosen[:, :2] - (side - 1) / 2.0) * (crop * scales[:, None]) / side
+        return peaks, np.clip(found, 0.0, self.image_size - 1.0)
+
+    def search_window(self) -> tuple[float, float]:
+        """Return the search side and the span of the anchor centres on it (the grid step)."""
+        net = self.net
+        locations = net.locations(net.instance_size)
+        crop = self._crop_side()
+        return float(crop), float(crop * (locations[-1] - locations[0]) / net.instance_size)
+
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: np.ndarray | None = None) -> list[Candidate]:
+        centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+        scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)
+        peaks, found = self._peaks(image, centers, scales)
+        return [Candidate(box=cxcywh_to_xywh((*f, *(self.target_size * s))), score=float(p))
+                for f, s, p in zip(found, scales, peaks)]
+
+    def reseat(self, box_xywh) -> None:
+        cx, cy, width, height = xywh_to_cxcywh(box_xywh)
+        self.center = np.clip(np.array([cx, cy]), 0.0, self.image_size - 1.0)
+        self.target_size = np.clip(np.array([width, height]), self.params.min_target_size,
+                                   np.maximum(self.image_size, self.params.min_target_size))
