@@ -23,7 +23,8 @@ answered / dropped as stale by the tracker (it was busy: compute) / lost while a
 ran (the tracker's executor was busy: compute) / lost otherwise (transport, unexplained:
 "beyond compute") / annotated, stamp -> detection latency p50 / p95, stamp -> annotated p50,
 compute p50 and the re-inits. At the end:
-memory growth of each node after the warm-up, private and RSS (aim < 5 % of private memory:
+memory growth of each node after the warm-up, private and RSS, last minute against the warm-up's
+and as the median of the last 10 minutes against the first 10 (aim < 5 % of private memory:
 that is where a leak grows; RSS also counts the transport's fixed-size segments as far as a
 load burst has touched them), the latency trend after the warm-up (aim:
 no creep) and the drops not explained by compute (aim: none).
@@ -50,6 +51,8 @@ import numpy as np
 from ros_graph import MEMORY_FIELDS, Graph, add_graph_arguments, memory_mib, window_figures
 
 NODES = ("camera_node", "tracker_node", "visualization_node")
+#: Minutes whose median memory is compared at the start (after the warm-up) and at the end.
+TREND_WINDOW_MINUTES = 10
 MEMORY_COLUMNS = tuple(f"{kind}_{n.split('_')[0]}_mib" for kind in MEMORY_FIELDS for n in NODES)
 COLUMNS = ("minute", *MEMORY_COLUMNS, "published", "answered",
            "stale", "lost_init", "lost", "annotated", "latency_p50_ms", "latency_p95_ms",
@@ -116,6 +119,11 @@ def summarize(rows, warmup):
     after = [r for r in rows if r["minute"] > warmup]
     base = rows[warmup - 1]
     summary = {"warmup_minutes": warmup, "minutes": len(rows)}
+    # A node's memory swings with the frames it holds at the sampling instant (visualization_node's
+    # 30-frame pairing cache alone is up to 27 MiB), so besides last-vs-warm-up the trend is given
+    # robustly: the median of the last WINDOW minutes against the median of the first WINDOW
+    # after the warm-up, and a least-squares slope.
+    window = max(1, min(TREND_WINDOW_MINUTES, len(after) // 2))
     for kind in ("private", "rss"):
         for n in NODES:
             key = f"{kind}_{n.split('_')[0]}_mib"
@@ -123,6 +131,11 @@ def summarize(rows, warmup):
             growth = [100.0 * (v - base[key]) / base[key] for v in values]
             summary[f"{n}_{kind}_growth_pct"] = round(growth[-1], 2)
             summary[f"{n}_{kind}_max_growth_pct"] = round(max(growth), 2)
+            first, last = np.median(values[:window]), np.median(values[-window:])
+            summary[f"{n}_{kind}_median_growth_pct"] = round(100.0 * (last - first) / first, 2)
+            summary[f"{n}_{kind}_slope_mib_per_hour"] = (
+                round(60.0 * float(np.polyfit([r["minute"] for r in after], values, 1)[0]), 2)
+                if len(after) > 1 else float("nan"))
     p50 = [r["latency_p50_ms"] for r in after]
     minutes = [r["minute"] for r in after]
     summary["latency_p50_slope_ms_per_min"] = (
