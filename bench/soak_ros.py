@@ -131,7 +131,7 @@ def summarize(rows, warmup):
             growth = [100.0 * (v - base[key]) / base[key] for v in values]
             summary[f"{n}_{kind}_growth_pct"] = round(growth[-1], 2)
             summary[f"{n}_{kind}_max_growth_pct"] = round(max(growth), 2)
-            first, last = np.median(values[:window]), np.median(values[-window:])
+            first, last = float(np.median(values[:window])), float(np.median(values[-window:]))
             summary[f"{n}_{kind}_median_growth_pct"] = round(100.0 * (last - first) / first, 2)
             summary[f"{n}_{kind}_slope_mib_per_hour"] = (
                 round(60.0 * float(np.polyfit([r["minute"] for r in after], values, 1)[0]), 2)
