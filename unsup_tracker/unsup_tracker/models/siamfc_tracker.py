@@ -62,6 +62,22 @@ Decisions:
   (``bench/bench_ros_latency.py --method s2siamfc --torch-threads 1 --param
   s2siamfc.scale_mode=template``: 0 of 450 frames dropped, compute p50 28 ms; search mode dropped
   38 %).
+* Speed of ``search`` mode (issue 8; profiled with the shipped Lite0 checkpoints, one thread,
+  CPU time per ``track()`` on a 2-core machine under a load average of ~15-30, so only the
+  ratios mean much): of ~72 ms, the backbone on the three 255 px crops took ~53 ms, and in it
+  TensorFlow "same" padding by ``F.pad`` (a copy of every 96/144-channel map before each
+  stride-2 depth-wise convolution) and out-of-place ReLU6 cost more than the convolutions they
+  fed. The fused backbone now pads inside the convolution (a zero-led kernel, same products)
+  and applies ReLU6 in place: backbone ~37 ms, ``track()`` ~52 ms (``bench_siamfc_speed.py
+  --frames 30`` beside the previous code, same moment: S2SiamFC 93.5 -> 55.2 ms CPU, PUL at
+  191 px 84.2 -> 30.6), boxes and scores
+  bit-identical (checked on 60 box.mp4 frames for both methods). Crops, the tensor copy and the
+  scale peaks (``cv2.reduce``) are a few ms. The rest is resolution: ``instance_size`` (8 m + 7
+  for Lite0) shrinks the search patch and the region it covers at the same pixels per target
+  pixel: the three-crop backbone took ~37 / 28 / 22 ms at 255 / 223 / 191. Measured on devbench
+  (``--set long_term=false``): S2SiamFC 76.9 / 70.9 / 75.0, PUL 71.6 / 72.9 / 72.9; so PUL
+  defaults to 191 and S2SiamFC keeps 255 (the drop is beyond the 0.5-point budget). Not done:
+  one backbone pass shared by the three scales (features resampled), int8.
 * Target size is kept between ``min_target_size`` pixels and the image size; the centre is
   kept inside the image.
 """
