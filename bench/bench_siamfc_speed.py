@@ -16,7 +16,8 @@ scales (``scale_mode``), at 127/255 and at 95/191 px. ``--finetune`` times ``ini
 first-frame fine-tuning (budget = the methods' default ``finetune_seconds``). ``--usot``
 times USOT (methods/usot, fresh weights) as configured, without its memory branch
 (``memory_weight`` 0), with the paper's 255 search crop, and with 64-channel heads: the
-measurements behind the decisions in methods/usot/model.py.
+measurements behind the decisions in methods/usot/model.py. ``--instance-sizes`` times
+s2siamfc and pul at other search patch sides (the trackers' ``instance_size``).
 
 Threads default to 1: on this shared 2-core machine two torch threads per process measured
 contention, not the trackers (at a load average of 7 a 2-thread run gave s2siamfc 4.4 FPS and
@@ -27,7 +28,7 @@ Speed does not depend on the weights, so trackers use the shipped checkpoint whe
 and fresh weights otherwise (said in the output). Nothing is asserted. Usage::
 
     python bench/bench_siamfc_speed.py [--frames 150] [--threads 1] [--variants] [--backbones]
-        [--finetune] [--usot]
+        [--finetune] [--usot] [--instance-sizes 255,223,191]
 """
 import argparse
 import time
@@ -49,6 +50,9 @@ def parse_args():
                         help="also time USOT variants (search size, heads' width, memory)")
     parser.add_argument("--finetune", action="store_true",
                         help="also time init() with first-frame fine-tuning")
+    parser.add_argument("--instance-sizes", default="",
+                        help="comma-separated search patch sides (e.g. 255,223,191): also time "
+                             "s2siamfc and pul with each (tracker parameter instance_size)")
     return parser.parse_args()
 
 
@@ -127,7 +131,7 @@ def usot_trackers():
             for label, (config, params) in variants.items()}
 
 
-def build_trackers(with_variants, with_backbones=False, with_usot=False):
+def build_trackers(with_variants, with_backbones=False, with_usot=False, instance_sizes=()):
     from unsup_tracker import UNTRAINED, build_tracker, get_method
     from unsup_tracker.models.siamfc import build_siamfc
     from unsup_tracker.models.siamfc_tracker import SiamFCParams, SiamFCTracker
@@ -137,6 +141,9 @@ def build_trackers(with_variants, with_backbones=False, with_usot=False):
         weights = None if spec.shipped_checkpoint.is_file() else UNTRAINED
         label = f"{method} ({'shipped' if weights is None else 'untrained'} weights)"
         trackers[label] = build_tracker(method, weights, device="cpu")
+        for size in instance_sizes:
+            trackers[f"{method} instance_size {size}"] = build_tracker(
+                method, weights, device="cpu", instance_size=size)
     if with_variants:
         variants = {
             "siamfc alexnet 96-256-384-384-256 k11": {"channels": [96, 256, 384, 384, 256],
@@ -162,7 +169,8 @@ def main():
         torch.set_num_threads(args.threads)
     cv2.setNumThreads(max(args.threads, 1))
     frames, box, description = load_frames(args.frames)
-    trackers = build_trackers(args.variants, args.backbones, args.usot)
+    sizes = [int(size) for size in args.instance_sizes.split(",") if size.strip()]
+    trackers = build_trackers(args.variants, args.backbones, args.usot, sizes)
     print(f"frames: {description}; torch threads {torch.get_num_threads()}; "
           f"torch {torch.__version__}, OpenCV {cv2.__version__}")
     for tracker in trackers.values():

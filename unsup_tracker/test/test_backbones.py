@@ -164,3 +164,31 @@ def test_scale_mode_template_makes_one_kernel_per_scale(tmp_path):
         tracker.init(frame, box)
         assert tracker.template_scales is expected
         assert len(tracker.kernel) == (3 if expected else 1)
+
+
+def test_fused_lite0_builtin_padding_equals_the_padded_copy():
+    net = build_siamfc(LITE0).eval().inference_copy()
+    patches = torch.rand(2, 3, 127, 127).mul(255).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fast = net.features(patches)
+        for block in net.backbone.blocks:
+            block._depthwise_conv.builtin_padding = False
+        padded = net.features(patches)
+    assert torch.allclose(fast, padded, atol=1e-4, rtol=1e-4)
+
+
+def test_instance_size_sets_the_search_patch_and_response(tmp_path):
+    path = save_checkpoint(tmp_path / "pul.pt", "pul", build_siamfc(LITE0), LITE0)
+    frame = smooth_image(seed=4, side=480)[:240, :320].copy()
+    box = np.array([130.0, 90.0, 60.0, 50.0])
+    sides = {}
+    for size, response in ((0, 25), (223, 21), (191, 17)):
+        tracker = build_tracker("pul", path, device="cpu", instance_size=size,
+                                long_term=False)
+        tracker.init(frame, box)
+        assert tracker.response_size == response
+        sides[size] = tracker.search_side
+        tracker.track(frame)
+    assert sides[191] == pytest.approx(sides[0] * 191 / 255)
+    with pytest.raises(ValueError, match="instance_size"):
+        build_tracker("pul", path, device="cpu", instance_size=5)

@@ -174,6 +174,14 @@ class SiamFC(nn.Module):
         #: Side of the response map (17 for 127/255 scratch).
         self.response_size = self.search_feature_size - self.template_feature_size + 1
 
+    def response_size_for(self, instance_size: int) -> int:
+        """Return the response side for search patches of ``instance_size`` (ValueError: none)."""
+        cells = self.backbone.feature_size(int(instance_size))
+        if cells < self.template_feature_size:
+            raise ValueError(f"instance_size {instance_size} gives a {cells}-cell search map, "
+                             f"smaller than the {self.template_feature_size}-cell template")
+        return cells - self.template_feature_size + 1
+
     def features(self, patches: torch.Tensor) -> torch.Tensor:
         return self.backbone(patches)
 

@@ -62,6 +62,22 @@ Decisions:
   (``bench/bench_ros_latency.py --method s2siamfc --torch-threads 1 --param
   s2siamfc.scale_mode=template``: 0 of 450 frames dropped, compute p50 28 ms; search mode dropped
   38 %).
+* Speed of ``search`` mode (issue 8; profiled with the shipped Lite0 checkpoints, one thread,
+  CPU time per ``track()`` on a 2-core machine under a load average of ~15-30, so only the
+  ratios mean much): of ~72 ms, the backbone on the three 255 px crops took ~53 ms, and in it
+  TensorFlow "same" padding by ``F.pad`` (a copy of every 96/144-channel map before each
+  stride-2 depth-wise convolution) and out-of-place ReLU6 cost more than the convolutions they
+  fed. The fused backbone now pads inside the convolution (a zero-led kernel, same products)
+  and applies ReLU6 in place: backbone ~37 ms, ``track()`` ~52 ms (``bench_siamfc_speed.py
+  --frames 30`` beside the previous code, same moment: S2SiamFC 93.5 -> 55.2 ms CPU, PUL at
+  191 px 84.2 -> 30.6), boxes and scores
+  bit-identical (checked on 60 box.mp4 frames for both methods). Crops, the tensor copy and the
+  scale peaks (``cv2.reduce``) are a few ms. The rest is resolution: ``instance_size`` (8 m + 7
+  for Lite0) shrinks the search patch and the region it covers at the same pixels per target
+  pixel: the three-crop backbone took ~37 / 28 / 22 ms at 255 / 223 / 191. Measured on devbench
+  (``--set long_term=false``): S2SiamFC 76.9 / 70.9 / 75.0, PUL 71.6 / 72.9 / 72.9; so PUL
+  defaults to 191 and S2SiamFC keeps 255 (the drop is beyond the 0.5-point budget). Not done:
+  one backbone pass shared by the three scales (features resampled), int8.
 * Target size is kept between ``min_target_size`` pixels and the image size; the centre is
   kept inside the image.
 """
@@ -73,8 +89,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
-                     scale_factors, scale_pyramid_crops)
+from ..crops import (cosine_window, crop_and_resize, mean_color, scale_factors,
+                     scale_pyramid_crops)
 from ..finetune import FinetuneHook
 from ..geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ..pairs import PairGeometry, PairJitter
@@ -113,6 +129,10 @@ class SiamFCParams(TrackerParams):
     #: frame against templates of the first frame at the inverse scales (see the module
     #: docstring: ~3.4x faster with the ImageNet backbone, less accurate).
     scale_mode: str = "search"
+    #: Side of the search patches; 0 = the network's ``instance_size`` (255). Smaller patches
+    #: (8 m + 7 for the Lite0 backbone) search a smaller region at the same resolution,
+    #: cheaper in proportion to their area (see the module docstring).
+    instance_size: int = 0
 
     def validate(self) -> None:
         super().validate()
@@ -130,6 +150,8 @@ class SiamFCParams(TrackerParams):
             raise ValueError(f"upsample_interpolation must be one of {sorted(_INTERPOLATIONS)}")
         if self.scale_mode not in _SCALE_MODES:
             raise ValueError(f"scale_mode must be one of {_SCALE_MODES}")
+        if self.instance_size != 0 and not 63 <= self.instance_size <= 1023:
+            raise ValueError("instance_size must be 0 (the network's) or in [63, 1023]")
         if self.context < 0 or self.min_target_size < 1 or self.label_radius <= 0:
             raise ValueError("context must be >= 0, min_target_size >= 1, label_radius > 0")
 
@@ -180,14 +202,25 @@ class SiamFCTracker(Tracker):
         self.device = torch.device(device)
         self.scales = scale_factors(params.num_scales, params.scale_step)
         self.penalties = np.where(np.isclose(self.scales, 1.0), 1.0, params.scale_penalty)
-        self.upsampled_size = model.response_size * params.response_upsample
+        #: Search patch side and response side (``params.instance_size`` or the network's).
+        self.instance_size = int(params.instance_size or model.instance_size)
+        if self.instance_size < model.exemplar_size:
+            raise ValueError(f"instance_size {self.instance_size} is smaller than the "
+                             f"network's template ({model.exemplar_size})")
+        self.response_size = model.response_size_for(self.instance_size)
+        self.upsampled_size = self.response_size * params.response_upsample
         window = cosine_window(self.upsampled_size)
         self.window = window / window.sum()
         self.interpolation = _INTERPOLATIONS[params.upsample_interpolation]
 
     def _to_tensor(self, patches: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(image_to_tensor_layout(patches)).to(self.device)
-        return tensor.contiguous(memory_format=torch.channels_last)
+        """(N, H, W, C) patches as a float channels-last (N, C, H, W) tensor: one copy.
+
+        The NHWC array viewed as NCHW already has channels-last strides, which ``float()``
+        keeps (the values of the former transpose-then-reorder, without its two copies).
+        """
+        tensor = torch.from_numpy(np.ascontiguousarray(patches)).permute(0, 3, 1, 2)
+        return tensor.to(self.device).float().contiguous(memory_format=torch.channels_last)
 
     def _init(self, image: np.ndarray, box_xywh: np.ndarray) -> None:
         self.net = self.model.inference_copy()
@@ -195,7 +228,7 @@ class SiamFCTracker(Tracker):
         self.center = np.array([cx, cy])
         self.target_size = np.array([width, height])
         self.image_size = np.array([image.shape[1], image.shape[0]], dtype=np.float64)
-        geometry = PairGeometry(self.net.exemplar_size, self.net.instance_size,
+        geometry = PairGeometry(self.net.exemplar_size, self.instance_size,
                                 self.params.context)
         self.template_side = geometry.template_region(width, height)[0]
         self.search_side = geometry.search_region(width, height)[0]
@@ -220,7 +253,7 @@ class SiamFCTracker(Tracker):
         params = self.params
         search_scales = [1.0] if self.template_scales else self.scales
         crops = scale_pyramid_crops(image, self.center, self.search_side, search_scales,
-                                    self.net.instance_size, mean_color(image))
+                                    self.instance_size, mean_color(image))
         with torch.inference_mode():
             features = self.net.features(self._to_tensor(crops))
             if self.template_scales:
@@ -230,7 +263,8 @@ class SiamFCTracker(Tracker):
                                (self.upsampled_size, self.upsampled_size),
                                interpolation=self.interpolation)
         upsampled = upsampled.reshape(self.upsampled_size, self.upsampled_size, -1)
-        peaks = upsampled.max(axis=(0, 1))
+        # cv2.reduce: the same maxima as upsampled.max(axis=(0, 1)), ~2x faster.
+        peaks = cv2.reduce(upsampled.reshape(-1, upsampled.shape[2]), 0, cv2.REDUCE_MAX)[0]
         # Penalise by the peak logit's magnitude, so a penalty always lowers a scale's score.
         best = int(np.argmax(peaks - np.abs(peaks) * (1.0 - self.penalties)))
         response = upsampled[:, :, best]
@@ -249,7 +283,7 @@ class SiamFCTracker(Tracker):
         displacement = (np.array([col, row], dtype=np.float64) - (self.upsampled_size - 1) / 2.0)
         displacement *= self.net.total_stride / params.response_upsample
         displacement *= self.search_side * search_scales[min(best, len(search_scales) - 1)] \
-            / self.net.instance_size
+            / self.instance_size
         self.center = np.clip(self.center + displacement, 0.0, self.image_size - 1.0)
         size_change = (1.0 - params.scale_lr) + params.scale_lr * scale
         new_size = np.clip(self.target_size * size_change, params.min_target_size,
@@ -268,7 +302,7 @@ class SiamFCTracker(Tracker):
 
     def _update_template(self, search_features: torch.Tensor, row: int, col: int) -> None:
         upsample = self.params.response_upsample
-        last = self.net.response_size - 1
+        last = self.response_size - 1
         cell_row = int(np.clip(round((row + 0.5) / upsample - 0.5), 0, last))
         cell_col = int(np.clip(round((col + 0.5) / upsample - 0.5), 0, last))
         size = self.kernel.shape[-1]
@@ -288,7 +322,7 @@ class SiamFCTracker(Tracker):
         """Raw logits ``(N, r, r)`` of the memory and first-frame templates at ``centers``."""
         scales = np.ones(len(centers)) if scales is None else scales
         fill = mean_color(image)
-        crops = np.stack([crop_and_resize(image, c, self.search_side * s, self.net.instance_size,
+        crops = np.stack([crop_and_resize(image, c, self.search_side * s, self.instance_size,
                                           fill) for c, s in zip(centers, scales)])
         with torch.inference_mode():
             features = self.net.features(self._to_tensor(crops))
@@ -307,7 +341,7 @@ class SiamFCTracker(Tracker):
 
     def search_window(self) -> tuple[float, float]:
         """Return the search side and the span of the response map on it (the grid step)."""
-        span = (self.net.response_size - 1) * self.net.total_stride / self.net.instance_size
+        span = (self.response_size - 1) * self.net.total_stride / self.instance_size
         return float(self.search_side), float(self.search_side * span)
 
     def detect(self, image: np.ndarray, centers: np.ndarray,
@@ -328,7 +362,7 @@ class SiamFCTracker(Tracker):
             row, col = np.unravel_index(int(np.argmax(response)), response.shape)
             shift = np.array([col, row], dtype=np.float64) - (self.upsampled_size - 1) / 2.0
             shift *= self.net.total_stride / self.params.response_upsample
-            found = center + shift * self.search_side * scale / self.net.instance_size
+            found = center + shift * self.search_side * scale / self.instance_size
             found = np.clip(found, 0.0, self.image_size - 1.0)
             candidates.append(Candidate(box=cxcywh_to_xywh((*found, *(self.target_size * scale))),
                                         score=float(score)))

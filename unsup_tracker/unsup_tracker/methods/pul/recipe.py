@@ -322,7 +322,9 @@ class PULRecipe(TrainingRecipe):
         settings = MiningSettings(pairs=count, gap=gap, frame_stride=params.mining_frame_stride,
                                   candidates=params.mining_candidates)
         pairs = mine_pairs(self._model, source, rng, settings, self.proposal_settings,
-                           PULParams(context=params.context),
+                           # Mining searches the network's full 255 px patches, whatever
+                           # the tracker's default instance_size (a cheaper one for real time).
+                           PULParams(context=params.context, instance_size=0),
                            started + params.mining_max_seconds)
         self.summary.update(summarize(pairs, label))
         self.summary[f"{label}_seconds"] = time.monotonic() - started
