@@ -59,7 +59,7 @@ from ...models.siamfc_tracker import SiamFCFinetune
 from ...pairs import PairGeometry, PairJitter
 from ...params import TrackerParams
 from ...tracker_base import Candidate, Tracker, TrackResult, check_image
-from .model import USOTNet
+from .model import USOTNet, box_sizes
 
 #: Score of the two first-frame memories (USOT's code).
 FIRST_FRAME_CONFIDENCE = 0.9
@@ -247,8 +247,10 @@ class USOTTracker(Tracker):
         search = crop_and_resize(image, self.center, crop, side, fill)
         patches = np.stack([search, search[:, ::-1]])
         with torch.inference_mode():
-            kernel = net.pool(net.features(self._tensor(template[None])),
-                              self._box_in_patch(net.exemplar_size, template_side))
+            template_box = self._box_in_patch(net.exemplar_size, template_side)
+            # The regression's reference, as in training: the template's box in its patch.
+            self.reference = box_sizes(template_box)
+            kernel = net.pool(net.features(self._tensor(template[None])), template_box)
             self.template = net.encode_template(kernel)
             # The box is centred in the crop, so the flipped crop has the same box.
             box = self._box_in_patch(side, crop).expand(2, 4)
@@ -279,16 +281,11 @@ class USOTTracker(Tracker):
 
         R is ``(1 - w) sigmoid(R_cls) + w sigmoid(R_mem)`` against the first frame's template
         and the queue's current memories (``w = memory_weight``; 0: no memory pass); R_reg is
-        relative to the current target size.
+        relative to the first frame's template box (:attr:`reference`).
         """
         net, params = self.net, self.params
         encoded = net.encode_search(features)
-        # The regression's reference: the current target size in the search patch (the same
-        # for every window: a window's region scales with the size it assumes).
-        side, crop = self._search_geometry()
-        sizes = torch.tensor(self.target_size * side / crop, dtype=torch.float32,
-                             device=features.device)[None]
-        cls, reg = net.offline_heads(self.template, encoded, sizes)
+        cls, reg = net.offline_heads(self.template, encoded, self.reference)
         score = torch.sigmoid(cls)[:, 0]
         if params.memory_weight > 0:
             entries = self.queue.entries()
