@@ -425,7 +425,7 @@ def test_training_loop_runs_discovery_for_the_recipe(tmp_path, monkeypatch):
 
 # -- re-detection hooks (unsup_tracker.long_term) ---------------------------------------------
 def patch_on_grey(num_frames=20):
-    """A textured 40 px patch moving over flat grey: untrained correlation peaks only on it."""
+    """Move a textured 40 px patch over flat grey (untrained correlation peaks only on it)."""
     patch = textured_image(np.random.default_rng(3), 40, 40)
     frames, boxes = [], []
     for t in range(num_frames):
