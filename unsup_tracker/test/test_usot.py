@@ -137,6 +137,23 @@ def test_network_shapes_and_config():
         usot_config({"backbone": {"name": "scratch"}})
 
 
+def test_regression_is_relative_to_the_reference_size():
+    torch.manual_seed(0)
+    net = build_usot({}).eval()
+    with torch.no_grad():
+        net.reg_out.weight.zero_()
+        net.reg_out.bias.zero_()
+        net.reg_bias.fill_(math.log(3.0))
+        template = net.encode_template(torch.rand(2, 32, 7, 7))
+        search = net.encode_search(torch.rand(2, 32, 28, 28))
+        _, reg = net.offline_heads(template, search, torch.tensor([[40.0, 20.0], [10.0, 64.0]]))
+    # exp(bias) * (w, h, w, h) / 2 at every location.
+    assert torch.allclose(reg[0, :, 5, 7], torch.tensor([60.0, 30.0, 60.0, 30.0]))
+    assert torch.allclose(reg[1, :, 0, 0], torch.tensor([15.0, 96.0, 15.0, 96.0]))
+    with pytest.raises(ValueError, match="sizes"):
+        net.offline_heads(template, search, torch.ones(2, 4))
+
+
 def test_registration_params_and_checkpoint_round_trip(tmp_path):
     spec = get_method("usot")
     assert spec.default_model_config == DEFAULT_USOT_CONFIG
@@ -191,12 +208,12 @@ def test_memory_queue_history_stays_bounded():
 
 
 # -- tracker ---------------------------------------------------------------------------------
-def structured_usot(target_side: float) -> torch.nn.Module:
+def structured_usot() -> torch.nn.Module:
     """Untrained USOT whose heads compute plain correlations of the neck features.
 
     Encoders, towers and the memory generators pass their input through (centre tap 1), the
-    cls and memory outputs sum the channels, and the regression predicts a constant box of
-    ``target_side`` search-patch pixels. The tracker then locates the target by feature
+    cls and memory outputs sum the channels, and the regression predicts its reference box
+    (the current target size) around every location. The tracker then locates the target by feature
     correlation (as an untrained SiamFC does), which exercises its geometry end to end.
     """
     torch.manual_seed(0)
@@ -214,14 +231,14 @@ def structured_usot(target_side: float) -> torch.nn.Module:
             out.bias.zero_()
         net.reg_out.weight.zero_()
         net.reg_out.bias.zero_()
-        net.reg_bias.fill_(math.log(target_side / 2 / net.stride))
+        net.reg_bias.zero_()
     return net
 
 
 def test_tracker_follows_a_moving_textured_patch(tmp_path):
     frames, boxes = moving_patch_sequence(20)
     # The 40 px patch with context 0.5: template side 80 -> 127 px, so 63.5 px in the patch.
-    net = structured_usot(40 * 127 / 80)
+    net = structured_usot()
     path = save_checkpoint(tmp_path / "usot.pt", "usot", net, DEFAULT_USOT_CONFIG)
     for overrides in ({}, {"memory_weight": 0.0}):
         tracker = build_tracker("usot", path, device="cpu", **overrides)
@@ -404,3 +421,101 @@ def test_training_loop_runs_discovery_for_the_recipe(tmp_path, monkeypatch):
     with pytest.raises(TrainingError, match="no usable clip"):
         train(TrainOptions(method="usot", data=[str(tmp_path / "still.avi")],
                            out=str(tmp_path / "still"), steps=1, quiet=True, threads=1))
+
+
+# -- re-detection hooks (unsup_tracker.long_term) ---------------------------------------------
+def patch_on_grey(num_frames=20):
+    """Move a textured 40 px patch over flat grey (untrained correlation peaks only on it)."""
+    patch = textured_image(np.random.default_rng(3), 40, 40)
+    frames, boxes = [], []
+    for t in range(num_frames):
+        x, y = 40 + 5 * t, 60 + 3 * t
+        frame = np.full((240, 320, 3), 128, np.uint8)
+        frame[y:y + 40, x:x + 40] = patch
+        frames.append(frame)
+        boxes.append((x, y, 40, 40))
+    return frames, boxes
+
+
+def hooked_tracker(tmp_path, **overrides):
+    """Structured USOT (see structured_usot) on :func:`patch_on_grey`, logits centred.
+
+    The output biases move the target's logits to ~1.5 and the grey's to ~-1 (the raw
+    correlations are ~55 and ~28 before the heads' 0.1), so R is not saturated.
+    """
+    frames, boxes = patch_on_grey()
+    net = structured_usot()
+    with torch.no_grad():
+        net.cls_out.bias.fill_(-40.0)
+        net.memory_out.bias.fill_(-40.0)
+    path = save_checkpoint(tmp_path / "usot.pt", "usot", net, DEFAULT_USOT_CONFIG)
+    tracker = build_tracker("usot", path, device="cpu", long_term=False, **overrides)
+    tracker.init(frames[0], boxes[0])
+    return tracker, frames, boxes
+
+
+def tracking_state(tracker):
+    return (tracker.center.copy(), tracker.target_size.copy(), tracker.memory_frames(),
+            [t.clone() for t in tracker.template["cls"]])
+
+
+def same_state(a, b):
+    return (np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
+            and all(torch.equal(x, y) for x, y in zip(a[3], b[3])))
+
+
+def test_build_tracker_wraps_usot_in_the_long_term_layer():
+    from unsup_tracker.long_term import LongTermTracker
+    tracker = build_tracker("usot", UNTRAINED, device="cpu")
+    assert isinstance(tracker, LongTermTracker) and tracker.inner.supports_redetection
+
+
+def test_detect_finds_the_target_and_scores_it_against_the_first_frame(tmp_path):
+    tracker, frames, boxes = hooked_tracker(tmp_path)
+    side, step = tracker.search_window()
+    # The search region of a 40 px target with context 0.5: 80 px template side x 223 / 127.
+    assert side == pytest.approx(80 * 223 / 127)
+    assert step == pytest.approx(side * 8 * 21 / 223)
+    before = tracking_state(tracker)
+    # On the first frame, at the target: R's peak there is the reference (score 1).
+    first = tracker.detect(frames[0], np.array([[60.0, 80.0]]))[0]
+    assert first.score == pytest.approx(1.0, abs=1e-6)
+    # Frame 12: the target is 70 px from the first box; a window centred 36 px off it finds it.
+    truth = np.array(boxes[12][:2], dtype=float) + 20
+    found, far = tracker.detect(frames[12], np.array([truth + [30, -20], [270, 60]]),
+                                np.array([1.0, 1.2]))
+    assert np.hypot(*(found.box[:2] + found.box[2:] / 2 - truth)) < 6
+    assert np.allclose(found.box[2:], 40) and np.allclose(far.box[2:], 48)
+    assert found.score > 0.8 and far.score < 0.5
+    assert same_state(before, tracking_state(tracker))       # detect changes nothing
+    assert tracker.detect(frames[1], np.zeros((0, 2))) == []
+    with pytest.raises(ValueError):
+        tracker.detect(frames[1], np.array([[10.0, 10.0]]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError):
+        tracker.detect(frames[1], np.array([[np.nan, 10.0]]))
+
+
+def test_match_score_frozen_and_reseat(tmp_path):
+    tracker, frames, boxes = hooked_tracker(tmp_path)
+    assert tracker.match_score is None
+    tracker.track(frames[1])
+    assert 0.8 < tracker.match_score <= 1.2 and tracker.memory_frames() == [0, 0, 1]
+    # Frozen: tracking goes on (the box follows) but nothing enters the memory queue.
+    tracker.frozen = True
+    for frame in frames[2:6]:
+        result = tracker.track(frame)
+    assert tracker.memory_frames() == [0, 0, 1]
+    assert np.hypot(*(result.box[:2] - boxes[5][:2])) < 8
+    tracker.frozen = False
+    tracker.track(frames[6])
+    assert tracker.memory_frames()[:3] == [0, 0, 6]
+    # Reseat: the state moves to the box, template and memories stay; tracking resumes there.
+    before = tracking_state(tracker)
+    tracker.reseat([boxes[15][0], boxes[15][1], 40, 40])
+    after = tracking_state(tracker)
+    assert np.allclose(after[0], np.array(boxes[15][:2]) + 20) and np.allclose(after[1], 40)
+    assert after[2] == before[2] and all(torch.equal(x, y) for x, y in zip(after[3], before[3]))
+    result = tracker.track(frames[16])
+    assert np.hypot(*(result.box[:2] - boxes[16][:2])) < 8
+    tracker.reseat([-50, 10, 1, 1])                          # clipped into the image
+    assert tracker.center[0] == 0.0 and np.all(tracker.target_size >= 10)

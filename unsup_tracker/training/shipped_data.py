@@ -195,16 +195,19 @@ METHOD_DATA = {
     "udt": ("videos", "synth"),  # UDT's forward-backward cycle needs frame windows
     "s2siamfc": ("photos", "videos"),  # single images: photos plus strided video frames
     "pul": ("videos", "synth"),  # PUL mines temporal correspondences
+    "usot": ("videos", "synth"),  # USOT discovers moving objects in clips
     "cyclesiam": ("videos", "synth"),  # cycles through frames of discovered moving objects
 }
 
 #: The footage every checkpoint shipped so far was trained on (``--footage opencv-doc``, the
 #: default, so tools/train_shipped.sh reproduces them): opencv-doc's five videos, and for
-#: S2SiamFC also its listed photos, linked under their own names into ``train_photos/``.
+#: S2SiamFC also its listed photos, linked under their own names into ``train_photos/``; for
+#: USOT the synthetic clips rendered from those photos (:data:`SYNTH`).
 OPENCV_DOC_METHOD_DATA = {
     "udt": ("videos",),
     "s2siamfc": ("photos", "videos"),
     "pul": ("videos",),
+    "usot": ("videos", "synth"),
     "cyclesiam": ("videos",),
 }
 FOOTAGE = {"opencv-doc": OPENCV_DOC_METHOD_DATA, "full": METHOD_DATA}

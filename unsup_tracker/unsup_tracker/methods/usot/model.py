@@ -41,15 +41,24 @@ Decisions (the paper's ResNet-50 at 1024 channels cannot run at 30 Hz on this CP
   run 28.4 ms (18 ms wall on an idle machine). Hence 223 / 32 with the memory on by default;
   re-measure on an idle machine before quoting an FPS.
 * Response cell ``j`` sits on search-patch pixel ``8 (j + 3) + 6`` (the encoders and the
-  correlation shrink the map by 3 cells per side); regression distances are predicted in
-  search-patch pixels as ``8 * exp(adjust * conv(x) + bias)`` (USOT's exp output with adjust
-  0.1, times the stride). The bias starts at ln 4 (USOT: 1.0), so the first predictions are
-  32 px per side, half the ~63.5 px every target spans in the crop with context 0.5 (a square
-  target exactly 127 / 2). Two 150-step smoke runs (batch 4, opencv-doc footage, one thread;
-  far too short to judge the method): bias 1.0 gave devbench AUC 14.0 with boxes that grew,
-  ln 4 AUC 15.0 with boxes that shrank (static box: 24.7). With ``size_lr`` 0 and no memory the
-  same checkpoints follow dev01's first 60 frames at 52.8% / 57.5% mean IoU (20.5% / 16.0%
-  with the defaults): what is undertrained is the regression, which the size update amplifies.
+  correlation shrink the map by 3 cells per side).
+* Regression, relative to a reference size (our change; USOT predicts ``exp(0.1 conv(x) +
+  bias)`` pixels): the ltrb distances are ``exp(adjust * conv(x) + bias) * (w, h, w, h) / 2``
+  for a reference box ``w x h`` in search-patch pixels, adjust 0.1 (USOT's), bias 0, so an
+  untrained head predicts the reference box around every location. The reference is the
+  template's box in the template patch, in training and tracking alike (template and search
+  patches have the same pixels per image pixel, so in training it is the target's size before
+  the search crop's scale jitter; in tracking the search crop follows the current estimate, so
+  a target that kept its share of the crop is predicted at the reference size and the image
+  size follows the crop). A first version gave tracking the current estimate as reference:
+  the head's small bias then compounded frame by frame (dev01, 100 naive steps: the box grew
+  to 3x its height in 48 frames, mean IoU 0.43).
+  Why: with USOT's absolute pixels the head must read the target's size and aspect ratio off
+  the correlation, which our budget (hundreds of steps, not USOT's ~30,000) does not teach:
+  150-step runs gave boxes that grew (bias 1.0) or shrank (bias ln 4) every frame, devbench AUC
+  14.0 / 15.0 against 24.7 for a box that never moves; with ``size_lr`` 0 and no memory the
+  same checkpoints followed dev01's first 60 frames at 52.8% / 57.5% mean IoU (20.5% / 16.0%
+  with the defaults). Figures of the referenced head: the shipped model card.
 * Cls output ``0.1 * conv(x)`` (USOT); the memory output likewise.
 * Memory branch: memory kernels go through the cls branch's correlation (shared weights); the
   confidence and value generators are 3x3 conv + BN + ReLU each (same size as the correlation,
@@ -85,8 +94,6 @@ DEFAULT_USOT_CONFIG: dict[str, Any] = {
 CELL_OFFSET = 6.0
 #: Cells the encoders (1) and a 5-wide correlation kernel (2) remove on each side.
 RESPONSE_MARGIN = 3
-#: Initial regression bias: exp(ln 4) * stride 8 = 32 px per side (see the module docstring).
-REG_BIAS_INIT = math.log(4.0)
 #: Clamp of the memory confidences before the softmax of Eq. 8 (USOT's code).
 CONFIDENCE_CLAMP = (-6.0, 4.0)
 
@@ -98,6 +105,11 @@ def memory_fusion(confidence: torch.Tensor, value: torch.Tensor) -> torch.Tensor
                          f"{tuple(value.shape)} must both be (N, U, C, H, W)")
     weights = torch.softmax(confidence.clamp(*CONFIDENCE_CLAMP), dim=1)
     return (weights * value).sum(1)
+
+
+def box_sizes(boxes: torch.Tensor) -> torch.Tensor:
+    """``(N, 2)`` widths and heights of ``(N, 4)`` x0, y0, x1, y1 boxes."""
+    return boxes[:, 2:] - boxes[:, :2]
 
 
 def usot_config(model_config: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +162,7 @@ class USOTNet(nn.Module):
         self.cls_out = nn.Conv2d(channels, 1, 3, padding=1)
         self.reg_out = nn.Conv2d(channels, 4, 3, padding=1)
         self.reg_adjust = nn.Parameter(torch.full((1,), 0.1))
-        self.reg_bias = nn.Parameter(torch.full((1, 4, 1, 1), REG_BIAS_INIT))
+        self.reg_bias = nn.Parameter(torch.zeros(1, 4, 1, 1))
         self.memory_confidence = conv_bn_relu(channels, channels, padding=1)
         self.memory_value = conv_bn_relu(channels, channels, padding=1)
         self.memory_tower = Tower(channels, tower_layers)
@@ -191,12 +203,20 @@ class USOTNet(nn.Module):
                 "reg": self.reg_corr.encode_search(features)}
 
     def offline_heads(self, template: dict[str, list[torch.Tensor]],
-                      search: dict[str, list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cls logits ``(N, 1, R, R)`` and ltrb distances ``(N, 4, R, R)`` in patch pixels."""
+                      search: dict[str, list[torch.Tensor]], sizes: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cls logits ``(N, 1, R, R)`` and ltrb distances ``(N, 4, R, R)`` in patch pixels.
+
+        ``sizes`` ``(N, 2)`` or ``(1, 2)``: the reference box ``w, h`` (search-patch pixels) the
+        distances are relative to (module docstring).
+        """
+        if sizes.dim() != 2 or sizes.shape[1] != 2:
+            raise ValueError(f"sizes must be (N, 2) w, h, got {tuple(sizes.shape)}")
         cls = self.cls_corr.correlate(template["cls"], search["cls"])
         cls = 0.1 * self.cls_out(self.cls_tower(cls))
         reg = self.reg_out(self.reg_tower(self.reg_corr.correlate(template["reg"], search["reg"])))
-        return cls, self.stride * torch.exp(self.reg_adjust * reg + self.reg_bias)
+        half = (sizes.to(reg.dtype) / 2).repeat(1, 2)[:, :, None, None]
+        return cls, half * torch.exp(self.reg_adjust * reg + self.reg_bias)
 
     def encode_memory(self, kernels: torch.Tensor) -> list[torch.Tensor]:
         """Encode ``(M, C, roi, roi)`` memory kernels with the cls branch's encoders."""
@@ -226,7 +246,8 @@ class USOTNet(nn.Module):
         """Offline branch on template/search patches (training stage 1)."""
         kernel = self.pool(self.features(template), template_boxes)
         return self.offline_heads(self.encode_template(kernel),
-                                  self.encode_search(self.features(search)))
+                                  self.encode_search(self.features(search)),
+                                  box_sizes(template_boxes))
 
     # -- tracking helpers ---------------------------------------------------------------------
     def last_layers(self) -> list[nn.Parameter]:

@@ -57,7 +57,7 @@ from ...pairs import PairGeometry, PairJitter, photometric_jitter
 from ...params import Params
 from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe
 from ...models.siamfc import balanced_logistic_loss
-from .model import USOTNet, usot_config
+from .model import USOTNet, box_sizes, usot_config
 from .tracker import LAMBDA_CLS, naive_loss, response_labels
 
 #: lambda_1 during the memory stage at these fractions of it (USOT's epochs 0, 7, 9 of 25).
@@ -265,7 +265,8 @@ class USOTRecipe(TrainingRecipe):
         kernel = model.pool(model.features(batch["template"]), batch["template_box"])
         template = model.encode_template(kernel)
         search = model.encode_search(model.features(batch["search"]))
-        cls, reg = model.offline_heads(template, search)
+        sizes = box_sizes(batch["template_box"])
+        cls, reg = model.offline_heads(template, search, sizes)
         if "memory" not in batch:
             # The loss log's columns are fixed by its first row: the memory figures are NaN here.
             total, logs = naive_loss(model, cls, reg, batch["search_box"], self.instance_size)
@@ -278,7 +279,8 @@ class USOTRecipe(TrainingRecipe):
         # Forward: each template tracks into its memory searches (offline branch).
         repeated = {k: [t.repeat_interleave(memories, 0) for t in v] for k, v in template.items()}
         memory_cls, memory_reg = model.offline_heads(repeated,
-                                                     model.encode_search(memory_features))
+                                                     model.encode_search(memory_features),
+                                                     sizes.repeat_interleave(memories, 0))
         with torch.no_grad():
             boxes = argmax_boxes(model, memory_cls, memory_reg, self.instance_size)
         pooled = model.pool(memory_features, boxes)

@@ -36,8 +36,19 @@ Decisions:
   adjacent candidates are merged into the higher-scoring one (the segment maxima are exact
   below the cap, approximately those of the rule above it).
 * Confidence reported: the fused R at the chosen location (before penalty and window).
-* Re-detection hooks (search_window, detect, reseat, frozen, match_score; branch wip-redetect)
-  are not implemented yet.
+* ``size_lr`` 0.1, not USOT's 0.730: the head, trained for hundreds of steps (not ~30,000),
+  under-predicts sizes slightly (the IoU loss favours smaller boxes when unsure) and 0.73
+  compounds that into a shrinking box. Chosen on devbench (``size_lr`` / AUC on its first 60
+  frames, naive-stage checkpoint at step 200, w = 0, no long-term layer): 0.73 / 46.5, 0.3 /
+  59.9, 0.15 / 65.8, 0.07 / 68.7, 0 / 69.5; penalty_k 0.1 instead of 0.021 at 0.3: 60.5,
+  window influence 0.2 instead of 0.321 at 0.15: 65.5. 0.1 keeps some size adaptation for
+  the zooms of the full sequences.
+* Re-detection hooks (:mod:`unsup_tracker.long_term`): the match of a frame or a window is the
+  peak of the fused R (first-frame template and the queue's memories, as tracking fuses them)
+  over its peak on the first frame's search crop, so 1 = as the first frame; while ``frozen``
+  nothing enters the queue (the memories stay those of the last confident frames);
+  ``reseat`` moves centre and size and keeps template and queue. The search window is the
+  normal search region, the grid step the span of the response on it.
 """
 from __future__ import annotations
 
@@ -54,8 +65,8 @@ from ...models.siamfc import balanced_logistic_loss, label_maps
 from ...models.siamfc_tracker import SiamFCFinetune
 from ...pairs import PairGeometry, PairJitter
 from ...params import TrackerParams
-from ...tracker_base import Tracker, TrackResult, check_image
-from .model import USOTNet
+from ...tracker_base import Candidate, Tracker, TrackResult, check_image
+from .model import USOTNet, box_sizes
 
 #: Score of the two first-frame memories (USOT's code).
 FIRST_FRAME_CONFIDENCE = 0.9
@@ -69,7 +80,8 @@ LAMBDA_CLS = 0.2
 class USOTParams(TrackerParams):
     penalty_k: float = 0.021
     window_influence: float = 0.321
-    size_lr: float = 0.730
+    #: USOT: 0.730; 0.1 chosen on devbench (see the module docstring).
+    size_lr: float = 0.1
     context: float = 0.5
     #: Target area / image area below which the search crop is ``small_instance_size``.
     small_target_ratio: float = 0.004
@@ -243,14 +255,20 @@ class USOTTracker(Tracker):
         search = crop_and_resize(image, self.center, crop, side, fill)
         patches = np.stack([search, search[:, ::-1]])
         with torch.inference_mode():
-            kernel = net.pool(net.features(self._tensor(template[None])),
-                              self._box_in_patch(net.exemplar_size, template_side))
+            template_box = self._box_in_patch(net.exemplar_size, template_side)
+            # The regression's reference, as in training: the template's box in its patch.
+            self.reference = box_sizes(template_box)
+            kernel = net.pool(net.features(self._tensor(template[None])), template_box)
             self.template = net.encode_template(kernel)
             # The box is centred in the crop, so the flipped crop has the same box.
             box = self._box_in_patch(side, crop).expand(2, 4)
-            memories = net.encode_memory(net.pool(net.features(self._tensor(patches)), box))
-        self.queue = MemoryQueue(self.params.memory_size)
-        self.queue.set_first([[m[0:1] for m in memories], [m[1:2] for m in memories]])
+            features = net.features(self._tensor(patches))
+            memories = net.encode_memory(net.pool(features, box))
+            self.queue = MemoryQueue(self.params.memory_size)
+            self.queue.set_first([[m[0:1] for m in memories], [m[1:2] for m in memories]])
+            # Re-detection and match scores are relative to R's peak on the first search crop.
+            self.first_peak = max(float(self._responses(features[0:1])[0].max()), 1e-6)
+        self.match_score = None
 
     def _search_geometry(self) -> tuple[int, float]:
         """Search patch side and the image region it covers for the current target."""
@@ -266,25 +284,37 @@ class USOTTracker(Tracker):
         """Frame numbers (0 = the init frame, twice: it and its flip) of the queued memories."""
         return [entry[0] for entry in self.queue.entries()]
 
+    def _responses(self, features: torch.Tensor) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Fused R ``(N, R, R)`` and R_reg ``(N, 4, R, R)`` of ``N`` search feature maps.
+
+        R is ``(1 - w) sigmoid(R_cls) + w sigmoid(R_mem)`` against the first frame's template
+        and the queue's current memories (``w = memory_weight``; 0: no memory pass); R_reg is
+        relative to the first frame's template box (:attr:`reference`).
+        """
+        net, params = self.net, self.params
+        encoded = net.encode_search(features)
+        cls, reg = net.offline_heads(self.template, encoded, self.reference)
+        score = torch.sigmoid(cls)[:, 0]
+        if params.memory_weight > 0:
+            entries = self.queue.entries()
+            count = len(features)
+            memory = [torch.cat([entry[2][b] for entry in entries]) for b in range(3)]
+            if count > 1:
+                memory = [m.repeat(count, 1, 1, 1) for m in memory]
+            mem = net.memory_head(memory, encoded["cls"], len(entries))
+            score = (1 - params.memory_weight) * score \
+                + params.memory_weight * torch.sigmoid(mem)[:, 0]
+        return score.double().cpu().numpy(), reg.double().cpu().numpy(), encoded
+
     def _track(self, image: np.ndarray) -> TrackResult:
         net, params = self.net, self.params
         self.frame += 1
         side, crop = self._search_geometry()
         search = crop_and_resize(image, self.center, crop, side, mean_color(image))
-        use_memory = params.memory_weight > 0
         with torch.inference_mode():
             features = net.features(self._tensor(search[None]))
-            encoded = net.encode_search(features)
-            cls, reg = net.offline_heads(self.template, encoded)
-            score = torch.sigmoid(cls)[0, 0]
-            if use_memory:
-                entries = self.queue.entries()
-                memory = [torch.cat([entry[2][b] for entry in entries]) for b in range(3)]
-                mem = net.memory_head(memory, encoded["cls"], len(entries))
-                score = (1 - params.memory_weight) * score \
-                    + params.memory_weight * torch.sigmoid(mem)[0, 0]
-        score = score.double().cpu().numpy()
-        ltrb = reg[0].double().cpu().numpy()
+            scores, regs, _ = self._responses(features)
+        score, ltrb = scores[0], regs[0]
         locations = net.locations(side).double().numpy()
         scale = side / crop                               # patch pixels per image pixel
         widths, heights = ltrb[0] + ltrb[2], ltrb[1] + ltrb[3]
@@ -305,6 +335,7 @@ class USOTTracker(Tracker):
             + params.window_influence * self._window(len(locations))
         row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
         confidence = float(score[row, col])
+        self.match_score = float(score.max()) / self.first_peak
 
         # Box centre in the patch: the location shifted by half the (right - left) difference.
         px = locations[col] + (ltrb[2, row, col] - ltrb[0, row, col]) / 2.0
@@ -317,7 +348,7 @@ class USOTTracker(Tracker):
         new_size = self.target_size * (1 - lr) + predicted * lr
         self.target_size = np.clip(new_size, params.min_target_size,
                                    np.maximum(self.image_size, params.min_target_size))
-        if use_memory and params.online_update:
+        if params.memory_weight > 0 and params.online_update and not self.frozen:
             box = torch.tensor([[px - widths[row, col] / 2, py - heights[row, col] / 2,
                                  px + widths[row, col] / 2, py + heights[row, col] / 2]],
                                dtype=torch.float32, device=self.device)
@@ -326,3 +357,58 @@ class USOTTracker(Tracker):
             self.queue.push(self.frame, confidence, memory)
         box = cxcywh_to_xywh((*self.center, *self.target_size))
         return TrackResult(box=box, score=confidence)
+
+    # -- re-detection hooks (unsup_tracker.long_term) -------------------------------------
+    def search_window(self) -> tuple[float, float]:
+        """Return the search region side and the span of the response on it (the grid step)."""
+        side, crop = self._search_geometry()
+        locations = self.net.locations(side)
+        span = float(locations[-1] - locations[0]) / side
+        return float(crop), float(crop * span)
+
+    def _window_scores(self, image: np.ndarray, centers: np.ndarray, scales: np.ndarray):
+        """Fused R and R_reg of search crops at ``centers`` (regions ``scales`` x the normal)."""
+        side, crop = self._search_geometry()
+        fill = mean_color(image)
+        crops = np.stack([crop_and_resize(image, c, crop * s, side, fill)
+                          for c, s in zip(centers, scales)])
+        with torch.inference_mode():
+            scores, regs, _ = self._responses(self.net.features(self._tensor(crops)))
+        return side, crop, scores, regs
+
+    def detect(self, image: np.ndarray, centers: np.ndarray,
+               scales: np.ndarray | None = None) -> list[Candidate]:
+        """Score windows at ``centers`` with the fused R (first-frame template and memory).
+
+        A candidate's score is its window's peak of R over the first frame's peak (the
+        quantity of :attr:`match_score`); its centre is R_reg's box centre at that peak, its
+        size the current target size times the window's scale. Changes no tracking state.
+        """
+        image = check_image(image)
+        centers = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+        scales = np.ones(len(centers)) if scales is None else \
+            np.asarray(scales, dtype=np.float64).reshape(-1)
+        if len(scales) != len(centers) or not np.all(np.isfinite(centers)) \
+                or not np.all(scales > 0):
+            raise ValueError("detect needs finite (N, 2) centers and N positive scales")
+        if not len(centers):
+            return []
+        side, crop, scores, regs = self._window_scores(image, centers, scales)
+        locations = self.net.locations(side).double().numpy()
+        candidates = []
+        for center, scale, score, ltrb in zip(centers, scales, scores, regs):
+            row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+            px = locations[col] + (ltrb[2, row, col] - ltrb[0, row, col]) / 2.0
+            py = locations[row] + (ltrb[3, row, col] - ltrb[1, row, col]) / 2.0
+            found = center + (np.array([px, py]) - (side - 1) / 2.0) * crop * scale / side
+            found = np.clip(found, 0.0, self.image_size - 1.0)
+            candidates.append(Candidate(box=cxcywh_to_xywh((*found, *(self.target_size * scale))),
+                                        score=float(score[row, col]) / self.first_peak))
+        return candidates
+
+    def reseat(self, box_xywh) -> None:
+        """Move to ``box_xywh``; the template and the memory queue are kept."""
+        cx, cy, width, height = xywh_to_cxcywh(np.asarray(box_xywh, dtype=np.float64))
+        self.center = np.clip(np.array([cx, cy]), 0.0, self.image_size - 1.0)
+        self.target_size = np.clip(np.array([width, height]), self.params.min_target_size,
+                                   np.maximum(self.image_size, self.params.min_target_size))
