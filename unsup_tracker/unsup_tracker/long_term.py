@@ -73,6 +73,9 @@ class Event:
     frame: int
     box: np.ndarray
     score: float
+    #: For "found": "search" (a candidate reached ``reacquire_threshold``) or "local" (the
+    #: local track's match recovered, see ``recover_match_threshold``).
+    source: str = ""
 
 
 class LongTermTracker(Tracker):
@@ -94,6 +97,7 @@ class LongTermTracker(Tracker):
         self.events = []
         self._frame = 0
         self._low_streak = 0
+        self._recover_streak = 0
         self._score_mean: Optional[float] = None
         self._last_box = np.zeros(4)
         self._queue: list[np.ndarray] = []
@@ -167,9 +171,7 @@ class LongTermTracker(Tracker):
     def _judge(self, result: TrackResult) -> TrackResult:
         """Decide on the method's result of a frame tracked normally: low, collapse, lost."""
         params = self.params
-        score = float(result.score)
-        match = self.inner.match_score
-        match = score if match is None or not np.isfinite(match) else float(match)
+        score, match = self._score_and_match(result)
         low = score < params.lost_score_threshold or match < params.lost_match_threshold
         collapse = (self._score_mean is not None
                     and match < params.collapse_ratio * self._score_mean)
@@ -187,8 +189,15 @@ class LongTermTracker(Tracker):
             return TrackResult(box=self._last_box.copy(), score=score, lost=True)
         return TrackResult(box=result.box, score=score, mask=result.mask, lost=False)
 
+    def _score_and_match(self, result: TrackResult) -> tuple[float, float]:
+        """Return the method's score of ``result`` and its match (the score if it has none)."""
+        score = float(result.score)
+        match = self.inner.match_score
+        return score, score if match is None or not np.isfinite(match) else float(match)
+
     def _enter_lost(self, score: float) -> None:
         self.lost = True
+        self._recover_streak = 0
         self.inner.frozen = True
         self.inner.reseat(self._last_box)
         self._queue = []
@@ -235,14 +244,26 @@ class LongTermTracker(Tracker):
         if best.score >= threshold:
             box = np.asarray(best.box, dtype=np.float64).reshape(4)
             self.inner.reseat(box)
-            self.inner.frozen = False
-            self.lost = False
-            self._low_streak = 0
-            self._last_box = box.copy()
-            self.events.append(Event("found", self._frame, box.copy(), float(best.score)))
-            return TrackResult(box=box.copy(), score=float(best.score), lost=False)
-        return TrackResult(box=np.asarray(local.box, dtype=np.float64).reshape(4).copy(),
-                           score=float(local.score), lost=True)
+            return self._found(box, float(best.score), "search")
+        # The local track recovered: its match with the template came back for a few frames.
+        score, match = self._score_and_match(local)
+        recovered = (score >= self.params.lost_score_threshold
+                     and match >= self.params.recover_match_threshold)
+        self._recover_streak = self._recover_streak + 1 if recovered else 0
+        local_box = np.asarray(local.box, dtype=np.float64).reshape(4).copy()
+        if self._recover_streak >= self.params.recover_frames:
+            return self._found(local_box, score, "local", local.mask)
+        return TrackResult(box=local_box, score=score, lost=True)
+
+    def _found(self, box: np.ndarray, score: float, source: str, mask=None) -> TrackResult:
+        """End the lost state at ``box`` (the method's state is already there)."""
+        self.inner.frozen = False
+        self.lost = False
+        self._low_streak = 0
+        self._recover_streak = 0
+        self._last_box = box.copy()
+        self.events.append(Event("found", self._frame, box.copy(), score, source))
+        return TrackResult(box=box.copy(), score=score, mask=mask, lost=False)
 
 
 def wrap(tracker: Tracker) -> Tracker:
