@@ -6,6 +6,8 @@
   ``score`` and ``match_score`` with the ground truth; for each candidate threshold it prints
   the frames a flag "score < T" (or "match < T") would call lost while the box has IoU > 0.5
   (false alarms) and while the target is absent (hits), out of all such frames;
+  and, as a proxy for the recovery by the local track, the frames that end a run of N frames
+  with match >= R and score >= the lost score threshold (absent / on target);
 * re-acquisition threshold: on every ``--every``-th frame, a fresh tracker initialised on
   frame 1 (with the first frame's target size; the true size is used for present frames so
   that a right candidate can reach IoU > 0.5) scans the whole frame with ``detect``; the best
@@ -47,6 +49,8 @@ from unsup_tracker.long_term import LongTermTracker
 
 LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5)
 REACQUIRE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+RECOVER_LEVELS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+RECOVER_FRAMES = (1, 3, 5, 10)
 
 
 def _iou(box, truth) -> float:
@@ -55,9 +59,20 @@ def _iou(box, truth) -> float:
     return float(iou_xywh(np.asarray(box, float)[None], np.asarray(truth, float)[None])[0])
 
 
+def _run_ends(good: np.ndarray, starts: np.ndarray, count: int) -> np.ndarray:
+    """Flag the frames that end a run of ``count`` or more ``good`` frames (runs restart at
+    ``starts``, the first frame of each sequence)."""
+    flags, run = np.zeros(len(good), dtype=bool), 0
+    for index, value in enumerate(good):
+        run = (run + 1 if index not in starts else 1) if value else 0
+        flags[index] = run >= count
+    return flags
+
+
 def lost_study(method: str, sequences, save: str = "") -> None:
-    scores, matches, ious = [], [], []
+    scores, matches, ious, starts = [], [], [], []
     for sequence in sequences:
+        starts.append(len(ious))
         tracker = build_tracker(method, device="cpu", long_term=False)
         tracker.init(sequence.load_frame(0), sequence.groundtruth[0])
         for index in range(1, len(sequence)):
@@ -80,6 +95,19 @@ def lost_study(method: str, sequences, save: str = "") -> None:
             alarms, hits = (low & on_target).sum(), (low & absent).sum()
             print(f"| {threshold:.2f} | {alarms} ({100 * alarms / max(on_target.sum(), 1):.1f} %)"
                   f" | {hits} ({100 * hits / max(absent.sum(), 1):.1f} %) |", flush=True)
+    # Recovery by the local track (proxy without the layer): frames ending a run of N frames
+    # with match >= R and score >= the lost score threshold, i.e. where the rule would end lost.
+    params = build_tracker(method, device="cpu").params
+    matches, scores = np.array(matches, float), np.array(scores, float)
+    print(f"\n{method}: frames ending a run of N frames with match >= R and score >= "
+          f"{params.lost_score_threshold} (no layer; local recovery would end lost there)")
+    print("| R | N | absent frames | on-target frames |\n|---:|---:|---:|---:|")
+    for level in RECOVER_LEVELS:
+        good = (matches >= level) & (scores >= params.lost_score_threshold)
+        for count in (3, 5):
+            ends = _run_ends(good, set(starts), count)
+            print(f"| {level:.2f} | {count} | {(ends & absent).sum()} | "
+                  f"{(ends & on_target).sum()} |")
 
 
 def _scan(tracker, image) -> list:
@@ -112,10 +140,6 @@ def reacquire_study(method: str, sequences, every: int) -> None:
     for threshold in REACQUIRE_THRESHOLDS:
         accept = best_scores >= threshold
         print(f"| {threshold:.2f} | {(accept & right).sum()} | {(accept & ~right).sum()} |")
-
-
-RECOVER_LEVELS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
-RECOVER_FRAMES = (1, 3, 5, 10)
 
 
 def _recovery_record(method: str, sequence) -> dict:

@@ -51,8 +51,8 @@ class PULParams(SiamFCParams):
     reacquire_threshold: float = 0.74
     #: Recovery by the local track at match >= 0.5 for 3 frames (>= the lost level 0.4:
     #: hysteresis). Devbench, no layer (`bench/bench_long_term.py lost`: frames ending a run of
-    #: 3 with match >= R and PSR >= 0.08): R 0.5: 15 of 128 absent and 1168 of 1366 on-target
-    #: frames; 0.45: 25 / 1236; 0.4: 26 / 1303; 0.55: 11 / 1062.
+    #: 3 with match >= R and PSR >= 0.08): R 0.5: 15 of 128 absent and 1154 of 1366 on-target
+    #: frames; 0.45: 25 / 1222; 0.4: 26 / 1287; 0.55: 11 / 1050.
     recover_match_threshold: float = 0.5
     recover_frames: int = 3
 
