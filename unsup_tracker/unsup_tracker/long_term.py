@@ -51,10 +51,16 @@ not "lost"). Recovery by the local track: with re-acquisition alone, a target th
 where the frozen local track follows it, but changed (lighting, pose), below
 ``reacquire_threshold``, stayed flagged lost for good (real_dev, before: S2SiamFC lost on 806
 of 1328 frames it tracked with IoU > 0.5); the recovery level is chosen per method on
-devbench by counting false alarms against hits (``bench/bench_long_term.py recovery``), and
-being the local track's own box it needs no search candidate to stand out. A first version reported the last confident box while lost and stopped the local
+devbench by counting false alarms against hits (``bench/bench_long_term.py recovery`` and
+``lost``). A first version reported the last confident box while lost and stopped the local
 track: on devbench it cut S2SiamFC's AUC on a partly occluded sequence from 66.5 to 33.9 (the
 PSR fell below its threshold while the target, half covered, moved on).
+
+Tried and dropped (devbench, UDT, FOC+OV sequences): a per-axis grid step for UDT's
+rectangular window (scans 2-3x shorter on an elongated target; OV unchanged at 56.5, dev07
+73.6 -> 63.9) and scans that try every size near the last position first (a window at another
+size counting twice as far; dev08 87.7 -> 79.2, and the synthetic target reappearing far away
+was no longer found within 5 frames).
 """
 from __future__ import annotations
 
