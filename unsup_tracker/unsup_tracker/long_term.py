@@ -42,8 +42,9 @@ The local track's box is checked with ``detect`` like the grid windows (in the s
 the target is re-acquired, and the tracker re-seated on it, when the best candidate's
 ``Candidate.score`` (match with the first-frame template, and the memory for methods with one)
 reaches ``reacquire_threshold``. The lost state also ends, at the local track's box, when
-the local track recovers: its match is at least ``recover_match_threshold`` (and its score at
-least ``lost_score_threshold``) on ``recover_frames`` consecutive frames. While lost the
+the local track recovers: its match, and its box's ``Candidate.score``, are at least
+``recover_match_threshold`` (and its score at least ``lost_score_threshold``) on
+``recover_frames`` consecutive frames. While lost the
 result is the local track's box and score with ``lost=True``.
 
 Decisions: the lost flag is the layer's state, not the per-frame threshold (one low frame is
@@ -258,10 +259,12 @@ class LongTermTracker(Tracker):
             box = np.asarray(best.box, dtype=np.float64).reshape(4)
             self.inner.reseat(box)
             return self._found(box, float(best.score), "search")
-        # The local track recovered: its match with the template came back for a few frames.
+        # The local track recovered: its match with the template came back for a few frames,
+        # and so did its box's verification (a method's own match can be degenerate on a
+        # featureless occluder: UDT's energy-normalised peak on a flat grey block).
         score, match = self._score_and_match(local)
         recovered = (score >= self.params.lost_score_threshold
-                     and match >= self.params.recover_match_threshold)
+                     and min(match, candidates[0].score) >= self.params.recover_match_threshold)
         self._recover_streak = self._recover_streak + 1 if recovered else 0
         local_box = np.asarray(local.box, dtype=np.float64).reshape(4).copy()
         if self._recover_streak >= self.params.recover_frames:
