@@ -6,6 +6,8 @@
   ``score`` and ``match_score`` with the ground truth; for each candidate threshold it prints
   the frames a flag "score < T" (or "match < T") would call lost while the box has IoU > 0.5
   (false alarms) and while the target is absent (hits), out of all such frames;
+  and, as a proxy for the recovery by the local track, the frames that end a run of N frames
+  with match >= R and score >= the lost score threshold (absent / on target);
 * re-acquisition threshold: on every ``--every``-th frame, a fresh tracker initialised on
   frame 1 (with the first frame's target size; the true size is used for present frames so
   that a right candidate can reach IoU > 0.5) scans the whole frame with ``detect``; the best
@@ -13,11 +15,21 @@
   (target absent, a distractor, background). For each threshold: right and wrong
   re-acquisitions (best candidate >= T), out of the frames scanned.
 
+``recovery``: the layer's run on every sequence with recovery by the local track turned off
+(``recover_match_threshold`` 1e9) records, per frame, the lost flag, the local track's box,
+score and match; for each recovery level R and count N it then replays the layer's rule (lost
+ends after N consecutive frames with match >= R and score >= the lost score threshold; lost
+again after ``lost_patience`` low frames) and prints the frames flagged lost while IoU > 0.5
+(false alarms) and while the target is absent (hits), and the absent frames it would report as
+tracked. A replay, not a re-run: after a recovery the method's template update resumes, which
+the replay does not model (the eval measures the chosen values).
+
 ``cost``: per-frame ``track()`` time with the layer on and off on the same frames (rounds
 alternate, median over rounds), and the time of a frame while lost (searching), for each
 method at one thread. Printed, never asserted.
 
     python bench/bench_long_term.py thresholds [--methods udt s2siamfc pul] [--every 10]
+    python bench/bench_long_term.py recovery [--methods ...]
     python bench/bench_long_term.py cost [--methods ...] [--frames 100] [--rounds 5]
 """
 from __future__ import annotations
@@ -37,6 +49,8 @@ from unsup_tracker.long_term import LongTermTracker
 
 LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5)
 REACQUIRE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+RECOVER_LEVELS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+RECOVER_FRAMES = (1, 3, 5, 10)
 
 
 def _iou(box, truth) -> float:
@@ -45,9 +59,20 @@ def _iou(box, truth) -> float:
     return float(iou_xywh(np.asarray(box, float)[None], np.asarray(truth, float)[None])[0])
 
 
+def _run_ends(good: np.ndarray, starts: np.ndarray, count: int) -> np.ndarray:
+    """Flag the frames that end a run of ``count`` or more ``good`` frames (runs restart at
+    ``starts``, the first frame of each sequence)."""
+    flags, run = np.zeros(len(good), dtype=bool), 0
+    for index, value in enumerate(good):
+        run = (run + 1 if index not in starts else 1) if value else 0
+        flags[index] = run >= count
+    return flags
+
+
 def lost_study(method: str, sequences, save: str = "") -> None:
-    scores, matches, ious = [], [], []
+    scores, matches, ious, starts = [], [], [], []
     for sequence in sequences:
+        starts.append(len(ious))
         tracker = build_tracker(method, device="cpu", long_term=False)
         tracker.init(sequence.load_frame(0), sequence.groundtruth[0])
         for index in range(1, len(sequence)):
@@ -70,6 +95,19 @@ def lost_study(method: str, sequences, save: str = "") -> None:
             alarms, hits = (low & on_target).sum(), (low & absent).sum()
             print(f"| {threshold:.2f} | {alarms} ({100 * alarms / max(on_target.sum(), 1):.1f} %)"
                   f" | {hits} ({100 * hits / max(absent.sum(), 1):.1f} %) |", flush=True)
+    # Recovery by the local track (proxy without the layer): frames ending a run of N frames
+    # with match >= R and score >= the lost score threshold, i.e. where the rule would end lost.
+    params = build_tracker(method, device="cpu").params
+    matches, scores = np.array(matches, float), np.array(scores, float)
+    print(f"\n{method}: frames ending a run of N frames with match >= R and score >= "
+          f"{params.lost_score_threshold} (no layer; local recovery would end lost there)")
+    print("| R | N | absent frames | on-target frames |\n|---:|---:|---:|---:|")
+    for level in RECOVER_LEVELS:
+        good = (matches >= level) & (scores >= params.lost_score_threshold)
+        for count in (3, 5):
+            ends = _run_ends(good, set(starts), count)
+            print(f"| {level:.2f} | {count} | {(ends & absent).sum()} | "
+                  f"{(ends & on_target).sum()} |")
 
 
 def _scan(tracker, image) -> list:
@@ -102,6 +140,73 @@ def reacquire_study(method: str, sequences, every: int) -> None:
     for threshold in REACQUIRE_THRESHOLDS:
         accept = best_scores >= threshold
         print(f"| {threshold:.2f} | {(accept & right).sum()} | {(accept & ~right).sum()} |")
+
+
+def _recovery_record(method: str, sequence) -> dict:
+    """Run the layer without local recovery on ``sequence``; per-frame values after frame 0."""
+    tracker = build_tracker(method, device="cpu", recover_match_threshold=1e9)
+    assert isinstance(tracker, LongTermTracker)
+    tracker.init(sequence.load_frame(0), sequence.groundtruth[0])
+    record = {"lost": [], "score": [], "match": [], "iou": []}
+    for index in range(1, len(sequence)):
+        result = tracker.track(sequence.load_frame(index))
+        record["lost"].append(result.lost)
+        score, match = tracker._score_and_match(result)
+        record["score"].append(score)
+        record["match"].append(match)
+        record["iou"].append(_iou(result.box, sequence.groundtruth[index]))
+    return {key: np.array(value, dtype=float) for key, value in record.items()}
+
+
+def _replay(record: dict, params, level: float, count: int) -> np.ndarray:
+    """Return the lost flags the layer's rule with local recovery (level, count) would give.
+
+    The recorded run's lost episodes start as recorded; within one, a streak of ``count``
+    recovered frames ends it, and ``lost_patience`` low frames after that start it again.
+    """
+    recorded = record["lost"].astype(bool)
+    low = ((record["score"] < params.lost_score_threshold)
+           | (record["match"] < params.lost_match_threshold))
+    good = ((record["score"] >= params.lost_score_threshold) & (record["match"] >= level))
+    flags = np.zeros(len(recorded), dtype=bool)
+    lost, streak, lows = False, 0, 0
+    for index in range(len(recorded)):
+        if recorded[index] and (index == 0 or not recorded[index - 1]):
+            lost, streak = True, 0  # the recorded run declared the loss here
+        elif not recorded[index]:
+            lost = False  # the recorded run re-acquired (or never lost)
+        elif not lost:
+            lows = lows + 1 if low[index] else 0
+            if lows >= params.lost_patience:
+                lost, streak = True, 0
+        if lost:
+            streak = streak + 1 if good[index] else 0
+            if streak >= count:
+                lost, lows = False, 0
+                flags[index] = False
+                continue
+        flags[index] = lost
+    return flags
+
+
+def recovery_study(method: str, sequences) -> None:
+    params = build_tracker(method, device="cpu").params
+    records = [_recovery_record(method, sequence) for sequence in sequences]
+    ious = np.concatenate([r["iou"] for r in records])
+    on_target, absent = ious > 0.5, ious < 0
+    print(f"\n{method}: lost flag with recovery by the local track (replay, devbench): "
+          f"on-target frames {on_target.sum()}, absent frames {absent.sum()}; "
+          f"lost match {params.lost_match_threshold}, score {params.lost_score_threshold}")
+    recorded = np.concatenate([r["lost"] for r in records]).astype(bool)
+    print(f"without recovery: false alarms {(recorded & on_target).sum()}, "
+          f"hits {(recorded & absent).sum()}")
+    print("| R | N | false alarms (lost, IoU > 0.5) | hits (lost, absent) | "
+          "absent reported tracked |\n|---:|---:|---:|---:|---:|")
+    for level in RECOVER_LEVELS:
+        for count in RECOVER_FRAMES:
+            flags = np.concatenate([_replay(r, params, level, count) for r in records])
+            print(f"| {level:.2f} | {count} | {(flags & on_target).sum()} | "
+                  f"{(flags & absent).sum()} | {(~flags & absent).sum()} |", flush=True)
 
 
 def cost(methods, frames: int, rounds: int) -> None:
@@ -142,7 +247,7 @@ def cost(methods, frames: int, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=("thresholds", "lost", "reacquire", "cost"))
+    parser.add_argument("study", choices=("thresholds", "lost", "reacquire", "recovery", "cost"))
     parser.add_argument("--methods", nargs="+", default=list_methods())
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--frames", type=int, default=100)
@@ -162,6 +267,8 @@ def main() -> None:
             lost_study(method, sequences, args.save)
         if args.study in ("thresholds", "reacquire"):
             reacquire_study(method, sequences, args.every)
+        if args.study == "recovery":
+            recovery_study(method, sequences)
 
 
 if __name__ == "__main__":

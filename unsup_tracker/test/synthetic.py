@@ -176,3 +176,23 @@ def distractor_clip(seed=0):
     frames = [_draw(background, target, 60 + 2 * t, 60 + t) for t in range(10)]
     frames += [_draw(background, lookalike, 200 - t, 150) for t in range(30)]
     return frames
+
+
+def dimming_clip(seed=0, dim=0.97, back=0.3):
+    """Target visible 10 frames, dimmed 15 frames (blended ``dim`` into flat grey), then back.
+
+    It moves 1 px a frame throughout (never jumps), so it comes back inside the local search
+    window; back, it stays blended ``back`` into grey (changed appearance, as after a lighting
+    change). Returns ``(frames, boxes)``; every box is the target's.
+    """
+    rng, background = _scene(seed)
+    target = _texture(rng, LONG_TERM_TARGET).astype(np.float64)
+    grey = np.full_like(target, 128.0)
+    frames, boxes = [], []
+    for t in range(45):
+        blend = 0.0 if t < 10 else dim if t < 25 else back
+        patch = ((1.0 - blend) * target + blend * grey).astype(np.uint8)
+        x, y = 80 + t, 80
+        frames.append(_draw(background, patch, x, y))
+        boxes.append((x, y, LONG_TERM_TARGET, LONG_TERM_TARGET))
+    return frames, np.array(boxes, dtype=float)

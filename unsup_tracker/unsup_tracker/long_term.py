@@ -41,13 +41,27 @@ times :data:`SCAN_SCALES` (it may have changed out of view); the anchor window k
 The local track's box is checked with ``detect`` like the grid windows (in the same batch);
 the target is re-acquired, and the tracker re-seated on it, when the best candidate's
 ``Candidate.score`` (match with the first-frame template, and the memory for methods with one)
-reaches ``reacquire_threshold``. While lost the result
-is the local track's box and score with ``lost=True``.
+reaches ``reacquire_threshold``. The lost state also ends, at the local track's box, when
+the local track recovers: its match, and its box's ``Candidate.score``, are at least
+``recover_match_threshold`` (and its score at least ``lost_score_threshold``) on
+``recover_frames`` consecutive frames. While lost the
+result is the local track's box and score with ``lost=True``.
 
 Decisions: the lost flag is the layer's state, not the per-frame threshold (one low frame is
-not "lost"). A first version reported the last confident box while lost and stopped the local
+not "lost"). Recovery by the local track: with re-acquisition alone, a target that came back
+where the frozen local track follows it, but changed (lighting, pose), below
+``reacquire_threshold``, stayed flagged lost for good (real_dev, before: S2SiamFC lost on 806
+of 1328 frames it tracked with IoU > 0.5); the recovery level is chosen per method on
+devbench by counting false alarms against hits (``bench/bench_long_term.py recovery`` and
+``lost``). A first version reported the last confident box while lost and stopped the local
 track: on devbench it cut S2SiamFC's AUC on a partly occluded sequence from 66.5 to 33.9 (the
 PSR fell below its threshold while the target, half covered, moved on).
+
+Tried and dropped (devbench, UDT, FOC+OV sequences): a per-axis grid step for UDT's
+rectangular window (scans 2-3x shorter on an elongated target; OV unchanged at 56.5, dev07
+73.6 -> 63.9) and scans that try every size near the last position first (a window at another
+size counting twice as far; dev08 87.7 -> 79.2, and the synthetic target reappearing far away
+was no longer found within 5 frames).
 """
 from __future__ import annotations
 
@@ -73,6 +87,9 @@ class Event:
     frame: int
     box: np.ndarray
     score: float
+    #: For "found": "search" (a candidate reached ``reacquire_threshold``) or "local" (the
+    #: local track's match recovered, see ``recover_match_threshold``).
+    source: str = ""
 
 
 class LongTermTracker(Tracker):
@@ -94,6 +111,7 @@ class LongTermTracker(Tracker):
         self.events = []
         self._frame = 0
         self._low_streak = 0
+        self._recover_streak = 0
         self._score_mean: Optional[float] = None
         self._last_box = np.zeros(4)
         self._queue: list[np.ndarray] = []
@@ -167,9 +185,7 @@ class LongTermTracker(Tracker):
     def _judge(self, result: TrackResult) -> TrackResult:
         """Decide on the method's result of a frame tracked normally: low, collapse, lost."""
         params = self.params
-        score = float(result.score)
-        match = self.inner.match_score
-        match = score if match is None or not np.isfinite(match) else float(match)
+        score, match = self._score_and_match(result)
         low = score < params.lost_score_threshold or match < params.lost_match_threshold
         collapse = (self._score_mean is not None
                     and match < params.collapse_ratio * self._score_mean)
@@ -187,8 +203,15 @@ class LongTermTracker(Tracker):
             return TrackResult(box=self._last_box.copy(), score=score, lost=True)
         return TrackResult(box=result.box, score=score, mask=result.mask, lost=False)
 
+    def _score_and_match(self, result: TrackResult) -> tuple[float, float]:
+        """Return the method's score of ``result`` and its match (the score if it has none)."""
+        score = float(result.score)
+        match = self.inner.match_score
+        return score, score if match is None or not np.isfinite(match) else float(match)
+
     def _enter_lost(self, score: float) -> None:
         self.lost = True
+        self._recover_streak = 0
         self.inner.frozen = True
         self.inner.reseat(self._last_box)
         self._queue = []
@@ -235,14 +258,28 @@ class LongTermTracker(Tracker):
         if best.score >= threshold:
             box = np.asarray(best.box, dtype=np.float64).reshape(4)
             self.inner.reseat(box)
-            self.inner.frozen = False
-            self.lost = False
-            self._low_streak = 0
-            self._last_box = box.copy()
-            self.events.append(Event("found", self._frame, box.copy(), float(best.score)))
-            return TrackResult(box=box.copy(), score=float(best.score), lost=False)
-        return TrackResult(box=np.asarray(local.box, dtype=np.float64).reshape(4).copy(),
-                           score=float(local.score), lost=True)
+            return self._found(box, float(best.score), "search")
+        # The local track recovered: its match with the template came back for a few frames,
+        # and so did its box's verification (a method's own match can be degenerate on a
+        # featureless occluder: UDT's energy-normalised peak on a flat grey block).
+        score, match = self._score_and_match(local)
+        recovered = (score >= self.params.lost_score_threshold
+                     and min(match, candidates[0].score) >= self.params.recover_match_threshold)
+        self._recover_streak = self._recover_streak + 1 if recovered else 0
+        local_box = np.asarray(local.box, dtype=np.float64).reshape(4).copy()
+        if self._recover_streak >= self.params.recover_frames:
+            return self._found(local_box, score, "local", local.mask)
+        return TrackResult(box=local_box, score=score, lost=True)
+
+    def _found(self, box: np.ndarray, score: float, source: str, mask=None) -> TrackResult:
+        """End the lost state at ``box`` (the method's state is already there)."""
+        self.inner.frozen = False
+        self.lost = False
+        self._low_streak = 0
+        self._recover_streak = 0
+        self._last_box = box.copy()
+        self.events.append(Event("found", self._frame, box.copy(), score, source))
+        return TrackResult(box=box.copy(), score=score, mask=mask, lost=False)
 
 
 def wrap(tracker: Tracker) -> Tracker:

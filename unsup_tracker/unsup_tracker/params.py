@@ -152,6 +152,12 @@ class TrackerParams(Params):
     #: A re-detection candidate must match the first-frame template (and memory) this well
     #: (``Candidate.score``); each method sets its own default.
     reacquire_threshold: float = 0.5
+    #: While lost, the method's own (frozen) local track ends the lost state when for
+    #: ``recover_frames`` consecutive frames its match is at least this and its score at least
+    #: ``lost_score_threshold`` (the target came back where the local track is: no search
+    #: candidate needs to reach ``reacquire_threshold``); each method sets its own default.
+    recover_match_threshold: float = 0.5
+    recover_frames: int = 3
     #: Search windows evaluated per frame while lost (the search is spread over frames).
     search_windows_per_frame: int = 4
 
@@ -165,10 +171,12 @@ class TrackerParams(Params):
         if not 1 <= self.lost_patience <= 1000 or not 1 <= self.search_windows_per_frame <= 64:
             raise ValueError("lost_patience must be in [1, 1000] and search_windows_per_frame "
                              "in [1, 64]")
+        if not 1 <= self.recover_frames <= 1000:
+            raise ValueError("recover_frames must be in [1, 1000]")
         if not 0.0 <= self.collapse_ratio < 1.0:
             raise ValueError("collapse_ratio must be in [0, 1)")
-        if self.reacquire_threshold <= 0:
-            raise ValueError("reacquire_threshold must be > 0")
+        if self.reacquire_threshold <= 0 or self.recover_match_threshold <= 0:
+            raise ValueError("reacquire_threshold and recover_match_threshold must be > 0")
         self.mask_stage_params()  # refuses unknown keys and bad values now, not on first frame
 
     def mask_stage_params(self):

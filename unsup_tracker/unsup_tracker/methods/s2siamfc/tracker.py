@@ -39,6 +39,12 @@ class S2SiamFCParams(SiamFCParams):
     lost_score_threshold: float = 0.10
     lost_match_threshold: float = 0.22
     reacquire_threshold: float = 0.7
+    #: Recovery by the local track at match >= 0.45 for 3 frames (>= the lost level 0.22:
+    #: hysteresis). Devbench, no layer (`bench/bench_long_term.py lost`: frames ending a run of
+    #: 3 with match >= R and PSR >= 0.10): R 0.45: 13 of 128 absent and 999 of 1492 on-target
+    #: frames; 0.4: 16 / 1147; 0.5: 9 / 790; 0.55: 1 / 557.
+    recover_match_threshold: float = 0.45
+    recover_frames: int = 3
 
 
 class S2SiamFCTracker(SiamFCTracker):

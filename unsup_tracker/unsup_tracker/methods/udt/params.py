@@ -42,6 +42,12 @@ class UDTParams(TrackerParams):
     #: re-found almost nothing in the layer (a returning target at the size it had when lost
     #: scores ~0.2-0.5 on dev05), so 0.5.
     reacquire_threshold: float = 0.5
+    #: Recovery by the local track (bench/bench_long_term.py recovery, devbench replay; frames
+    #: flagged lost with IoU > 0.5 / while absent, of 1339 / 128): none 27 / 112; level 0.35,
+    #: 3 frames: 16 / 112 (1 frame: 14 / 112; 0.3: 16 / 112; 0.25 or lower: 15 / 87, it ends
+    #: the lost state on absent frames); 0.5: 19 / 112.
+    recover_match_threshold: float = 0.35
+    recover_frames: int = 3
     #: Network input side (pixels); the paper's 125 costs ~5x more for the same accuracy here.
     input_size: int = DEFAULT_INPUT_SIZE
     #: Search window = target size * (1 + padding); UDT's run_UDT.m uses 1.8.
