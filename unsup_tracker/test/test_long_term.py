@@ -122,7 +122,8 @@ def test_lookalike_alone_in_view_is_not_taken(method):
 RECOVERED_WITHIN = 5
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [_marked(m, *([USOT_UNTUNED] if m == "usot" else []))
+                                    for m in METHODS])
 def test_lost_ends_when_the_local_track_recovers(method):
     """A target dims (lost), then comes back in the local window: lost ends within 5 frames.
 

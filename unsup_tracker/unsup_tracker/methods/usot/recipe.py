@@ -56,6 +56,7 @@ from ...geometry import xywh_to_cxcywh
 from ...pairs import PairGeometry, PairJitter, photometric_jitter
 from ...params import Params
 from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe
+from ...models.backbones import backbone_sgd
 from ...models.siamfc import balanced_logistic_loss
 from .model import USOTNet, box_sizes, usot_config
 from .tracker import LAMBDA_CLS, naive_loss, response_labels
@@ -139,16 +140,8 @@ class USOTRecipe(TrainingRecipe):
     def make_optimizer(self, model: torch.nn.Module, total_steps: int):
         params = self.params
         self.total_steps = max(int(total_steps), 1)
-        groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-        for name, parameter in model.named_parameters():
-            if parameter.requires_grad:
-                key = (name.startswith("backbone."), parameter.dim() > 1)
-                groups.setdefault(key, []).append(parameter)
-        optimizer = torch.optim.SGD(
-            [{"params": group, "lr": params.lr * (params.backbone_lr_factor if backbone else 1.0),
-              "weight_decay": params.weight_decay if decayed else 0.0}
-             for (backbone, decayed), group in sorted(groups.items())],
-            lr=params.lr, momentum=params.momentum)
+        optimizer = backbone_sgd(model, params.lr, params.backbone_lr_factor,
+                                 params.weight_decay, params.momentum)
         total, warmup = self.total_steps, max(int(params.warmup_fraction * self.total_steps), 1)
         ratio = params.lr_end / params.lr
 

@@ -61,6 +61,7 @@ import torch
 from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
 from ...geometry import cxcywh_to_xywh, validate_init_box, xywh_to_cxcywh
 from ...models.anchor_free import iou_loss, ltrb_targets
+from ...models.rpn import size_penalty
 from ...models.siamfc import balanced_logistic_loss, label_maps
 from ...models.siamfc_tracker import SiamFCFinetune
 from ...pairs import PairGeometry, PairJitter
@@ -320,16 +321,7 @@ class USOTTracker(Tracker):
         widths, heights = ltrb[0] + ltrb[2], ltrb[1] + ltrb[3]
         size = self.target_size * scale
 
-        def change(ratio):
-            return np.maximum(ratio, 1.0 / ratio)
-
-        def padded(w, h):
-            pad = (w + h) / 2.0
-            return np.sqrt((w + pad) * (h + pad))
-
-        scale_change = change(padded(widths, heights) / padded(*size))
-        ratio_change = change((size[0] / size[1]) / (widths / heights))
-        penalty = np.exp(-(ratio_change * scale_change - 1.0) * params.penalty_k)
+        penalty = size_penalty(widths, heights, size, params.penalty_k)
         penalised = penalty * score
         blended = (1 - params.window_influence) * penalised \
             + params.window_influence * self._window(len(locations))
