@@ -316,13 +316,21 @@ def test_diagnostics_warn_when_the_node_falls_behind_the_camera(tracker):
     truth, start = _fresh_start(tracker)
     for patch in range(2):
         assert tracker.init(tuple(truth[patch][0]), start).success
-    # A burst far faster than two targets can be tracked: most frames are dropped as stale.
+    # A stream far faster than two targets can be tracked (200 Hz, kept up until the warning:
+    # a single burst was drained within one diagnostics period on a loaded machine, whose
+    # slow publisher let the node keep up), so most received frames are dropped as stale.
     began = time.time()
-    for i in range(1, 80):
+
+    def warned():
+        status = tracker.latest_diagnostic(began)
+        return status is not None and status.level == DiagnosticStatus.WARN
+
+    i = 0
+    while not warned() and time.time() < began + 10.0:
+        i += 1
         tracker.image.publish(frame_msg(i, start + i * 1_000_000))
-    wait_until(lambda: any(s.level == DiagnosticStatus.WARN
-                           for s in [tracker.latest_diagnostic(began)] if s is not None),
-               5.0, "a WARN diagnostics message", tracker.process)
+        time.sleep(0.005)
+    wait_until(warned, 2.0, "a WARN diagnostics message", tracker.process)
     warning = tracker.latest_diagnostic(began)
     assert "falling behind the camera" in warning.message, warning.message
     _stop_all(tracker)

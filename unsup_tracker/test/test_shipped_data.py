@@ -56,7 +56,13 @@ def test_data_script_is_valid_bash():
         subprocess.run(["bash", "-n", str(ROOT / script)], check=True)
 
 
-@pytest.mark.parametrize("method", sorted(shipped_data.OPENCV_DOC_METHOD_DATA))
+#: Methods train_shipped.sh can train but whose checkpoint is not shipped (README's method table).
+NOT_SHIPPED = {"cyclesiam": "experimental: its one full run does not track, nothing shipped"}
+
+
+@pytest.mark.parametrize("method", [
+    pytest.param(m, marks=pytest.mark.skip(reason=NOT_SHIPPED[m])) if m in NOT_SHIPPED else m
+    for m in sorted(shipped_data.OPENCV_DOC_METHOD_DATA)])
 def test_default_footage_is_what_the_shipped_checkpoint_was_trained_on(
         method, tmp_path, monkeypatch):
     """tools/train_shipped.sh's --data (default footage) reads what the checkpoint recorded."""
