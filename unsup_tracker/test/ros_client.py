@@ -19,17 +19,20 @@ calls the node's services. Tests subclass it for more (parameters, diagnostics).
 """
 import contextlib
 import threading
+import time
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 from unsup_tracker_interfaces.srv import InitTrack
 from vision_msgs.msg import Detection2DArray
 
 from ros_testdata import call_service, wait_until
-from unsup_tracker.ros.conversions import ns_to_stamp, stamp_to_ns, xywh_to_bbox
+from unsup_tracker.ros.conversions import (
+    bgr8_to_image_msg, ns_to_stamp, stamp_to_ns, xywh_to_bbox)
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -69,6 +72,34 @@ class TrackerClient:
 
     def publish(self, msg):
         self.image.publish(msg)
+
+    def track_clip(self, frames, box, process, frame_id="cam"):
+        """Start a target on ``frames[0]`` at ``box``, then feed the rest one by one.
+
+        Frame i is stamped (i + 1) x 100 ms. The first frame is re-published until ``~/init``
+        succeeds (the request may overtake the image; 20 s at most); each later frame waits for
+        its answer. Returns (the init response, the stamps); on a failed init nothing more is fed.
+        """
+        stamps = [(index + 1) * 100_000_000 for index in range(len(frames))]
+
+        def publish(index):
+            self.image.publish(bgr8_to_image_msg(
+                frames[index], Header(stamp=ns_to_stamp(stamps[index]), frame_id=frame_id)))
+
+        deadline = time.monotonic() + 20.0
+        while True:
+            publish(0)
+            time.sleep(0.2)
+            response = self.init(box, stamps[0])
+            if response.success or time.monotonic() > deadline:
+                break
+        if not response.success:
+            return response, stamps
+        for index in range(1, len(frames)):
+            publish(index)
+            wait_until(lambda: self.answered(stamps[index]), 30.0, f"frame {index}", process)
+        time.sleep(0.5)
+        return response, stamps
 
     def answered(self, stamp_ns):
         with self.lock:

@@ -19,7 +19,6 @@ gets a mono8 ``~/mask`` with that image's header, made by CycleSiam's mask branc
 mask stage is not involved: the tracker sets ``TrackResult.mask`` itself).
 """
 import os
-import time
 
 import numpy as np
 import pytest
@@ -31,12 +30,11 @@ pytest.importorskip("unsup_tracker_interfaces.srv",
                     reason="unsup_tracker_interfaces is not built (make setup builds it)")
 
 from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
 
 from unsup_tracker.checkpoint import save_checkpoint  # noqa: E402
 from unsup_tracker.methods.cyclesiam.model import DEFAULT_CYCLESIAM_CONFIG  # noqa: E402
 from unsup_tracker.ros.conversions import (  # noqa: E402
-    bgr8_to_image_msg, ns_to_stamp, stamp_to_ns, tracked_boxes)
+    stamp_to_ns, tracked_boxes)
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 
@@ -77,25 +75,9 @@ def test_node_tracks_with_cyclesiam_and_publishes_its_masks(tmp_path):
     try:
         wait_until(lambda: client.image.get_subscription_count() >= 1, 60.0,
                    "the tracker's image subscription", tracker)
-        stamps = [(index + 1) * 100_000_000 for index in range(len(frames))]
-
-        def publish(index):
-            client.image.publish(bgr8_to_image_msg(
-                frames[index], Header(stamp=ns_to_stamp(stamps[index]), frame_id="cam")))
-
-        deadline = time.monotonic() + 20.0
-        while True:
-            publish(0)
-            time.sleep(0.2)
-            response = client.init(boxes[0], stamps[0])
-            if response.success or time.monotonic() > deadline:
-                break
+        response, stamps = client.track_clip(frames, boxes[0], tracker)
         assert response.success, response.message
         assert response.track_id.startswith("cyclesiam-")
-        for index in range(1, len(frames)):
-            publish(index)
-            wait_until(lambda: client.answered(stamps[index]), 30.0, f"frame {index}", tracker)
-        time.sleep(0.5)
         with client.lock:
             masks = {stamp_to_ns(m.header.stamp): m for m in client.masks}
         for index in range(1, len(frames)):

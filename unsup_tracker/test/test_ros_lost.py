@@ -19,7 +19,6 @@ dropped whatever the load. While lost ``~/detections`` is empty, the node logs "
 "found again" once each, and ``~/state`` goes tracking -> lost -> tracking.
 """
 import os
-import time
 
 import numpy as np
 import pytest
@@ -31,12 +30,11 @@ pytest.importorskip("unsup_tracker_interfaces.srv",
                     reason="unsup_tracker_interfaces is not built (make setup builds it)")
 
 from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import Header, String  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
 
 from unsup_tracker.geometry import iou_xywh  # noqa: E402
 from unsup_tracker.ros.common import state_qos  # noqa: E402
-from unsup_tracker.ros.conversions import (  # noqa: E402
-    bgr8_to_image_msg, ns_to_stamp, tracked_boxes)
+from unsup_tracker.ros.conversions import tracked_boxes  # noqa: E402
 from unsup_tracker.ros.processes import (  # noqa: E402
     NodeProcess, node_command, ros_args, ros_environment)
 from unsup_tracker.ros.visualization_node import annotate  # noqa: E402
@@ -86,24 +84,8 @@ def test_node_reports_lost_and_found_once_with_empty_detections(tmp_path):
     client = Client()
     try:
         wait_until(lambda: client.states, 60.0, "the node's first ~/state", tracker)
-        stamps = [(index + 1) * 100_000_000 for index in range(len(frames))]
-
-        def publish(index):
-            client.image.publish(bgr8_to_image_msg(
-                frames[index], Header(stamp=ns_to_stamp(stamps[index]), frame_id="cam")))
-
-        deadline = time.monotonic() + 20.0
-        while True:
-            publish(0)
-            time.sleep(0.2)
-            response = client.init(boxes[0], stamps[0])
-            if response.success or time.monotonic() > deadline:
-                break
+        response, stamps = client.track_clip(frames, boxes[0], tracker)
         assert response.success, response.message
-        for index in range(1, len(frames)):
-            publish(index)
-            wait_until(lambda: client.answered(stamps[index]), 30.0, f"frame {index}", tracker)
-        time.sleep(0.5)
         found = {i: tracked_boxes(client.answered(stamps[i])[-1]) for i in range(1, len(frames))}
         with client.lock:
             states = list(client.states)
