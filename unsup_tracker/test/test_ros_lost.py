@@ -84,6 +84,11 @@ def test_node_reports_lost_and_found_once_with_empty_detections(tmp_path):
     client = Client()
     try:
         wait_until(lambda: client.states, 60.0, "the node's first ~/state", tracker)
+        # The visualization pairs each image with its detections: it must have joined the graph
+        # (image subscribed, annotated published) before the clip, or it sees none of it.
+        wait_until(lambda: client.image.get_subscription_count() >= 2
+                   and client.node.count_publishers("/l/visualization_node/annotated") >= 1,
+                   60.0, "the visualization node's image subscription", viz)
         response, stamps = client.track_clip(frames, boxes[0], tracker)
         assert response.success, response.message
         found = {i: tracked_boxes(client.answered(stamps[i])[-1]) for i in range(1, len(frames))}
