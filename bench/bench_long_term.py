@@ -24,17 +24,27 @@ again after ``lost_patience`` low frames) and prints the frames flagged lost whi
 tracked. A replay, not a re-run: after a recovery the method's template update resumes, which
 the replay does not model (the eval measures the chosen values).
 
+``drift``: the lost rule (:class:`unsup_tracker.long_term.LostRule`, the layer's own code)
+replayed on each plain run without the layer, for match floors, drop ratios (a frame is low
+below that fraction of the running mean of confident matches) and recovery ratios (the local
+track recovers at that fraction of the mean at the loss): frames flagged lost while IoU > 0.5
+(false alarms) and while the target is absent (hits). The search is not replayed (no
+re-acquisition elsewhere), so hits are an upper bound on what the layer keeps flagged.
+
 ``cost``: per-frame ``track()`` time with the layer on and off on the same frames (rounds
 alternate, median over rounds), and the time of a frame while lost (searching), for each
 method at one thread. Printed, never asserted.
 
     python bench/bench_long_term.py thresholds [--methods udt s2siamfc pul] [--every 10]
     python bench/bench_long_term.py recovery [--methods ...]
+    python bench/bench_long_term.py lost --save /tmp/plain   # then, without re-running:
+    python bench/bench_long_term.py drift --load /tmp/plain
     python bench/bench_long_term.py cost [--methods ...] [--frames 100] [--rounds 5]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import cv2
@@ -45,12 +55,14 @@ from unsup_tracker import build_tracker, list_methods
 from unsup_tracker.evaluation import devbench
 from unsup_tracker.evaluation.dataset import load_dataset
 from unsup_tracker.geometry import iou_xywh
-from unsup_tracker.long_term import LongTermTracker
+from unsup_tracker.long_term import LongTermTracker, LostRule
 
 LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5)
 REACQUIRE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 RECOVER_LEVELS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 RECOVER_FRAMES = (1, 3, 5, 10)
+DROP_RATIOS = (0.0, 0.4, 0.5, 0.6, 0.65, 0.7)
+RECOVER_RATIOS = (0.0, 0.6, 0.7, 0.75, 0.8, 0.9)
 
 
 def _iou(box, truth) -> float:
@@ -69,21 +81,37 @@ def _run_ends(good: np.ndarray, starts: np.ndarray, count: int) -> np.ndarray:
     return flags
 
 
-def lost_study(method: str, sequences, save: str = "") -> None:
-    scores, matches, ious, starts = [], [], [], []
-    for sequence in sequences:
-        starts.append(len(ious))
-        tracker = build_tracker(method, device="cpu", long_term=False)
-        tracker.init(sequence.load_frame(0), sequence.groundtruth[0])
-        for index in range(1, len(sequence)):
-            result = tracker.track(sequence.load_frame(index))
-            scores.append(result.score)
-            matches.append(tracker.match_score)
-            ious.append(_iou(result.box, sequence.groundtruth[index]))
-    ious = np.array(ious)
+def _plain_record(method: str, sequence) -> dict:
+    """Run the method without the layer on ``sequence``; score, match, IoU after frame 0."""
+    tracker = build_tracker(method, device="cpu", long_term=False)
+    tracker.init(sequence.load_frame(0), sequence.groundtruth[0])
+    record = {"score": [], "match": [], "iou": []}
+    for index in range(1, len(sequence)):
+        result = tracker.track(sequence.load_frame(index))
+        record["score"].append(result.score)
+        record["match"].append(tracker.match_score)
+        record["iou"].append(_iou(result.box, sequence.groundtruth[index]))
+    return {key: np.array(value, dtype=float) for key, value in record.items()}
+
+
+def _plain_records(method: str, sequences, load: str = "") -> list[dict]:
+    """The plain runs, read from ``<load>_<method>.npz`` (``--save``) when given."""
+    if load:
+        with np.load(f"{load}_{method}.npz") as saved:
+            ends = np.cumsum(saved["lengths"])[:-1]
+            return [dict(zip(("score", "match", "iou"), values)) for values in zip(
+                *(np.split(saved[key], ends) for key in ("scores", "matches", "ious")))]
+    return [_plain_record(method, sequence) for sequence in sequences]
+
+
+def lost_study(method: str, sequences, save: str = "", load: str = "") -> None:
+    records = _plain_records(method, sequences, load)
+    starts = list(np.cumsum([0] + [len(r["iou"]) for r in records])[:-1])
+    scores, matches, ious = (np.concatenate([r[key] for r in records])
+                             for key in ("score", "match", "iou"))
     if save:
-        np.savez(f"{save}_{method}.npz", scores=scores, matches=np.array(matches, float),
-                 ious=ious)
+        np.savez(f"{save}_{method}.npz", scores=scores, matches=matches, ious=ious,
+                 lengths=[len(r["iou"]) for r in records])
     on_target, absent = ious > 0.5, ious < 0
     for name, values in (("score", scores), ("match", matches)):
         values = np.array(values, float)
@@ -209,6 +237,45 @@ def recovery_study(method: str, sequences) -> None:
                   f"{(flags & absent).sum()} | {(~flags & absent).sum()} |", flush=True)
 
 
+def rule_replay(record: dict, params) -> np.ndarray:
+    """Lost flags :class:`LostRule` gives on a plain run's values (the layer's local track
+    without its search: while lost, the recorded match stands for the local box's)."""
+    rule, lost = LostRule(params), False
+    flags = np.zeros(len(record["iou"]), dtype=bool)
+    for index, (score, match) in enumerate(zip(record["score"], record["match"])):
+        if not lost:
+            lost = rule.judge(score, match)[1]
+        elif rule.recovered(score, match):
+            lost = False
+        flags[index] = lost
+    return flags
+
+
+def drift_study(method: str, sequences, load: str = "") -> None:
+    """Relative lost rule: false alarms and hits for floors, drop and recovery ratios."""
+    records = _plain_records(method, sequences, load)
+    ious = np.concatenate([r["iou"] for r in records])
+    on_target, absent = ious > 0.5, ious < 0
+    base = build_tracker(method, device="cpu").params
+    print(f"\n{method}: layer's lost rule replayed on the plain run (no search): on-target "
+          f"frames {on_target.sum()}, absent {absent.sum()}; score < {base.lost_score_threshold},"
+          f" recover_match_threshold {base.recover_match_threshold}, "
+          f"{base.recover_frames} frames")
+    print("| match floor | drop ratio | recover ratio | false alarms (lost, IoU > 0.5) | "
+          "hits (lost, absent) |\n|---:|---:|---:|---:|---:|")
+    floors = sorted({base.lost_match_threshold, 0.1})
+    for floor in floors:
+        for drop in DROP_RATIOS:
+            for recover in RECOVER_RATIOS:
+                if recover and recover <= drop:
+                    continue
+                params = dataclasses.replace(base, lost_match_threshold=floor,
+                                             lost_drop_ratio=drop, recover_ratio=recover)
+                flags = np.concatenate([rule_replay(r, params) for r in records])
+                print(f"| {floor:.2f} | {drop:.2f} | {recover:.2f} | "
+                      f"{(flags & on_target).sum()} | {(flags & absent).sum()} |", flush=True)
+
+
 def cost(methods, frames: int, rounds: int) -> None:
     rng = np.random.default_rng(0)
     background = cv2.GaussianBlur((rng.random((480, 640, 3)) * 255).astype(np.uint8), (0, 0), 3)
@@ -247,7 +314,8 @@ def cost(methods, frames: int, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=("thresholds", "lost", "reacquire", "recovery", "cost"))
+    parser.add_argument("study", choices=("thresholds", "lost", "reacquire", "recovery", "drift",
+                                          "cost"))
     parser.add_argument("--methods", nargs="+", default=list_methods())
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--frames", type=int, default=100)
@@ -255,6 +323,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--save", default="", metavar="PREFIX",
                         help="lost study: also save the per-frame values to PREFIX_<method>.npz")
+    parser.add_argument("--load", default="", metavar="PREFIX",
+                        help="lost and drift studies: read the values --save wrote")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -264,11 +334,13 @@ def main() -> None:
     sequences = load_dataset(devbench.ensure_devbench())
     for method in args.methods:
         if args.study in ("thresholds", "lost"):
-            lost_study(method, sequences, args.save)
+            lost_study(method, sequences, args.save, args.load)
         if args.study in ("thresholds", "reacquire"):
             reacquire_study(method, sequences, args.every)
         if args.study == "recovery":
             recovery_study(method, sequences)
+        if args.study == "drift":
+            drift_study(method, sequences, args.load)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from synthetic import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from unsup_tracker import build_tracker, list_methods
 from unsup_tracker.geometry import iou_xywh
-from unsup_tracker.long_term import LongTermTracker
+from unsup_tracker.long_term import LongTermTracker, LostRule
+from unsup_tracker.params import TrackerParams
 from unsup_tracker.registry import get_method
 
 METHODS = [m for m in list_methods() if get_method(m).shipped_checkpoint.is_file()]
@@ -151,3 +152,56 @@ def test_layer_can_be_turned_off():
     assert not isinstance(tracker, LongTermTracker)
     with pytest.raises(ValueError, match="lost_patience"):
         build_tracker("udt", device="cpu", lost_patience=0)
+
+
+def _rule(**overrides):
+    base = dict(lost_score_threshold=0.1, lost_match_threshold=0.1, lost_patience=3,
+                collapse_ratio=0.3, recover_match_threshold=0.45, recover_frames=3)
+    params = TrackerParams(**{**base, **overrides})
+    params.validate()
+    return LostRule(params)
+
+
+def _first_loss(rule, matches, score=1.0):
+    """Index of the frame ``rule`` declares the loss on, or None."""
+    for index, match in enumerate(matches):
+        if rule.judge(score, match)[1]:
+            return index
+    return None
+
+
+def test_gradual_change_of_look_is_not_a_loss_with_the_drop_ratio():
+    # The match falls from 1.0 to 0.12 over 100 frames (a lighting change): above the floor
+    # 0.1 throughout, never half the running mean; an absolute level of 0.22 calls it lost.
+    drift = np.linspace(1.0, 0.12, 100)
+    assert _first_loss(_rule(lost_drop_ratio=0.5), drift) is None
+    assert _first_loss(_rule(lost_match_threshold=0.22), drift) is not None
+
+
+def test_sudden_drop_below_half_the_mean_is_a_loss():
+    # Mean 0.3 (look drifted), then 0.13: above the floor and the collapse level (0.09), below
+    # half the mean (0.15): lost on the third such frame.
+    matches = [0.3] * 20 + [0.13] * 5
+    assert _first_loss(_rule(lost_drop_ratio=0.5), matches) == 22
+    assert _first_loss(_rule(), matches) is None  # floors alone: no loss
+
+
+def test_recovery_level_follows_the_mean_at_the_loss():
+    rule = _rule(lost_drop_ratio=0.5, recover_ratio=0.8)
+    assert _first_loss(rule, [0.3] * 20 + [0.13] * 3) == 22
+    assert rule.mean_at_loss == pytest.approx(0.3)
+    assert rule.recovery_level() == pytest.approx(0.24)  # 0.8 x 0.3 < 0.45
+    assert [rule.recovered(1.0, m) for m in (0.25, 0.23, 0.25, 0.25, 0.25)] == \
+        [False, False, False, False, True]
+    # Without the ratio the absolute level stands; a confident target keeps it too.
+    assert _rule(lost_drop_ratio=0.5).recovery_level() == pytest.approx(0.45)
+    confident = _rule(lost_drop_ratio=0.5, recover_ratio=0.8)
+    _first_loss(confident, [0.9] * 20 + [0.1] * 3)
+    assert confident.recovery_level() == pytest.approx(0.45)
+
+
+def test_recover_ratio_must_exceed_the_drop_ratio():
+    with pytest.raises(ValueError, match="recover_ratio"):
+        _rule(lost_drop_ratio=0.6, recover_ratio=0.5)
+    with pytest.raises(ValueError, match="lost_drop_ratio"):
+        _rule(lost_drop_ratio=1.0)

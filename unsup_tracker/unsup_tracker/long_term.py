@@ -24,7 +24,11 @@ below the method's ``lost_score_threshold`` or its match with the template
 own first frame) is below ``lost_match_threshold``. After the first low frame the model update
 is frozen (the frames that follow are suspect), and the target is declared lost after
 ``lost_patience`` consecutive low frames, or at once when the match collapses below
-``collapse_ratio`` times the mean of the recent confident matches (a sudden occlusion). For
+``collapse_ratio`` times the mean of the recent confident matches (a sudden occlusion). A
+frame is also low when its match is below ``lost_drop_ratio`` times that mean (0 = off), and
+the recovery level below is then at most ``recover_ratio`` times the mean at the loss: on real
+footage the match with the first frame drifts with the target's look, which a fixed level
+reads as a loss (:class:`LostRule`; its thresholds are chosen per method). For
 UDT ``score`` and match are the same quantity; for the SiamFC methods ``score`` is the
 peak-to-sidelobe ratio and the match the peak logit over the first frame's, the quantity
 re-acquisition compares with ``reacquire_threshold`` (hysteresis: ``lost_match_threshold`` <
@@ -92,6 +96,66 @@ class Event:
     source: str = ""
 
 
+class LostRule:
+    """The lost decision on a frame's ``(score, match)``, shared by the layer and its replays.
+
+    ``bench/bench_long_term.py`` replays it on recorded values to choose thresholds, so the
+    rule it measures is the rule the layer runs.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        self.low_streak = 0
+        self.recover_streak = 0
+        #: Running mean of the confident frames' matches (None before the first one).
+        self.match_mean: Optional[float] = None
+        self.mean_at_loss: Optional[float] = None
+
+    def low(self, score: float, match: float) -> bool:
+        """Is a frame tracked normally suspect (below a floor, or well below the recent mean)?"""
+        params = self.params
+        if score < params.lost_score_threshold or match < params.lost_match_threshold:
+            return True
+        return (self.match_mean is not None and params.lost_drop_ratio > 0
+                and match < params.lost_drop_ratio * self.match_mean)
+
+    def judge(self, score: float, match: float) -> tuple[bool, bool]:
+        """Update on a frame tracked normally; return ``(low, lose)``."""
+        low = self.low(score, match)
+        collapse = (self.match_mean is not None
+                    and match < self.params.collapse_ratio * self.match_mean)
+        if low or collapse:
+            self.low_streak += 1
+        else:
+            self.low_streak = 0
+            self.match_mean = match if self.match_mean is None else (
+                (1.0 - _SCORE_MEAN_RATE) * self.match_mean + _SCORE_MEAN_RATE * match)
+        lose = collapse or self.low_streak >= self.params.lost_patience
+        if lose:
+            self.mean_at_loss = self.match_mean
+            self.recover_streak = 0
+        return low or collapse, lose
+
+    def recovery_level(self) -> float:
+        """The match the local track needs while lost to end the lost state."""
+        params = self.params
+        level = params.recover_match_threshold
+        if params.recover_ratio > 0 and self.mean_at_loss is not None:
+            # A target whose look had drifted before the loss comes back as it was then.
+            level = min(level, params.recover_ratio * self.mean_at_loss)
+        return max(level, params.lost_match_threshold)
+
+    def recovered(self, score: float, match: float) -> bool:
+        """Update on a frame while lost (``match``: the lower of the local track's match and its
+        box's verification); True when the lost state ends here."""
+        good = (score >= self.params.lost_score_threshold and match >= self.recovery_level())
+        self.recover_streak = self.recover_streak + 1 if good else 0
+        if self.recover_streak >= self.params.recover_frames:
+            self.low_streak = self.recover_streak = 0
+            return True
+        return False
+
+
 class LongTermTracker(Tracker):
     """Wrap ``inner`` (a :class:`Tracker` with the re-detection hooks); same interface."""
 
@@ -110,9 +174,7 @@ class LongTermTracker(Tracker):
         self.lost = False
         self.events = []
         self._frame = 0
-        self._low_streak = 0
-        self._recover_streak = 0
-        self._score_mean: Optional[float] = None
+        self._rule = LostRule(self.params)
         self._last_box = np.zeros(4)
         self._queue: list[np.ndarray] = []
         self._scan = 0
@@ -184,21 +246,14 @@ class LongTermTracker(Tracker):
 
     def _judge(self, result: TrackResult) -> TrackResult:
         """Decide on the method's result of a frame tracked normally: low, collapse, lost."""
-        params = self.params
         score, match = self._score_and_match(result)
-        low = score < params.lost_score_threshold or match < params.lost_match_threshold
-        collapse = (self._score_mean is not None
-                    and match < params.collapse_ratio * self._score_mean)
-        if low or collapse:
-            self._low_streak += 1
-            self.inner.frozen = True
-        else:
-            self._low_streak = 0
-            self.inner.frozen = False
+        self._rule.params = self.params  # parameters may be set between frames
+        low, lose = self._rule.judge(score, match)
+        # After a suspect frame the model stops learning (the frames that follow are suspect).
+        self.inner.frozen = low
+        if not low:
             self._last_box = np.asarray(result.box, dtype=np.float64).reshape(4).copy()
-            self._score_mean = match if self._score_mean is None else (
-                (1.0 - _SCORE_MEAN_RATE) * self._score_mean + _SCORE_MEAN_RATE * match)
-        if collapse or self._low_streak >= params.lost_patience:
+        if lose:
             self._enter_lost(score)
             return TrackResult(box=self._last_box.copy(), score=score, lost=True)
         return TrackResult(box=result.box, score=score, mask=result.mask, lost=False)
@@ -211,7 +266,6 @@ class LongTermTracker(Tracker):
 
     def _enter_lost(self, score: float) -> None:
         self.lost = True
-        self._recover_streak = 0
         self.inner.frozen = True
         self.inner.reseat(self._last_box)
         self._queue = []
@@ -263,11 +317,9 @@ class LongTermTracker(Tracker):
         # and so did its box's verification (a method's own match can be degenerate on a
         # featureless occluder: UDT's energy-normalised peak on a flat grey block).
         score, match = self._score_and_match(local)
-        recovered = (score >= self.params.lost_score_threshold
-                     and min(match, candidates[0].score) >= self.params.recover_match_threshold)
-        self._recover_streak = self._recover_streak + 1 if recovered else 0
+        self._rule.params = self.params
         local_box = np.asarray(local.box, dtype=np.float64).reshape(4).copy()
-        if self._recover_streak >= self.params.recover_frames:
+        if self._rule.recovered(score, min(match, candidates[0].score)):
             return self._found(local_box, score, "local", local.mask)
         return TrackResult(box=local_box, score=score, lost=True)
 
@@ -275,8 +327,7 @@ class LongTermTracker(Tracker):
         """End the lost state at ``box`` (the method's state is already there)."""
         self.inner.frozen = False
         self.lost = False
-        self._low_streak = 0
-        self._recover_streak = 0
+        self._rule.low_streak = self._rule.recover_streak = 0
         self._last_box = box.copy()
         self.events.append(Event("found", self._frame, box.copy(), score, source))
         return TrackResult(box=box.copy(), score=score, mask=mask, lost=False)

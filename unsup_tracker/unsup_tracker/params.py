@@ -147,6 +147,10 @@ class TrackerParams(Params):
     #: 1 = as on the first frame) is below this.
     lost_match_threshold: float = 0.25
     lost_patience: int = 3
+    #: ... or whose match is below this fraction of the running mean of the confident frames'
+    #: matches (0 = off: the floors alone); gradual change of the target's look moves the mean
+    #: with it, an occlusion does not.
+    lost_drop_ratio: float = 0.0
     #: ... or at once when the match falls below this fraction of its recent confident mean.
     collapse_ratio: float = 0.3
     #: A re-detection candidate must match the first-frame template (and memory) this well
@@ -158,6 +162,10 @@ class TrackerParams(Params):
     #: candidate needs to reach ``reacquire_threshold``); each method sets its own default.
     recover_match_threshold: float = 0.5
     recover_frames: int = 3
+    #: When > 0 the recovery level is at most this fraction of the confident frames' mean
+    #: match at the loss (a target whose look had drifted comes back looking as it did then),
+    #: never below ``lost_match_threshold``; must exceed ``lost_drop_ratio``.
+    recover_ratio: float = 0.0
     #: Search windows evaluated per frame while lost (the search is spread over frames).
     search_windows_per_frame: int = 4
 
@@ -173,8 +181,11 @@ class TrackerParams(Params):
                              "in [1, 64]")
         if not 1 <= self.recover_frames <= 1000:
             raise ValueError("recover_frames must be in [1, 1000]")
-        if not 0.0 <= self.collapse_ratio < 1.0:
-            raise ValueError("collapse_ratio must be in [0, 1)")
+        if not 0.0 <= self.collapse_ratio < 1.0 or not 0.0 <= self.lost_drop_ratio < 1.0:
+            raise ValueError("collapse_ratio and lost_drop_ratio must be in [0, 1)")
+        if not (self.recover_ratio == 0.0
+                or self.lost_drop_ratio < self.recover_ratio <= 10.0):
+            raise ValueError("recover_ratio must be 0 (off) or in (lost_drop_ratio, 10]")
         if self.reacquire_threshold <= 0 or self.recover_match_threshold <= 0:
             raise ValueError("reacquire_threshold and recover_match_threshold must be > 0")
         self.mask_stage_params()  # refuses unknown keys and bad values now, not on first frame
