@@ -423,19 +423,11 @@ def test_training_steps_reduce_the_loss():
 
 def test_training_loop_runs_discovery_for_the_recipe(tmp_path, monkeypatch):
     """unsup-tracker-train --method cyclesiam: discovery feeds the recipe, both stages run."""
-    from test_discovery import _write_video, moving_patch_clip
-    from unsup_tracker_training.loop import TrainOptions, train
-    monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path / "cache"))
-    frames, _, _ = moving_patch_clip(frames=45)
-    _write_video(tmp_path / "clip.avi", frames)
-    result = train(TrainOptions(
-        method="cyclesiam", data=[str(tmp_path / "clip.avi")], out=str(tmp_path / "run"),
-        steps=2, quiet=True, threads=1, seed=0,
-        overrides={"batch_size": 1, "pair_fraction": 0.0, "refine_fraction": 0.5}))
-    assert result.steps == 2 and np.isfinite(result.final_loss)
-    log = (tmp_path / "run" / "loss.csv").read_text()
-    header, *rows = [line.split(",") for line in log.splitlines()]
-    assert [float(row[header.index("mask")]) >= 0 for row in rows] == [True, True]
+    from test_discovery import train_on_moving_patch
+    result, frames, columns = train_on_moving_patch(
+        tmp_path, monkeypatch, "cyclesiam", 2,
+        {"batch_size": 1, "pair_fraction": 0.0, "refine_fraction": 0.5})
+    assert [value >= 0 for value in columns["mask"]] == [True, True]
     tracker = build_tracker("cyclesiam", result.checkpoint, device="cpu", mask=True)
     tracker.init(frames[0], [40, 50, 44, 36])
     result = tracker.track(frames[1])

@@ -330,3 +330,20 @@ def test_dp_keeps_the_moving_patch_when_a_distractor_jumps_around():
     overlap = iou_xywh(clip.boxes[picked], truth[picked])
     assert overlap.min() > 0.25 and np.mean(overlap > 0.5) >= 0.75, overlap  # never the distractor
     assert np.mean(iou_xywh(clip.boxes, truth) > 0.5) >= 0.8  # measured 0.92
+
+
+def train_on_moving_patch(tmp_path, monkeypatch, method, steps, overrides):
+    """Train ``method`` for ``steps`` on a clip of a moving patch, discovery cached in
+    ``tmp_path``; return ``(result, frames, loss_columns)`` (loss.csv as column -> floats)."""
+    from unsup_tracker_training.loop import TrainOptions, train
+    monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path / "cache"))
+    frames, _, _ = moving_patch_clip(frames=45)
+    _write_video(tmp_path / "clip.avi", frames)
+    result = train(TrainOptions(
+        method=method, data=[str(tmp_path / "clip.avi")], out=str(tmp_path / "run"),
+        steps=steps, quiet=True, threads=1, seed=0, overrides=overrides))
+    assert result.steps == steps and np.isfinite(result.final_loss)
+    header, *rows = [line.split(",") for line in
+                     (tmp_path / "run" / "loss.csv").read_text().splitlines()]
+    columns = {name: [float(row[i]) for row in rows] for i, name in enumerate(header)}
+    return result, frames, columns

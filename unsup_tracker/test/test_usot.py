@@ -398,19 +398,12 @@ def test_training_steps_reduce_the_loss(stage):
 
 def test_training_loop_runs_discovery_for_the_recipe(tmp_path, monkeypatch):
     """unsup-tracker-train --method usot: discovery feeds the recipe, both stages run."""
-    from test_discovery import _write_video, moving_patch_clip
+    from test_discovery import _write_video, train_on_moving_patch
     from unsup_tracker_training.loop import TrainingError, TrainOptions, train
-    monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path / "cache"))
-    frames, _, _ = moving_patch_clip(frames=45)
-    _write_video(tmp_path / "clip.avi", frames)
-    result = train(TrainOptions(
-        method="usot", data=[str(tmp_path / "clip.avi")], out=str(tmp_path / "run"), steps=3,
-        quiet=True, threads=1, seed=0,
-        overrides={"batch_size": 1, "num_memories": 2, "naive_fraction": 0.3}))
-    assert result.steps == 3 and np.isfinite(result.final_loss)
-    log = (tmp_path / "run" / "loss.csv").read_text()
-    header, *rows = [line.split(",") for line in log.splitlines()]
-    mem = [float(row[header.index("mem")]) for row in rows]
+    result, frames, columns = train_on_moving_patch(
+        tmp_path, monkeypatch, "usot", 3,
+        {"batch_size": 1, "num_memories": 2, "naive_fraction": 0.3})
+    mem = columns["mem"]
     assert math.isnan(mem[0]) and all(np.isfinite(mem[1:])), mem   # stage 1, then memory
     assert list((tmp_path / "cache" / "discovery").glob("*.npz"))
     tracker = build_tracker("usot", result.checkpoint, device="cpu")
