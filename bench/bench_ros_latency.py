@@ -16,7 +16,7 @@ Nothing here is asserted; it prints what it measured. Usage::
 
     .venv/bin/python bench/bench_ros_latency.py [--seconds 20] [--rate 30] [--method udt]
         [--checkpoint PATH|untrained] [--reliability best_effort|reliable] [--targets 1 2 4 8]
-        [--json out.json] [--param s2siamfc.scale_mode=template]
+        [--json out.json] [--param s2siamfc.scale_mode=template] [--visualization]
 """
 import argparse
 import json
@@ -35,6 +35,8 @@ def parse_args():
     parser.add_argument("--targets", type=int, nargs="+", default=[1],
                         help="targets tracked at once; several counts: one run each")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--visualization", action="store_true",
+                        help="also run visualization_node (annotated frames, as in the demo)")
     return parser.parse_args()
 
 
@@ -55,7 +57,7 @@ def main():
 
 def run(args, targets):
     """Run camera -> tracker with ``targets`` targets once; print and return the figures."""
-    with Graph(args, max_targets=targets) as graph:
+    with Graph(args, visualization=args.visualization, max_targets=targets) as graph:
         stamp = graph.first_frame()
         for box in [None] + EXTRA_BOXES[:targets - 1]:
             response, _ = graph.init(stamp, box)
@@ -66,10 +68,11 @@ def run(args, targets):
         window_end = time.time()
         time.sleep(1.0)  # let the window's last detections arrive
     figures = {"method": args.method, "checkpoint": graph.checkpoint or "shipped",
-               "targets": targets, "rate_hz": args.rate, "reliability": args.reliability,
+               "targets": targets, "visualization": args.visualization, "rate_hz": args.rate, "reliability": args.reliability,
                **window_figures(graph, window_start, window_end), "logs": str(graph.logs)}
     print(f"ROS latency, {targets} {args.method} target(s) ({figures['checkpoint']}), "
           f"640x480 rgb8 at {args.rate:g} Hz, "
+          f"{'with' if args.visualization else 'without'} visualization_node, "
           f"{args.reliability}, {figures['window_s']} s window")
     print(f"  frames published {figures['frames_published']}, answered "
           f"{figures['frames_answered']} (with target {figures['frames_with_target']}); "
@@ -83,6 +86,9 @@ def run(args, targets):
         print(f"  {label:24s} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")
     print(f"  transport share of latency {figures['transport_share_of_latency']:.1%}",
           flush=True)
+    if args.visualization:
+        print(f"  annotated frames {figures['frames_annotated']}, stamp -> annotated p50 "
+              f"{figures['annotated_latency_ms']['p50']:.2f} ms", flush=True)
     return figures
 
 
