@@ -68,7 +68,8 @@ def run(args, targets):
         window_end = time.time()
         time.sleep(1.0)  # let the window's last detections arrive
     figures = {"method": args.method, "checkpoint": graph.checkpoint or "shipped",
-               "targets": targets, "visualization": args.visualization, "rate_hz": args.rate, "reliability": args.reliability,
+               "targets": targets, "visualization": args.visualization, "rate_hz": args.rate,
+               "reliability": args.reliability,
                **window_figures(graph, window_start, window_end), "logs": str(graph.logs)}
     print(f"ROS latency, {targets} {args.method} target(s) ({figures['checkpoint']}), "
           f"640x480 rgb8 at {args.rate:g} Hz, "
