@@ -57,7 +57,7 @@ from unsup_tracker.evaluation.dataset import load_dataset
 from unsup_tracker.geometry import iou_xywh
 from unsup_tracker.long_term import LongTermTracker, LostRule
 
-LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5)
+LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 REACQUIRE_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 RECOVER_LEVELS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 RECOVER_FRAMES = (1, 3, 5, 10)
@@ -251,7 +251,7 @@ def rule_replay(record: dict, params) -> np.ndarray:
     return flags
 
 
-def drift_study(method: str, sequences, load: str = "") -> None:
+def drift_study(method: str, sequences, load: str = "", floors=()) -> None:
     """Relative lost rule: false alarms and hits for floors, drop and recovery ratios."""
     records = _plain_records(method, sequences, load)
     ious = np.concatenate([r["iou"] for r in records])
@@ -263,7 +263,7 @@ def drift_study(method: str, sequences, load: str = "") -> None:
           f"{base.recover_frames} frames")
     print("| match floor | drop ratio | recover ratio | false alarms (lost, IoU > 0.5) | "
           "hits (lost, absent) |\n|---:|---:|---:|---:|---:|")
-    floors = sorted({base.lost_match_threshold, 0.1})
+    floors = sorted({base.lost_match_threshold, 0.1, *floors})
     for floor in floors:
         for drop in DROP_RATIOS:
             for recover in RECOVER_RATIOS:
@@ -323,6 +323,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--save", default="", metavar="PREFIX",
                         help="lost study: also save the per-frame values to PREFIX_<method>.npz")
+    parser.add_argument("--floors", type=float, nargs="*", default=[],
+                        help="drift study: match floors besides the method's and 0.1")
     parser.add_argument("--load", default="", metavar="PREFIX",
                         help="lost and drift studies: read the values --save wrote")
     args = parser.parse_args()
@@ -340,7 +342,7 @@ def main() -> None:
         if args.study == "recovery":
             recovery_study(method, sequences)
         if args.study == "drift":
-            drift_study(method, sequences, args.load)
+            drift_study(method, sequences, args.load, args.floors)
 
 
 if __name__ == "__main__":
