@@ -57,6 +57,14 @@ class S2SiamFCParams(SiamFCParams):
     #: frames; 0.4: 16 / 1147; 0.5: 9 / 790; 0.55: 1 / 557.
     recover_match_threshold: float = 0.45
     recover_frames: int = 3
+    #: Search patches of 191 px (the network's 255 searches a 2x template region, this 1.5x),
+    #: for speed: `bench/bench_siamfc_speed.py --instance-sizes 191,223,255` (one thread,
+    #: box.mp4): 25.0 ms (40 FPS) at 191 and at 223, 34.7 ms (29 FPS) at 255. Devbench
+    #: (`unsup-tracker eval --method s2siamfc --set s2siamfc.instance_size=N --threads 1`,
+    #: layer on): 76.6 at 191, 74.6 at 223, 79.2 at 255 (dev07, fast motion: 36.5 against
+    #: 73.5). 255 misses the 30 FPS the node needs on one core; of the two that reach it, 191
+    #: scores higher. Real_dev (reporting only): 67.0 at 191, 66.3 at 255.
+    instance_size: int = 191
 
 
 class S2SiamFCTracker(SiamFCTracker):
