@@ -101,10 +101,17 @@ def annotate(
     canvas = image_bgr.copy()
     if mask is not None and mask.shape == canvas.shape[:2]:
         for index, target in enumerate(targets):
-            selected = mask == index + 1
+            # Tint within the mask's bounding rectangle only: boolean indexing of the whole
+            # frame cost ~2.4 ms a frame, a tenth of the node's budget at 30 Hz.
+            selected = (mask == index + 1).view(np.uint8)
+            x, y, w, h = cv2.boundingRect(selected)
+            if w == 0 or h == 0:
+                continue
+            region = canvas[y:y + h, x:x + w]
+            inside = selected[y:y + h, x:x + w].view(bool)
             color = np.array(target_color(target.track_id), dtype=np.float32)
-            tinted = canvas[selected].astype(np.float32) * (1.0 - mask_alpha) + color * mask_alpha
-            canvas[selected] = tinted.astype(np.uint8)
+            tinted = region[inside].astype(np.float32) * (1.0 - mask_alpha) + color * mask_alpha
+            region[inside] = tinted.astype(np.uint8)
     scale = max(canvas.shape[0] / 480.0, 0.5)
     thickness = max(1, int(round(2 * scale)))
     for target in targets:
