@@ -251,7 +251,7 @@ def rule_replay(record: dict, params) -> np.ndarray:
     return flags
 
 
-def drift_study(method: str, sequences, load: str = "", floors=()) -> None:
+def drift_study(method: str, sequences, load: str = "", floors=(), score_levels=()) -> None:
     """Relative lost rule: false alarms and hits for floors, drop and recovery ratios."""
     records = _plain_records(method, sequences, load)
     ious = np.concatenate([r["iou"] for r in records])
@@ -261,19 +261,22 @@ def drift_study(method: str, sequences, load: str = "", floors=()) -> None:
           f"frames {on_target.sum()}, absent {absent.sum()}; score < {base.lost_score_threshold},"
           f" recover_match_threshold {base.recover_match_threshold}, "
           f"{base.recover_frames} frames")
-    print("| match floor | drop ratio | recover ratio | false alarms (lost, IoU > 0.5) | "
-          "hits (lost, absent) |\n|---:|---:|---:|---:|---:|")
+    print("| score level | match floor | drop ratio | recover ratio | false alarms (lost, "
+          "IoU > 0.5) | hits (lost, absent) |\n|---:|---:|---:|---:|---:|---:|")
     floors = sorted({base.lost_match_threshold, 0.1, *floors})
-    for floor in floors:
-        for drop in DROP_RATIOS:
-            for recover in RECOVER_RATIOS:
-                if recover and recover <= drop:
-                    continue
-                params = dataclasses.replace(base, lost_match_threshold=floor,
-                                             lost_drop_ratio=drop, recover_ratio=recover)
-                flags = np.concatenate([rule_replay(r, params) for r in records])
-                print(f"| {floor:.2f} | {drop:.2f} | {recover:.2f} | "
-                      f"{(flags & on_target).sum()} | {(flags & absent).sum()} |", flush=True)
+    for score_level in sorted({base.lost_score_threshold, *score_levels}):
+        for floor in floors:
+            for drop in DROP_RATIOS:
+                for recover in RECOVER_RATIOS:
+                    if recover and recover <= drop:
+                        continue
+                    params = dataclasses.replace(
+                        base, lost_score_threshold=score_level, lost_match_threshold=floor,
+                        lost_drop_ratio=drop, recover_ratio=recover)
+                    flags = np.concatenate([rule_replay(r, params) for r in records])
+                    print(f"| {score_level:.2f} | {floor:.2f} | {drop:.2f} | {recover:.2f} | "
+                          f"{(flags & on_target).sum()} | {(flags & absent).sum()} |",
+                          flush=True)
 
 
 def cost(methods, frames: int, rounds: int) -> None:
@@ -325,6 +328,8 @@ def main() -> None:
                         help="lost study: also save the per-frame values to PREFIX_<method>.npz")
     parser.add_argument("--floors", type=float, nargs="*", default=[],
                         help="drift study: match floors besides the method's and 0.1")
+    parser.add_argument("--score-levels", type=float, nargs="*", default=[],
+                        help="drift study: lost score thresholds besides the method's")
     parser.add_argument("--load", default="", metavar="PREFIX",
                         help="lost and drift studies: read the values --save wrote")
     args = parser.parse_args()
@@ -342,7 +347,7 @@ def main() -> None:
         if args.study == "recovery":
             recovery_study(method, sequences)
         if args.study == "drift":
-            drift_study(method, sequences, args.load, args.floors)
+            drift_study(method, sequences, args.load, args.floors, args.score_levels)
 
 
 if __name__ == "__main__":

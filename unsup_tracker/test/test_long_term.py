@@ -71,14 +71,19 @@ def occlusion_run(method):
 #: while visible, 0.39-0.49 / 0.61-0.65 while covered; detect() 0.80-0.82 on the reappeared
 #: patch but 0.79 on the look-alike, so no re-acquisition threshold separates them, and its
 #: layer thresholds are the untuned defaults (never low): it is experimental.
-USOT_UNTUNED = pytest.mark.xfail(strict=True, reason="USOT: long-term thresholds not tuned")
+#: USOT's score for a target that came back changed (blended 30 % into grey) is 0.37-0.39, below
+#: its lost level 0.6, so the local track does not end the lost state.
+USOT_CHANGED = pytest.mark.xfail(strict=True, reason="USOT: a changed target scores below 0.6")
+#: USOT never re-acquires by search (methods/usot/tracker.py: no threshold separates right from
+#: wrong full-frame candidates on devbench), so a target that comes back elsewhere stays lost.
+USOT_NO_SEARCH = pytest.mark.xfail(strict=True, reason="USOT: no re-acquisition by search")
 
 
 def _marked(method, *marks):
     return pytest.param(method, marks=marks) if marks else method
 
 
-@pytest.mark.parametrize("method", [_marked(m, *([USOT_UNTUNED] if m == "usot" else []))
+@pytest.mark.parametrize("method", [_marked(m, *([USOT_NO_SEARCH] if m == "usot" else []))
                                     for m in METHODS])
 def test_occluded_target_is_lost_frozen_and_found_again(method):
     lost, states, ious, events = occlusion_run(method)
@@ -106,8 +111,7 @@ def test_found_again_within_five_frames(method):
     assert max(ious[:5]) > 0.5, ious
 
 
-@pytest.mark.parametrize("method", [_marked(m, *([USOT_UNTUNED] if m == "usot" else []))
-                                    for m in METHODS])
+@pytest.mark.parametrize("method", METHODS)
 def test_lookalike_alone_in_view_is_not_taken(method):
     frames = distractor_clip()
     tracker = _tracker(method)
@@ -123,7 +127,7 @@ def test_lookalike_alone_in_view_is_not_taken(method):
 RECOVERED_WITHIN = 5
 
 
-@pytest.mark.parametrize("method", [_marked(m, *([USOT_UNTUNED] if m == "usot" else []))
+@pytest.mark.parametrize("method", [_marked(m, *([USOT_CHANGED] if m == "usot" else []))
                                     for m in METHODS])
 def test_lost_ends_when_the_local_track_recovers(method):
     """A target dims (lost), then comes back in the local window: lost ends within 5 frames.
