@@ -333,8 +333,11 @@ def test_dp_keeps_the_moving_patch_when_a_distractor_jumps_around():
 
 
 def train_on_moving_patch(tmp_path, monkeypatch, method, steps, overrides):
-    """Train ``method`` for ``steps`` on a clip of a moving patch, discovery cached in
-    ``tmp_path``; return ``(result, frames, loss_columns)`` (loss.csv as column -> floats)."""
+    """Train ``method`` for ``steps`` on a clip of a moving patch.
+
+    Discovery is cached in ``tmp_path``. Returns ``(result, frames, loss_columns)``, the last
+    being loss.csv as column -> floats.
+    """
     from unsup_tracker_training.loop import TrainOptions, train
     monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path / "cache"))
     frames, _, _ = moving_patch_clip(frames=45)

@@ -129,8 +129,11 @@ finally:
 
 
 def test_visualization_memory_stays_bounded_after_bursts(tmp_path):
-    """Bursts of 640x480 frames grow visualization_node's private memory by at most its image
-    queue (depth 2: 1.8 MiB measured; depth 5 gave 4.4 MiB), once, not per burst."""
+    """Bursts of 640x480 frames grow visualization_node's memory once, by its image queue.
+
+    Private memory grows by at most the image queue's payloads (depth 2: 1.8 MiB measured;
+    depth 5 gave 4.4 MiB), after the first burst only.
+    """
     pytest.importorskip("rclpy", reason="rclpy is not importable (use the project venv)")
     pytest.importorskip("vision_msgs.msg", reason="vision_msgs is not built (make setup)")
     out = subprocess.run([sys.executable, "-c", VISUALIZATION_BURSTS, str(tmp_path / "viz.log")],

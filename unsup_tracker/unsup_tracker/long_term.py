@@ -112,7 +112,7 @@ class LostRule:
         self.mean_at_loss: Optional[float] = None
 
     def low(self, score: float, match: float) -> bool:
-        """Is a frame tracked normally suspect (below a floor, or well below the recent mean)?"""
+        """Return whether a frame tracked normally is suspect (below a floor or the mean)."""
         params = self.params
         if score < params.lost_score_threshold or match < params.lost_match_threshold:
             return True
@@ -137,7 +137,7 @@ class LostRule:
         return low or collapse, lose
 
     def recovery_level(self) -> float:
-        """The match the local track needs while lost to end the lost state."""
+        """Return the match the local track needs while lost to end the lost state."""
         params = self.params
         level = params.recover_match_threshold
         if params.recover_ratio > 0 and self.mean_at_loss is not None:
@@ -146,8 +146,10 @@ class LostRule:
         return max(level, params.lost_match_threshold)
 
     def recovered(self, score: float, match: float) -> bool:
-        """Update on a frame while lost (``match``: the lower of the local track's match and its
-        box's verification); True when the lost state ends here."""
+        """Update on a frame while lost; return True when the lost state ends here.
+
+        ``match`` is the lower of the local track's match and its box's verification.
+        """
         good = (score >= self.params.lost_score_threshold and match >= self.recovery_level())
         self.recover_streak = self.recover_streak + 1 if good else 0
         if self.recover_streak >= self.params.recover_frames:
