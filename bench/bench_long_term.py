@@ -189,30 +189,25 @@ def _recovery_record(method: str, sequence) -> dict:
 def _replay(record: dict, params, level: float, count: int) -> np.ndarray:
     """Return the lost flags the layer's rule with local recovery (level, count) would give.
 
-    The recorded run's lost episodes start as recorded; within one, a streak of ``count``
-    recovered frames ends it, and ``lost_patience`` low frames after that start it again.
+    The recorded run's lost episodes start as recorded; within one, :class:`LostRule` with a
+    fixed recovery ``level`` over ``count`` frames ends it, and judges the frames after that.
     """
     recorded = record["lost"].astype(bool)
-    low = ((record["score"] < params.lost_score_threshold)
-           | (record["match"] < params.lost_match_threshold))
-    good = ((record["score"] >= params.lost_score_threshold) & (record["match"] >= level))
+    rule = LostRule(dataclasses.replace(
+        params, recover_match_threshold=level, recover_frames=count, recover_ratio=0.0))
     flags = np.zeros(len(recorded), dtype=bool)
-    lost, streak, lows = False, 0, 0
-    for index in range(len(recorded)):
-        if recorded[index] and (index == 0 or not recorded[index - 1]):
-            lost, streak = True, 0  # the recorded run declared the loss here
-        elif not recorded[index]:
-            lost = False  # the recorded run re-acquired (or never lost)
-        elif not lost:
-            lows = lows + 1 if low[index] else 0
-            if lows >= params.lost_patience:
-                lost, streak = True, 0
-        if lost:
-            streak = streak + 1 if good[index] else 0
-            if streak >= count:
-                lost, lows = False, 0
-                flags[index] = False
-                continue
+    lost = False
+    for index, (score, match) in enumerate(zip(record["score"], record["match"])):
+        if not recorded[index]:
+            rule.judge(score, match)  # the recorded run tracked (or re-acquired) here
+            lost = False
+        elif index == 0 or not recorded[index - 1]:
+            rule.judge(score, match)  # the recorded run declared the loss here
+            lost = True
+        elif lost:
+            lost = not rule.recovered(score, match)
+        else:
+            lost = rule.judge(score, match)[1]
         flags[index] = lost
     return flags
 

@@ -15,19 +15,19 @@
 
 The graph is :mod:`ros_graph`'s (the same harness as ``bench_ros_latency.py``), with
 visualization_node. Every ``--reinit-every`` seconds this process calls ``~/stop`` then ``~/init``
-with the newest detected box on its own frame (the demo's box on the latest frame when the target
-is lost), so tracker sessions, models and buffers are replaced all along. Each minute it prints one
-row: memory of every node sampled at the minute's end (RSS, private = anonymous memory, shm =
-the DDS shared-memory segments it maps; :func:`ros_graph.memory_mib`), frames published /
-answered / dropped as stale by the tracker (it was busy: compute) / lost while an ``~/init``
-ran (the tracker's executor was busy: compute) / lost otherwise (transport, unexplained:
-"beyond compute") / annotated, stamp -> detection latency p50 / p95, stamp -> annotated p50,
-compute p50 and the re-inits. At the end:
-memory growth of each node after the warm-up, private and RSS, last minute against the warm-up's
-and as the median of the last 10 minutes against the first 10 (aim < 5 % of private memory:
-that is where a leak grows; RSS also counts the transport's fixed-size segments as far as a
-load burst has touched them), the latency trend after the warm-up (aim:
-no creep) and the drops not explained by compute (aim: none).
+at the newest detection on its own frame, with the demo box's size (the demo's box on the latest
+frame when the target is lost), so tracker sessions, models and buffers are replaced all along.
+Each minute it prints one row: memory of every node sampled at the minute's end (RSS,
+private = anonymous memory, shm = the DDS shared-memory segments it maps;
+:func:`ros_graph.memory_mib`), frames published / answered / dropped as stale by the tracker (it
+was busy: compute) / lost while an ``~/init`` ran (the tracker's executor was busy: compute) /
+lost otherwise (transport, unexplained: "beyond compute") / annotated, stamp -> detection latency
+p50 / p95, stamp -> annotated p50, compute p50 and the re-inits. At the end: memory growth of
+each node after the warm-up, private and RSS, last minute against the warm-up's and as the
+median of the last 10 minutes against the first 10 (aim < 5 % of private memory: that is where a
+leak grows; RSS also counts the transport's fixed-size segments as far as a load burst has
+touched them), the latency trend after the warm-up (aim: no creep) and the drops not explained
+by compute (aim: none).
 
 Outputs go to ``--out`` (default ``bench/results/soak_ros_<UTC time>/``, which git ignores:
 results depend on the machine and its load, so they are documentation only when quoted with
@@ -49,6 +49,9 @@ from pathlib import Path
 import numpy as np
 
 from ros_graph import MEMORY_FIELDS, Graph, add_graph_arguments, memory_mib, window_figures
+
+#: (width, height) of the frames camera_node publishes here (box.mp4).
+FRAME_SIZE = (640, 480)
 
 NODES = ("camera_node", "tracker_node", "visualization_node")
 #: Minutes whose median memory is compared at the start (after the warm-up) and at the end.
@@ -76,10 +79,20 @@ def parse_args():
 
 
 def reinit(graph):
-    """Re-initialise on the newest detected box (its own frame), else the demo box; return row."""
+    """Re-initialise at the newest detection (its own frame), else the demo box; return row.
+
+    The box keeps the demo box's size at the detected centre: re-initialising on the tracker's
+    own box compounds its size drift over ~900 re-inits (UDT's grew to the whole 640x480 frame
+    within the hour), which changes the workload (mask area, drawing) and reads as creep.
+    """
     latest = graph.latest_detection()
     if latest is not None and time.time() - latest[0] * 1e-9 < 0.5:
-        stamp, box = latest
+        stamp, detected = latest
+        width, height = np.asarray(graph.init_box, dtype=float)[2:]
+        cx, cy = np.asarray(detected, dtype=float)[:2] + np.asarray(detected, dtype=float)[2:] / 2
+        cx = float(np.clip(cx, width / 2, FRAME_SIZE[0] - width / 2))
+        cy = float(np.clip(cy, height / 2, FRAME_SIZE[1] - height / 2))
+        box = (cx - width / 2, cy - height / 2, width, height)
     else:
         stamp, box = 0, None
     # ~/init adds a target: a re-init replaces the held one, so it stops it first (the pair is

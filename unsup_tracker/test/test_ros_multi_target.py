@@ -440,3 +440,20 @@ def test_visualization_draws_every_target_in_its_own_colour():
         tint = canvas[y + h // 2, x + w // 2].astype(int)
         expected = (np.array(colour) * 0.5).astype(int)
         assert np.abs(tint - expected).max() <= 1, (tint, expected)
+
+
+def test_visualization_tints_only_the_mask_within_its_bounding_rectangle():
+    from unsup_tracker.ros.conversions import TrackedBox
+    from unsup_tracker.ros.visualization_node import annotate
+
+    image = np.full((120, 160, 3), 200, np.uint8)
+    mask = np.zeros((120, 160), np.uint8)
+    rows, cols = np.indices(mask.shape)
+    triangle = (rows >= 20) & (cols >= 30) & (rows - 20 >= cols - 30) & (rows < 100)
+    mask[triangle] = 1
+    target = TrackedBox("udt-1", np.array((30, 20, 80, 80), float), 0.9)
+    canvas = annotate(image, [target], mask, None, mask_alpha=0.5)
+    # Inside the bounding rectangle, above the diagonal: not masked, so untouched.
+    assert tuple(canvas[40, 100]) == (200, 200, 200)
+    assert tuple(canvas[90, 40]) == (100, 228, 100)  # 0.5 * 200 + 0.5 * (0, 255, 0), rounded
+    assert image.max() == 200 and image.min() == 200  # the input frame is not drawn on

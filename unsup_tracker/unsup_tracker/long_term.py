@@ -153,9 +153,13 @@ class LostRule:
         good = (score >= self.params.lost_score_threshold and match >= self.recovery_level())
         self.recover_streak = self.recover_streak + 1 if good else 0
         if self.recover_streak >= self.params.recover_frames:
-            self.low_streak = self.recover_streak = 0
+            self.end_loss()
             return True
         return False
+
+    def end_loss(self) -> None:
+        """Start counting afresh: the lost state ended (recovered here or re-acquired)."""
+        self.low_streak = self.recover_streak = 0
 
 
 class LongTermTracker(Tracker):
@@ -189,6 +193,8 @@ class LongTermTracker(Tracker):
     @params.setter
     def params(self, value) -> None:
         self.inner.params = value
+        if "_rule" in self.__dict__:  # not yet during __init__
+            self._rule.params = value
 
     @property
     def finetune_hook(self):
@@ -249,7 +255,6 @@ class LongTermTracker(Tracker):
     def _judge(self, result: TrackResult) -> TrackResult:
         """Decide on the method's result of a frame tracked normally: low, collapse, lost."""
         score, match = self._score_and_match(result)
-        self._rule.params = self.params  # parameters may be set between frames
         low, lose = self._rule.judge(score, match)
         # After a suspect frame the model stops learning (the frames that follow are suspect).
         self.inner.frozen = low
@@ -319,7 +324,6 @@ class LongTermTracker(Tracker):
         # and so did its box's verification (a method's own match can be degenerate on a
         # featureless occluder: UDT's energy-normalised peak on a flat grey block).
         score, match = self._score_and_match(local)
-        self._rule.params = self.params
         local_box = np.asarray(local.box, dtype=np.float64).reshape(4).copy()
         if self._rule.recovered(score, min(match, candidates[0].score)):
             return self._found(local_box, score, "local", local.mask)
@@ -329,7 +333,7 @@ class LongTermTracker(Tracker):
         """End the lost state at ``box`` (the method's state is already there)."""
         self.inner.frozen = False
         self.lost = False
-        self._rule.low_streak = self._rule.recover_streak = 0
+        self._rule.end_loss()
         self._last_box = box.copy()
         self.events.append(Event("found", self._frame, box.copy(), score, source))
         return TrackResult(box=box.copy(), score=score, mask=mask, lost=False)

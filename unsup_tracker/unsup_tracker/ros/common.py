@@ -267,7 +267,8 @@ def refuse_unknown_parameters(
         )
 
 
-def run_node(make_node: Callable[[], Any], args: Optional[list] = None) -> int:
+def run_node(make_node: Callable[[], Any], args: Optional[list] = None,
+             pin_mmap_threshold: bool = True) -> int:
     """Run a node: rclpy init, build, spin until Ctrl-C / SIGTERM / node exit, clean shutdown.
 
     The executor is single-threaded for every node: with three subscriber processes on a 2-core
@@ -283,6 +284,13 @@ def run_node(make_node: Callable[[], Any], args: Optional[list] = None) -> int:
     destroyed, so a signal gives exit status 0 and no error line. A callback that is running
     (an ``~/init`` that fine-tunes) finishes first; a second signal interrupts at once.
 
+    ``pin_mmap_threshold``: :func:`return_image_buffers_to_the_os` (camera and visualization).
+    tracker_node runs without it: every tensor of 256 KiB or more would then be mapped, faulted
+    in page by page and unmapped on each use, which doubled ``track()`` (S2SiamFC 15.8 -> 31.7 ms
+    a frame, PUL 18.9 -> 32.9, USOT 15.2 -> 30.0, UDT 6.1 -> 8.7; box.mp4, one thread), and the
+    tracker holds no queue of frames for a burst to grow (one pending frame and the
+    ``frame_buffer_size`` frames for ``~/init``).
+
     ``make_node`` may raise :class:`ParameterError` or ``FileNotFoundError``: the message is
     printed and the process exits with status 2. A node that wants to finish by itself sets
     ``node.exit_code`` and calls ``rclpy.shutdown()`` (the camera at the end of a video does).
@@ -291,7 +299,8 @@ def run_node(make_node: Callable[[], Any], args: Optional[list] = None) -> int:
     import threading
 
     use_large_image_transport()
-    return_image_buffers_to_the_os()
+    if pin_mmap_threshold:
+        return_image_buffers_to_the_os()
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions

@@ -1005,12 +1005,12 @@ class _Stats:
 
 
 def main(args=None) -> int:
-    return run_node(TrackerNode, args=args)
+    return run_node(TrackerNode, args=args, pin_mmap_threshold=False)
 
 
 def lifecycle_main(args=None) -> int:
     """Run tracker_node as a LifecycleNode (``tracker_lifecycle_node``)."""
-    return run_node(lambda: _lifecycle_node_class()(), args=args)
+    return run_node(lambda: _lifecycle_node_class()(), args=args, pin_mmap_threshold=False)
 
 
 if __name__ == "__main__":

@@ -101,17 +101,17 @@ def annotate(
     canvas = image_bgr.copy()
     if mask is not None and mask.shape == canvas.shape[:2]:
         for index, target in enumerate(targets):
-            # Tint within the mask's bounding rectangle only: boolean indexing of the whole
-            # frame cost ~2.4 ms a frame, a tenth of the node's budget at 30 Hz.
+            # Blend the mask's bounding rectangle in OpenCV and copy it back under the mask:
+            # boolean indexing in float cost ~15 ms for a frame-sized mask (half the node's
+            # CPU in a soak whose target had grown to the frame), this ~2.4 ms.
             selected = (mask == index + 1).view(np.uint8)
             x, y, w, h = cv2.boundingRect(selected)
             if w == 0 or h == 0:
                 continue
             region = canvas[y:y + h, x:x + w]
-            inside = selected[y:y + h, x:x + w].view(bool)
-            color = np.array(target_color(target.track_id), dtype=np.float32)
-            tinted = region[inside].astype(np.float32) * (1.0 - mask_alpha) + color * mask_alpha
-            region[inside] = tinted.astype(np.uint8)
+            color = np.full_like(region, target_color(target.track_id))
+            tinted = cv2.addWeighted(region, 1.0 - mask_alpha, color, mask_alpha, 0.0)
+            cv2.copyTo(tinted, selected[y:y + h, x:x + w], region)  # writes into the view
     scale = max(canvas.shape[0] / 480.0, 0.5)
     thickness = max(1, int(round(2 * scale)))
     for target in targets:
