@@ -11,7 +11,11 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Freed image buffers go back to the OS in every node (return_image_buffers_to_the_os)."""
+"""Freed image buffers go back to the OS in the nodes without torch (camera, visualization).
+
+return_image_buffers_to_the_os pins glibc's mmap threshold there; tracker_node does not (it doubled
+every method's ``track()``: see ``run_node``).
+"""
 import subprocess
 import sys
 
@@ -59,6 +63,28 @@ def test_freed_frames_leave_no_resident_memory_behind():
     default = retained_mib("default")
     # 100 frames are 88 MiB; glibc's default keeps them resident (measured 88.5 MiB here).
     assert pinned < 5.0, f"{pinned} MiB still resident after freeing (glibc default: {default})"
+
+
+@pytest.mark.parametrize("module, entry, pinned", [
+    ("camera_node", "main", True), ("visualization_node", "main", True),
+    ("tracker_node", "main", False), ("tracker_node", "lifecycle_main", False),
+])
+def test_only_the_nodes_without_torch_pin_the_mmap_threshold(monkeypatch, module, entry, pinned):
+    pytest.importorskip("rclpy", reason="rclpy is not importable (use the project venv)")
+    pytest.importorskip("vision_msgs.msg", reason="vision_msgs is not built (make setup)")
+    pytest.importorskip("unsup_tracker_interfaces.srv", reason="interfaces not built (make setup)")
+    import importlib
+    import inspect
+
+    from unsup_tracker.ros import common
+
+    node_module = importlib.import_module(f"unsup_tracker.ros.{module}")
+    default = inspect.signature(common.run_node).parameters["pin_mmap_threshold"].default
+    used = []
+    monkeypatch.setattr(node_module, "run_node",
+                        lambda make_node, args=None, **options: used.append(options) or 0)
+    assert getattr(node_module, entry)([]) == 0
+    assert used[0].get("pin_mmap_threshold", default) is pinned
 
 
 VISUALIZATION_BURSTS = r"""
