@@ -90,6 +90,8 @@ class Graph:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
         self.published, self.detections, self.timing, self.annotated = {}, {}, {}, {}
+        #: (width, height) of the camera's frames, from its camera_info (None before the first).
+        self.frame_size = None
         self.init_calls = []  # (start, end) wall clock of every ~/init call
         self.processes = {}
         self.node = None
@@ -100,6 +102,7 @@ class Graph:
 
         with self.lock:
             self.published[stamp_to_ns(msg.header.stamp)] = time.time()
+            self.frame_size = (msg.width, msg.height)
 
     def _on_detections(self, msg):
         from unsup_tracker.ros.conversions import stamp_to_ns, tracked_boxes

@@ -48,10 +48,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ros_graph import MEMORY_FIELDS, Graph, add_graph_arguments, memory_mib, window_figures
+from unsup_tracker.geometry import cxcywh_to_xywh, xywh_to_cxcywh
 
-#: (width, height) of the frames camera_node publishes here (box.mp4).
-FRAME_SIZE = (640, 480)
+from ros_graph import MEMORY_FIELDS, Graph, add_graph_arguments, memory_mib, window_figures
 
 NODES = ("camera_node", "tracker_node", "visualization_node")
 #: Minutes whose median memory is compared at the start (after the warm-up) and at the end.
@@ -88,11 +87,11 @@ def reinit(graph):
     latest = graph.latest_detection()
     if latest is not None and time.time() - latest[0] * 1e-9 < 0.5:
         stamp, detected = latest
-        width, height = np.asarray(graph.init_box, dtype=float)[2:]
-        cx, cy = np.asarray(detected, dtype=float)[:2] + np.asarray(detected, dtype=float)[2:] / 2
-        cx = float(np.clip(cx, width / 2, FRAME_SIZE[0] - width / 2))
-        cy = float(np.clip(cy, height / 2, FRAME_SIZE[1] - height / 2))
-        box = (cx - width / 2, cy - height / 2, width, height)
+        size = np.asarray(graph.init_box, dtype=float)[2:]
+        # The centre is kept where the whole box stays inside the frame.
+        center = np.clip(xywh_to_cxcywh(detected)[:2], size / 2,
+                         np.asarray(graph.frame_size, dtype=float) - size / 2)
+        box = cxcywh_to_xywh([*center, *size])
     else:
         stamp, box = 0, None
     # ~/init adds a target: a re-init replaces the held one, so it stops it first (the pair is
