@@ -115,6 +115,26 @@ def test_correlation_filter_interpolates_alpha_and_features():
         CorrelationFilter(torch.from_numpy(y), lam).respond(spectrum(torch.from_numpy(search)))
 
 
+def test_spatial_kernel_gives_the_response_at_zero_displacement():
+    rng = np.random.default_rng(3)
+    height, width = 12, 16
+    filt = CorrelationFilter(torch.from_numpy(np_label(height, width, 2.0)), 1e-3)
+    filt.fit(spectrum(torch.from_numpy(rng.standard_normal((4, height, width)))))
+    search = torch.from_numpy(rng.standard_normal((4, height, width)))
+    kernel = filt.spatial_kernel()
+    assert kernel.shape == (4, height, width)
+    expected = filt.respond(spectrum(search)[None])[0, 0, 0]
+    assert float((search * kernel).sum()) == pytest.approx(float(expected), rel=1e-9)
+    # Shifting the search by d moves that response to index d: the kernel is in window
+    # coordinates, so a dense correlation with it scores every placement of the window.
+    shifted = torch.roll(search, (2, 3), (1, 2))
+    assert float((shifted * kernel).sum()) == pytest.approx(
+        float(filt.respond(spectrum(search)[None])[0, -2, -3]), rel=1e-9)
+    version = filt.version
+    filt.fit(spectrum(search), rate=0.5)
+    assert filt.version == version + 1
+
+
 def test_dcf_gradients():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 6, 5, dtype=torch.float64, requires_grad=True)

@@ -28,6 +28,7 @@ from unsup_tracker import build_tracker, list_methods
 from unsup_tracker.geometry import iou_xywh
 from unsup_tracker.long_term import LongTermTracker, LostRule
 from unsup_tracker.params import TrackerParams
+from unsup_tracker.tracker_base import Candidate, Tracker, TrackResult
 from unsup_tracker.registry import get_method
 
 METHODS = [m for m in list_methods() if get_method(m).shipped_checkpoint.is_file()]
@@ -132,12 +133,14 @@ RECOVERED_WITHIN = 5
 def test_lost_ends_when_the_local_track_recovers(method):
     """A target dims (lost), then comes back in the local window: lost ends within 5 frames.
 
-    Re-acquisition by the search is turned off (``reacquire_threshold`` 1e9): as on long real
+    Re-acquisition by the search is turned off (``reacquire_threshold`` 1e9, no confirmation
+    below it): as on long real
     sequences, the target comes back changed (here still blended 30 % into grey), below what
     re-acquisition asks, and never jumps; the method's own local track follows it all along.
     """
     frames, boxes = dimming_clip()
-    tracker = build_tracker(method, device="cpu", reacquire_threshold=1e9)
+    tracker = build_tracker(method, device="cpu", reacquire_threshold=1e9,
+                            reacquire_confirm_threshold=0.0)
     tracker.init(frames[0], boxes[0])
     results = [tracker.track(frame) for frame in frames[1:]]
     dimmed, back = results[9:24], results[24:]  # frames 10-24 dimmed, 25-44 back
@@ -209,3 +212,75 @@ def test_recover_ratio_must_exceed_the_drop_ratio():
         _rule(lost_drop_ratio=0.6, recover_ratio=0.5)
     with pytest.raises(ValueError, match="lost_drop_ratio"):
         _rule(lost_drop_ratio=1.0)
+
+
+class _ScriptedTracker(Tracker):
+    """Always low on its own; ``detect`` finds ``spots[frame]`` (centre, score) among 0.1s."""
+
+    method = "scripted"
+
+    def __init__(self, spots, **overrides):
+        settings = dict(lost_patience=1, reacquire_threshold=0.6,
+                        reacquire_confirm_threshold=0.45, reacquire_confirm_frames=3)
+        super().__init__(TrackerParams(**{**settings, **overrides}))
+        self.spots = spots
+        self.frame = 0
+
+    def _init(self, image, box_xywh):
+        pass
+
+    def _track(self, image):
+        self.frame += 1
+        return TrackResult(box=np.array([10.0, 10.0, 20.0, 20.0]), score=0.0)
+
+    def search_window(self):
+        return 60.0, 30.0
+
+    def detect(self, image, centers, scales=None):
+        (x, y), score = self.spots[self.frame]
+        found = Candidate(box=np.array([x - 10.0, y - 10.0, 20.0, 20.0]), score=score)
+        return [found] + [Candidate(box=np.array([0.0, 0.0, 20.0, 20.0]), score=0.1)
+                          for _ in centers[1:]]
+
+    def reseat(self, box_xywh):
+        pass
+
+
+def _search_until_found(spots, **overrides):
+    """Return the frame at which the scripted target is found again (None: never)."""
+    tracker = LongTermTracker(_ScriptedTracker(spots, **overrides))
+    image = np.zeros((120, 160, 3), np.uint8)
+    tracker.init(image, (10, 10, 20, 20))
+    for frame in range(1, len(spots)):
+        result = tracker.track(image)
+        if frame == 1:
+            assert result.lost
+        elif not result.lost:
+            assert [e.kind for e in tracker.events] == ["lost", "found"]
+            return frame
+    return None
+
+
+@pytest.mark.parametrize("spots, overrides, found_at", [
+    # The same place, below reacquire_threshold but above the confirmation level: found on
+    # the 3rd searching frame (frames 2, 3, 4), not before.
+    ([((80, 60), 0.5)] * 10, {}, 4),
+    ([((80, 60), 0.5)] * 10, {"reacquire_confirm_frames": 5}, 6),
+    # Moving a little (within half the target's side) is the same place.
+    ([((80 + 3 * i, 60), 0.5) for i in range(10)], {}, 4),
+    # Above reacquire_threshold: at once.
+    ([((80, 60), 0.7)] * 10, {}, 2),
+    # A different place each frame, or below the level, or confirmation off: never.
+    ([((20 + 40 * (i % 3), 60), 0.5) for i in range(10)], {}, None),
+    ([((80, 60), 0.4)] * 10, {}, None),
+    ([((80, 60), 0.5)] * 10, {"reacquire_confirm_threshold": 0.0}, None),
+])
+def test_a_candidate_that_stays_the_best_at_one_place_is_confirmed(spots, overrides, found_at):
+    assert _search_until_found([None] + spots, **overrides) == found_at
+
+
+def test_confirmation_settings_are_validated():
+    with pytest.raises(ValueError, match="reacquire_confirm_frames"):
+        TrackerParams(reacquire_confirm_frames=0).validate()
+    with pytest.raises(ValueError, match="reacquire_confirm_threshold"):
+        TrackerParams(reacquire_confirm_threshold=-1.0).validate()

@@ -342,3 +342,71 @@ def test_cuda_tracking_matches_the_cpu_path():
                                                      np.random.default_rng(0)))
     loss.backward()
     assert torch.isfinite(loss)
+
+
+# -- the dense scan the long-term layer uses while the target is lost ------------------------
+def _scan_setup():
+    from synthetic import occlusion_clip
+    frames, boxes = occlusion_clip()
+    tracker = build_tracker("udt", device="cpu", long_term=False)
+    tracker.init(frames[0], boxes[0])
+    return tracker, frames, boxes
+
+
+def _window_score_at(tracker, image, center):
+    """Return the brute-force reference score of a window centred at ``center``.
+
+    The first-frame filter's response at zero displacement, normalised as the scan does.
+    """
+    from unsup_tracker.crops import crop_and_resize, mean_color
+    patch = crop_and_resize(image, center, tracker._window_size(), tracker.params.input_size,
+                            mean_color(image))
+    features = tracker.model(tracker._patches_to_tensor(patch[None]),
+                             padding=tracker.params.conv_padding)
+    spec, norm = tracker._windowed_spectra(features, True)
+    response = tracker._first_filter.respond(spec)[0, 0, 0]
+    return float(response / norm[0]) / tracker._score_ref
+
+
+@torch.inference_mode()
+def test_dense_scan_scores_each_window_as_a_crop_there_would_score():
+    tracker, frames, boxes = _scan_setup()
+    image = frames[35]
+    parts = tracker.scan_parts(image, 1.0, (90, 70))
+    candidates = [c for part in parts for c in tracker.scan(image, part, 5)]
+    assert candidates
+    for candidate in sorted(candidates, key=lambda c: -c.score)[:5]:
+        center = candidate.box[:2] + candidate.box[2:] / 2
+        assert candidate.score == pytest.approx(_window_score_at(tracker, image, center),
+                                                abs=0.02)
+
+
+def test_dense_scan_finds_the_target_anywhere_in_the_frame():
+    tracker, frames, boxes = _scan_setup()
+    for index in (30, 37, 44):  # reappeared on the other side of the frame
+        image = frames[index]
+        parts = tracker.scan_parts(image, 1.0, (90, 70))
+        best = max((c for part in parts for c in tracker.scan(image, part, 3)),
+                   key=lambda c: c.score)
+        assert iou_xywh(best.box[None], boxes[index][None])[0] > 0.5, (index, best)
+
+
+def test_dense_scan_parts_cover_the_frame_once_within_the_budget_nearest_first():
+    tracker = build_tracker("udt", device="cpu", long_term=False,
+                            scan_pixels_per_frame=40000)
+    image = np.zeros((480, 640, 3), np.uint8)
+    tracker.init(image, (300, 200, 60, 60))
+    for scale in (1.0, 0.75, 1.33):
+        parts = tracker.scan_parts(image, scale, (330, 400))
+        assert {p.scale for p in parts} == {scale}
+        assert len(parts) > 1 or scale > 1.0  # a smaller target size needs a finer scan
+        sx, sy, margin, cols, map_rows = tracker._scan_geometry(image, parts[0].window)
+        rows = sorted(p.rows for p in parts)
+        assert rows[0][0] == 0 and rows[-1][1] == map_rows
+        assert all(a[1] == b[0] for a, b in zip(rows, rows[1:]))
+        for part in parts:
+            assert (part.rows[1] - part.rows[0] + 56 - 1) * cols <= 40000
+        # The first part holds the anchor's row (y 400 is near the bottom).
+        assert parts[0].rows[0] <= 400 * sy < parts[0].rows[1] + 1
+        # The map reaches every window centre from the frame's top to its bottom edge.
+        assert (map_rows - 1 + 56 / 2 - margin) / sy >= 480

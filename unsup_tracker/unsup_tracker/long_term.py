@@ -45,7 +45,12 @@ times :data:`SCAN_SCALES` (it may have changed out of view); the anchor window k
 The local track's box is checked with ``detect`` like the grid windows (in the same batch);
 the target is re-acquired, and the tracker re-seated on it, when the best candidate's
 ``Candidate.score`` (match with the first-frame template, and the memory for methods with one)
-reaches ``reacquire_threshold``. The lost state also ends, at the local track's box, when
+reaches ``reacquire_threshold``, or when the best candidate stays at one place for
+``reacquire_confirm_frames`` frames scoring at least ``reacquire_confirm_threshold``.
+A method with a dense scan (``Tracker.scan_parts`` / ``scan``, UDT's) proposes its windows
+instead of the grid: each frame evaluates the next band of a scan of the whole frame (every
+window position at once) and ``detect`` verifies its best local maxima, so a scan covers the
+frame in a few frames instead of dozens. The lost state also ends, at the local track's box, when
 the local track recovers: its match, and its box's ``Candidate.score``, are at least
 ``recover_match_threshold`` (and its score at least ``lost_score_threshold``) on
 ``recover_frames`` consecutive frames. While lost the
@@ -182,8 +187,10 @@ class LongTermTracker(Tracker):
         self._frame = 0
         self._rule = LostRule(self.params)
         self._last_box = np.zeros(4)
-        self._queue: list[np.ndarray] = []
+        self._queue: list = []
         self._scan = 0
+        #: Where the best search candidate has stayed, at which scan scale, for how many frames.
+        self._streak: tuple[Optional[np.ndarray], float, int] = (None, 1.0, 0)
 
     # One set of parameters and fine-tuning hook: the wrapped tracker's.
     @property
@@ -277,6 +284,7 @@ class LongTermTracker(Tracker):
         self.inner.reseat(self._last_box)
         self._queue = []
         self._scan = 0
+        self._streak = (None, 1.0, 0)
         self.events.append(Event("lost", self._frame, self._last_box.copy(), score))
 
     def _grid(self, image: np.ndarray, scale: float) -> list[np.ndarray]:
@@ -300,23 +308,47 @@ class LongTermTracker(Tracker):
         """Target size factor of the current scan (the first one: the size as it was)."""
         return SCAN_SCALES[(self._scan - 1) % len(SCAN_SCALES)]
 
-    def _search(self, image: np.ndarray) -> TrackResult:
+    def _next_windows(self, image: np.ndarray) -> list[np.ndarray]:
+        """Centres of this frame's search windows beside the local track's (at the scan's size).
+
+        A method with a dense scan evaluates the next part of it and proposes its best local
+        maxima; otherwise the next windows of the grid are taken.
+        """
+        dense = self.inner.supports_dense_scan
         if not self._queue:
             self._scan += 1
-            self._queue = self._grid(image, self._scan_scale())
+            scale = self._scan_scale()
+            anchor = xywh_to_cxcywh(self._last_box)[:2]
+            self._queue = (self.inner.scan_parts(image, scale, anchor) if dense
+                           else self._grid(image, scale))
+        count = self.params.search_windows_per_frame - 1
+        if dense:
+            proposals = self.inner.scan(image, self._queue.pop(0), count)
+            return [np.asarray(xywh_to_cxcywh(c.box)[:2]) for c in proposals]
+        grid = self._queue[:count]
+        del self._queue[:len(grid)]
+        return grid
+
+    def _search(self, image: np.ndarray) -> TrackResult:
+        windows = self._next_windows(image)
         scale = self._scan_scale()
         threshold = self.params.reacquire_threshold
         # The method's own frozen local search goes on (a partly occluded target is followed).
         local = self.inner.track(image)
         # The local box is verified like any candidate (the method's own score can be
-        # degenerate on featureless occluders), in one batch with the next grid windows.
-        local_center = xywh_to_cxcywh(local.box)[:2]
-        grid = self._queue[:self.params.search_windows_per_frame - 1]
-        del self._queue[:len(grid)]
-        candidates = self.inner.detect(image, np.stack([local_center] + grid),
-                                       np.array([1.0] + [scale] * len(grid)))
-        best = max(candidates, key=lambda c: c.score)
-        if best.score >= threshold:
+        # degenerate on featureless occluders), in one batch with the next windows and the
+        # place that has been the best candidate lately (at its own size: the scans' sizes
+        # alternate).
+        centers = [xywh_to_cxcywh(local.box)[:2]] + windows
+        scales = [1.0] + [scale] * len(windows)
+        streak_center, streak_scale, _ = self._streak
+        if streak_center is not None:
+            centers.append(streak_center)
+            scales.append(streak_scale)
+        candidates = self.inner.detect(image, np.stack(centers), np.array(scales))
+        index = max(range(len(candidates)), key=lambda i: candidates[i].score)
+        best = candidates[index]
+        if best.score >= threshold or self._confirmed(best, scales[index]):
             box = np.asarray(best.box, dtype=np.float64).reshape(4)
             self.inner.reseat(box)
             return self._found(box, float(best.score), "search")
@@ -328,6 +360,23 @@ class LongTermTracker(Tracker):
         if self._rule.recovered(score, min(match, candidates[0].score)):
             return self._found(local_box, score, "local", local.mask)
         return TrackResult(box=local_box, score=score, lost=True)
+
+    def _confirmed(self, best, scale: float) -> bool:
+        """Return whether ``best`` is confirmed (``scale``: the scan size it was found at).
+
+        Confirmed: the best candidate at one place for ``reacquire_confirm_frames`` frames in
+        a row, each time scoring at least ``reacquire_confirm_threshold``.
+        """
+        level = self.params.reacquire_confirm_threshold
+        if level <= 0 or best.score < level:
+            self._streak = (None, 1.0, 0)
+            return False
+        cx, cy, w, h = xywh_to_cxcywh(best.box)
+        center = np.array([cx, cy])
+        previous, _, count = self._streak
+        same = previous is not None and np.hypot(*(center - previous)) <= 0.5 * min(w, h)
+        self._streak = (center, scale, count + 1 if same else 1)
+        return self._streak[2] >= self.params.reacquire_confirm_frames
 
     def _found(self, box: np.ndarray, score: float, source: str, mask=None) -> TrackResult:
         """End the lost state at ``box`` (the method's state is already there)."""

@@ -156,6 +156,13 @@ class TrackerParams(Params):
     #: A re-detection candidate must match the first-frame template (and memory) this well
     #: (``Candidate.score``); each method sets its own default.
     reacquire_threshold: float = 0.5
+    #: ... or when the best candidate of ``reacquire_confirm_frames`` consecutive searching
+    #: frames stays at one place (centres within half the target's smaller side) and scores at
+    #: least this (0 = off): a target that changed while away stands out from the background
+    #: frame after frame below ``reacquire_threshold``, a background peak seldom stays the
+    #: best. Each method sets its own default.
+    reacquire_confirm_threshold: float = 0.0
+    reacquire_confirm_frames: int = 3
     #: While lost, the method's own (frozen) local track ends the lost state when for
     #: ``recover_frames`` consecutive frames its match is at least this and its score at least
     #: ``lost_score_threshold`` (the target came back where the local track is: no search
@@ -179,8 +186,10 @@ class TrackerParams(Params):
         if not 1 <= self.lost_patience <= 1000 or not 1 <= self.search_windows_per_frame <= 64:
             raise ValueError("lost_patience must be in [1, 1000] and search_windows_per_frame "
                              "in [1, 64]")
-        if not 1 <= self.recover_frames <= 1000:
-            raise ValueError("recover_frames must be in [1, 1000]")
+        if not 1 <= self.recover_frames <= 1000 or not 1 <= self.reacquire_confirm_frames <= 1000:
+            raise ValueError("recover_frames and reacquire_confirm_frames must be in [1, 1000]")
+        if not 0.0 <= self.reacquire_confirm_threshold <= 10.0:
+            raise ValueError("reacquire_confirm_threshold must be in [0, 10] (0 = off)")
         if not 0.0 <= self.collapse_ratio < 1.0 or not 0.0 <= self.lost_drop_ratio < 1.0:
             raise ValueError("collapse_ratio and lost_drop_ratio must be in [0, 1)")
         if not (self.recover_ratio == 0.0

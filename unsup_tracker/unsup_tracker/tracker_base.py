@@ -52,6 +52,18 @@ class Candidate:
     score: float
 
 
+@dataclasses.dataclass(frozen=True)
+class ScanPart:
+    """One frame's share of a dense full-frame scan (:meth:`Tracker.scan_parts`)."""
+
+    #: Factor on the tracker's target size this scan assumes.
+    scale: float
+    #: Search window (w, h) in image pixels at that size.
+    window: tuple[float, float]
+    #: Rows [start, stop) of the scan's score map this part evaluates.
+    rows: tuple[int, int]
+
+
 def check_image(image: np.ndarray) -> np.ndarray:
     """Validate an HxWx3 uint8 BGR image (a HxW mono image is expanded to 3 channels)."""
     if not isinstance(image, np.ndarray):
@@ -162,3 +174,19 @@ class Tracker(abc.ABC):
         cls = type(self)
         return all(getattr(cls, name) is not getattr(Tracker, name)
                    for name in ("search_window", "detect", "reseat"))
+
+    # Optional: a dense full-frame scan, cheaper than ``detect`` on a grid of windows.
+    def scan_parts(self, image: np.ndarray, scale: float, anchor) -> list[ScanPart]:
+        """Split a scan of the whole frame at ``scale`` x the target size into parts.
+
+        Each part fits one frame's search budget; parts nearest the ``anchor`` (x, y) come first.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no dense scan")
+
+    def scan(self, image: np.ndarray, part: ScanPart, count: int) -> list[Candidate]:
+        """Return up to ``count`` candidates of ``part``, best first (local maxima, no state)."""
+        raise NotImplementedError(f"{type(self).__name__} has no dense scan")
+
+    @property
+    def supports_dense_scan(self) -> bool:
+        return type(self).scan is not Tracker.scan

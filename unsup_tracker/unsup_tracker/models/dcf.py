@@ -179,6 +179,8 @@ class CorrelationFilter:
         self.alpha: torch.Tensor | None = None
         self.x_spec: torch.Tensor | None = None
         self._filter: torch.Tensor | None = None
+        #: Counts ``fit`` calls, so that quantities derived from the filter can be cached.
+        self.version = 0
 
     def fit(self, x_spec: torch.Tensor, rate: float = 1.0) -> None:
         """Train on one template spectrum ``(C, h, w // 2 + 1)`` and blend it in with ``rate``."""
@@ -191,6 +193,17 @@ class CorrelationFilter:
             self.x_spec.mul_(1.0 - rate).add_(x_spec, alpha=rate)
         channels = self.x_spec.shape[-3]
         self._filter = self.x_spec.conj() * (self.alpha / (self.height * self.width * channels))
+        self.version += 1
+
+    def spatial_kernel(self) -> torch.Tensor:
+        """``(C, h, w)`` kernel ``k`` with ``respond(z)[0, 0] == sum(z * k)`` for a window ``z``.
+
+        The response at zero displacement is a plain dot product with it, so a window placed at
+        every position of a larger map is one (FFT) correlation of that map with ``k``.
+        """
+        if self._filter is None:
+            raise RuntimeError("CorrelationFilter.spatial_kernel() called before fit()")
+        return torch.fft.irfft2(self._filter.conj(), s=(self.height, self.width))
 
     def respond(self, z_spec: torch.Tensor) -> torch.Tensor:
         """Response maps ``(S, h, w)`` for search spectra ``(S, C, h, w // 2 + 1)``."""

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 
@@ -70,7 +71,7 @@ from ...crops import crop_and_resize, cosine_window, mean_color, scale_factors, 
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.dcf import (CorrelationFilter, gaussian_label, index_to_displacement, phase_ramp,
                            spectrum)
-from ...tracker_base import Candidate, Tracker, TrackResult, check_image
+from ...tracker_base import Candidate, ScanPart, Tracker, TrackResult, check_image
 from .finetune import UDTFinetune
 from .params import UDTParams
 
@@ -117,6 +118,8 @@ class UDTTracker(Tracker):
         self._min_size = np.ones(2)
         self._max_size = np.ones(2)
         self._score_ref = 1.0
+        #: Spectra of the scan's kernels, per map size and filter versions (see ``scan``).
+        self._scan_kernels: dict = {}
 
     # -- pieces ---------------------------------------------------------------------------
     def _patches_to_tensor(self, patches: np.ndarray) -> torch.Tensor:
@@ -371,3 +374,101 @@ class UDTTracker(Tracker):
         cx, cy, w, h = xywh_to_cxcywh(box_xywh)
         self._center = np.array([cx, cy])
         self._size = np.clip(np.array([w, h]), self._min_size, self._max_size)
+
+    # -- dense scan (unsup_tracker.long_term) ----------------------------------------------
+    @property
+    def supports_dense_scan(self) -> bool:
+        return bool(self.params.dense_scan)
+
+    def _scan_geometry(self, image: np.ndarray, window) -> tuple[float, float, int, int, int]:
+        """``(sx, sy, margin, cols, map_rows)`` of the frame warped so ``window`` is a crop.
+
+        The frame is resized by ``input_size / window`` per axis (as a crop of that window
+        would be) inside a ``margin`` of the frame's mean colour, so windows centred anywhere
+        in the frame, borders included, are sub-arrays of it. ``map_rows``: rows of the score
+        map, whose entry ``(r, c)`` is the window centred at ``((c + m / 2 - margin) / sx,
+        (r + m / 2 - margin) / sy)`` with ``m = input_size``.
+        """
+        m = self.params.input_size
+        sx, sy = m / float(window[0]), m / float(window[1])
+        height, width = image.shape[:2]
+        cols = int(math.ceil(width * sx)) + m
+        map_rows = int(math.ceil(height * sy)) + 1
+        return sx, sy, m // 2, cols, map_rows
+
+    def scan_parts(self, image: np.ndarray, scale: float, anchor) -> list[ScanPart]:
+        """Row bands of the scan map, each at most ``scan_pixels_per_frame`` warped pixels."""
+        m = self.params.input_size
+        window = tuple(float(v) for v in self._window_size() * scale)
+        sx, sy, margin, cols, map_rows = self._scan_geometry(image, window)
+        # A band of r map rows needs r + m - 1 warped rows of ``cols`` pixels.
+        band = max(self.params.scan_pixels_per_frame // cols - m + 1, 8)
+        starts = np.arange(0, map_rows, band)
+        anchor_row = float(anchor[1]) * sy - m / 2 + margin
+        order = np.argsort(np.abs(starts + min(band, map_rows) / 2 - anchor_row), kind="stable")
+        stops = np.minimum(starts + band, map_rows)
+        return [ScanPart(float(scale), window, (int(starts[i]), int(stops[i]))) for i in order]
+
+    def _scan_kernel_spectra(self, rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the conjugate spectra the scan correlates with, at map size ``(rows, cols)``.
+
+        ``(C, rows, cols // 2 + 1)`` of the first-frame filter's windowed kernel and
+        ``(rows, cols // 2 + 1)`` of the squared window (the energy normalisation); cached
+        while the map size and the filter stay.
+        """
+        key = (rows, cols, self._first_filter.version)
+        cached = self._scan_kernels.get(key)
+        if cached is None:
+            kernel = self._first_filter.spatial_kernel() * self._window
+            cached = (torch.fft.rfft2(kernel, s=(rows, cols)).conj(),
+                      torch.fft.rfft2(self._window.square(), s=(rows, cols)).conj())
+            self._scan_kernels = {key: cached}
+        return cached
+
+    @torch.inference_mode()
+    def scan(self, image: np.ndarray, part: ScanPart, count: int) -> list[Candidate]:
+        """Score a window centred at every map position of ``part`` in one pass.
+
+        A window's score at zero displacement is the windowed features' dot product with the
+        filter's spatial kernel, so all windows are one FFT correlation of the warped band's
+        features with that kernel times the cosine window; the energy normalisation is the
+        correlation of the squared features with the squared window. Same quantity as
+        ``detect`` at a window's centre with the first-frame filter (relative to the first
+        frame), up to the convolutions' zero padding at crop borders, where the window is ~0;
+        the layer verifies the proposals with ``detect`` (both filters, peak displacement).
+        """
+        p = self.params
+        m = p.input_size
+        sx, sy, margin, cols, _ = self._scan_geometry(image, part.window)
+        start, stop = part.rows
+        rows = stop - start + m - 1
+        matrix = np.array([[sx, 0.0, margin + 0.5 * sx - 0.5],
+                           [0.0, sy, margin + 0.5 * sy - 0.5 - start]])
+        fill = tuple(float(v) for v in mean_color(image))
+        warped = cv2.warpAffine(image, matrix, (cols, rows), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+        features = self.model(self._patches_to_tensor(warped[None]), padding=p.conv_padding)[0]
+        frows, fcols = features.shape[-2:]
+        kernel, energy_kernel = self._scan_kernel_spectra(frows, fcols)
+        valid = (slice(0, frows - self._map_size + 1), slice(0, fcols - self._map_size + 1))
+        score = torch.fft.irfft2((torch.fft.rfft2(features) * kernel).sum(0),
+                                 s=(frows, fcols))[valid]
+        if p.energy_normalised_peaks:
+            energy = torch.fft.irfft2(torch.fft.rfft2(features.square().sum(0)) * energy_kernel,
+                                      s=(frows, fcols))[valid]
+            score = score / energy.clamp_min(1e-12).sqrt()
+        values = (score / self._score_ref).cpu().numpy().astype(np.float32)
+        # Local maxima over about a target's extent in the map (a separable max filter).
+        side = int(round(m / (1.0 + p.padding))) | 1
+        dilated = cv2.dilate(values, np.ones((side, side), np.uint8))
+        peaks = np.argwhere((values >= dilated) & np.isfinite(values))
+        values = values[peaks[:, 0], peaks[:, 1]].astype(np.float64)
+        order = np.argsort(-values, kind="stable")[:count]
+        size = np.asarray(part.window) / (1.0 + p.padding)
+        candidates = []
+        for index in order:
+            row, col = peaks[index]
+            center = ((col + m / 2 - margin) / sx, (row + start + m / 2 - margin) / sy)
+            candidates.append(Candidate(box=cxcywh_to_xywh([*center, *size]),
+                                        score=float(values[index])))
+        return candidates
