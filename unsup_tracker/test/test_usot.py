@@ -369,6 +369,37 @@ def test_recipe_batches_put_the_box_on_the_target():
     assert np.abs(patch[63, ::-1] - patch[63]).mean() > 5
 
 
+def test_context_swap_keeps_the_target_and_replaces_its_surroundings():
+    clip, source = recipe_and_source()
+    # Another clip of plain frames: the context the swap brings in is flat grey here.
+    plain = FakeDiscovery(0, 4, np.tile([[10.0, 10.0, 20.0, 20.0]], (4, 1)), np.ones(4),
+                          np.tile([[0, 3]], (4, 1)))
+    frames = list(source.frames) + [np.full_like(source.frames[0], 90)] * 4
+    plain.frame_offset = len(source.frames)
+    batches = {}
+    for probability in (0.0, 1.0):
+        params = USOTRecipeParams.from_overrides(batch_size=1, brightness=0.0, contrast=0.0,
+                                                 saturation=0.0,
+                                                 context_swap_probability=probability)
+        recipe = USOTRecipe(params, {})
+        recipe.set_discovery([clip])
+        recipe.make_optimizer(build_usot({}), 10)
+        recipe.clips.append(plain)          # swapped contexts come from either clip
+        rng = np.random.default_rng(5)
+        batches[probability] = recipe.sample_batch(FrameList(frames), rng)
+    kept, swapped = batches[0.0], batches[1.0]
+    assert torch.equal(kept["search_box"], swapped["search_box"])
+    assert torch.equal(kept["template"], swapped["template"])
+    x0, y0, x1, y1 = (int(round(float(v))) for v in kept["search_box"][0])
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    inside = (slice(None), slice(cy - 5, cy + 5), slice(cx - 5, cx + 5))
+    assert torch.allclose(kept["search"][0][inside], swapped["search"][0][inside], atol=2.0)
+    corners = swapped["search"][0][:, :20, :20] - kept["search"][0][:, :20, :20]
+    assert corners.abs().mean() > 5.0
+    with pytest.raises(ValueError, match="context_swap_probability"):
+        USOTRecipeParams(context_swap_probability=1.5).validate()
+
+
 @pytest.mark.parametrize("stage", ["naive", "memory"])
 def test_training_steps_reduce_the_loss(stage):
     torch.manual_seed(0)

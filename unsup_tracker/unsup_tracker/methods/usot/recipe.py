@@ -25,6 +25,13 @@ The recipe sets ``needs_discovery``: the training module runs moving-object disc
   0.18, USOT's 64 px at 255 scaled to the search size), a joint horizontal flip with
   probability 0.4 and vertical flip 0.2 (USOT's imgaug values), colour jitter. Loss Eq. 6:
   ``L_reg + lambda_1 L_cls`` (IoU loss inside B', balanced BCE within 2 cells of its centre).
+* Context swap (ours, ``context_swap_probability``): a naive pair's template and search come
+  from the same frame, so the target's surroundings are the same in both and the heads can
+  locate the target by its context alone. On devbench, where the camera pans over the
+  background while the target keeps its place, the 500-step checkpoint followed the background
+  (dev06: a branch 50 px above the target from frame 8 on, score 0.99). With this probability
+  the search patch keeps only a feathered ellipse on the pseudo box and shows a random crop of
+  another frame around it, so only the target itself predicts where it is.
 * Stage 2, cycle memory (Eq. 9): besides the stage-1 pair, ``num_memories`` memory searches
   around B' of frames of the template frame's fragment: ``num_memories + 3`` candidates drawn
   from [T_l, T_u], the ``num_memories`` farthest from the template frame kept (USOT's code); a
@@ -48,6 +55,7 @@ import dataclasses
 import math
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -83,6 +91,10 @@ class USOTRecipeParams(Params):
     brightness: float = 0.1
     contrast: float = 0.2
     saturation: float = 0.2
+    #: Share of the Eq. 6 search patches whose context is swapped: outside a feathered ellipse
+    #: on the pseudo box the patch shows a random crop of another frame (ours, see the module
+    #: docstring; 0 = USOT's pairs as they are).
+    context_swap_probability: float = 0.0
     lr: float = 5e-3
     lr_end: float = 2e-5
     warmup_fraction: float = 1.0 / 6.0
@@ -95,7 +107,7 @@ class USOTRecipeParams(Params):
         if self.batch_size < 1 or self.num_memories < 1 or self.max_candidates < 1:
             raise ValueError("batch_size, num_memories and max_candidates must be >= 1")
         for name in ("naive_fraction", "warmup_fraction", "hflip_probability",
-                     "vflip_probability", "backbone_lr_factor"):
+                     "vflip_probability", "backbone_lr_factor", "context_swap_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
         if not 0.0 < self.lr_end <= self.lr:
@@ -215,6 +227,32 @@ class USOTRecipe(TrainingRecipe):
                             saturation=params.saturation, gray_probability=0.0)
         return photometric_jitter(np.ascontiguousarray(patch), jitter, rng), box
 
+    def _swap_context(self, patch: np.ndarray, box: np.ndarray, source: FrameSource,
+                      rng: np.random.Generator) -> np.ndarray:
+        """Return ``patch`` with its context replaced, the target kept inside ``box``.
+
+        Outside an ellipse inscribed in the box (x0, y0, x1, y1), feathered over a tenth of
+        its smaller side, the patch shows a crop of a random frame of a random clip at a random
+        place and scale.
+        """
+        clip = self.clips[int(rng.integers(len(self.clips)))]
+        image = source.frame_at(clip.frame_offset + int(rng.integers(clip.num_frames)))
+        height, width = image.shape[:2]
+        side = min(height, width) * rng.uniform(0.4, 1.0)
+        # Centres that keep the crop inside the frame where it fits (no fill-colour borders).
+        centre = (rng.uniform(min(side / 2, width / 2), max(width - side / 2, width / 2)),
+                  rng.uniform(min(side / 2, height / 2), max(height - side / 2, height / 2)))
+        size = patch.shape[0]
+        background = crop_and_resize(image, centre, side, size, mean_color(image))
+        alpha = np.zeros((size, size), np.float32)
+        x0, y0, x1, y1 = (float(v) for v in box)
+        axes = (max((x1 - x0) / 2, 1.0), max((y1 - y0) / 2, 1.0))
+        cv2.ellipse(alpha, (int(round((x0 + x1) / 2)), int(round((y0 + y1) / 2))),
+                    (int(round(axes[0])), int(round(axes[1]))), 0, 0, 360, 1.0, -1)
+        alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.1 * min(axes) * 2, 1.0))[..., None]
+        mixed = alpha * patch.astype(np.float32) + (1.0 - alpha) * background
+        return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
     def sample_batch(self, source: FrameSource,
                      rng: np.random.Generator) -> dict[str, torch.Tensor]:
         if not self.clips:
@@ -233,6 +271,10 @@ class USOTRecipe(TrainingRecipe):
                                                 flips, rng)
             search, search_box = self._view(source, clip, frame, self.instance_size,
                                             params.search_shift, params.search_scale, flips, rng)
+            # Drawn only when asked for, so runs without it keep their random stream.
+            if params.context_swap_probability > 0 and \
+                    rng.random() < params.context_swap_probability:
+                search = self._swap_context(search, search_box, source, rng)
             out["template"].append(template)
             out["template_box"].append(template_box)
             out["search"].append(search)
