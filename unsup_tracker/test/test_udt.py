@@ -391,22 +391,41 @@ def test_dense_scan_finds_the_target_anywhere_in_the_frame():
         assert iou_xywh(best.box[None], boxes[index][None])[0] > 0.5, (index, best)
 
 
-def test_dense_scan_parts_cover_the_frame_once_within_the_budget_nearest_first():
+@pytest.mark.parametrize("target, parts_at_least", [(60, 2), (12, 10)])  # bands; tiles
+def test_dense_scan_parts_cover_the_frame_once_within_the_budget_nearest_first(
+        target, parts_at_least):
     tracker = build_tracker("udt", device="cpu", long_term=False,
                             scan_pixels_per_frame=40000)
     image = np.zeros((480, 640, 3), np.uint8)
-    tracker.init(image, (300, 200, 60, 60))
+    tracker.init(image, (300, 200, target, target))
+    anchor = (330, 400)
     for scale in (1.0, 0.75, 1.33):
-        parts = tracker.scan_parts(image, scale, (330, 400))
+        parts = tracker.scan_parts(image, scale, anchor)
         assert {p.scale for p in parts} == {scale}
-        assert len(parts) > 1 or scale > 1.0  # a smaller target size needs a finer scan
-        sx, sy, margin, cols, map_rows = tracker._scan_geometry(image, parts[0].window)
-        rows = sorted(p.rows for p in parts)
-        assert rows[0][0] == 0 and rows[-1][1] == map_rows
-        assert all(a[1] == b[0] for a, b in zip(rows, rows[1:]))
+        sx, sy, margin, map_rows, map_cols = tracker._scan_geometry(image, parts[0].window)
+        covered = np.zeros((map_rows, map_cols), int)
         for part in parts:
-            assert (part.rows[1] - part.rows[0] + 56 - 1) * cols <= 40000
-        # The first part holds the anchor's row (y 400 is near the bottom).
-        assert parts[0].rows[0] <= 400 * sy < parts[0].rows[1] + 1
-        # The map reaches every window centre from the frame's top to its bottom edge.
+            (r0, r1), (c0, c1) = part.rows, part.cols
+            covered[r0:r1, c0:c1] += 1
+            assert (r1 - r0 + 56 - 1) * (c1 - c0 + 56 - 1) <= 40000
+        assert np.all(covered == 1)
+        if scale == 0.75:
+            assert len(parts) >= parts_at_least
+        # The first part holds the anchor.
+        (r0, r1), (c0, c1) = parts[0].rows, parts[0].cols
+        assert r0 <= anchor[1] * sy <= r1 and c0 <= anchor[0] * sx <= c1
+        # The map reaches window centres on the frame's far edges.
         assert (map_rows - 1 + 56 / 2 - margin) / sy >= 480
+        assert (map_cols - 1 + 56 / 2 - margin) / sx >= 640
+
+
+def test_dense_scan_on_tiles_finds_a_small_target():
+    from synthetic import occlusion_clip
+    frames, boxes = occlusion_clip()
+    tracker = build_tracker("udt", device="cpu", long_term=False, scan_pixels_per_frame=8000)
+    tracker.init(frames[0], boxes[0])
+    parts = tracker.scan_parts(frames[37], 1.0, (90, 70))
+    assert len({p.cols for p in parts}) > 1            # tiles, not full-width bands
+    best = max((c for part in parts for c in tracker.scan(frames[37], part, 3)),
+               key=lambda c: c.score)
+    assert iou_xywh(best.box[None], boxes[37][None])[0] > 0.5

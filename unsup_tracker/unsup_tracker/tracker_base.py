@@ -60,8 +60,9 @@ class ScanPart:
     scale: float
     #: Search window (w, h) in image pixels at that size.
     window: tuple[float, float]
-    #: Rows [start, stop) of the scan's score map this part evaluates.
+    #: Rows and columns [start, stop) of the scan's score map this part evaluates.
     rows: tuple[int, int]
+    cols: tuple[int, int]
 
 
 def check_image(image: np.ndarray) -> np.ndarray:

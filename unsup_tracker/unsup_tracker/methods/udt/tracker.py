@@ -381,33 +381,51 @@ class UDTTracker(Tracker):
         return bool(self.params.dense_scan)
 
     def _scan_geometry(self, image: np.ndarray, window) -> tuple[float, float, int, int, int]:
-        """``(sx, sy, margin, cols, map_rows)`` of the frame warped so ``window`` is a crop.
+        """``(sx, sy, margin, map_rows, map_cols)`` of the frame warped so ``window`` is a crop.
 
         The frame is resized by ``input_size / window`` per axis (as a crop of that window
         would be) inside a ``margin`` of the frame's mean colour, so windows centred anywhere
-        in the frame, borders included, are sub-arrays of it. ``map_rows``: rows of the score
-        map, whose entry ``(r, c)`` is the window centred at ``((c + m / 2 - margin) / sx,
-        (r + m / 2 - margin) / sy)`` with ``m = input_size``.
+        in the frame, borders included, are sub-arrays of it. The score map's entry ``(r, c)``
+        is the window centred at ``((c + m / 2 - margin) / sx, (r + m / 2 - margin) / sy)``
+        with ``m = input_size``; it needs the warped pixels ``[r, r + m) x [c, c + m)``.
         """
         m = self.params.input_size
         sx, sy = m / float(window[0]), m / float(window[1])
         height, width = image.shape[:2]
-        cols = int(math.ceil(width * sx)) + m
         map_rows = int(math.ceil(height * sy)) + 1
-        return sx, sy, m // 2, cols, map_rows
+        map_cols = int(math.ceil(width * sx)) + 1
+        return sx, sy, m // 2, map_rows, map_cols
 
     def scan_parts(self, image: np.ndarray, scale: float, anchor) -> list[ScanPart]:
-        """Row bands of the scan map, each at most ``scan_pixels_per_frame`` warped pixels."""
+        """Parts of the scan map of at most ``scan_pixels_per_frame`` warped pixels each.
+
+        Full-width bands while a band holds at least ``input_size`` map rows (at least half
+        of its warped pixels are then scored); square tiles for small targets in large
+        frames, whose bands would be mostly the ``input_size - 1`` rows of context.
+        """
         m = self.params.input_size
+        budget = self.params.scan_pixels_per_frame
         window = tuple(float(v) for v in self._window_size() * scale)
-        sx, sy, margin, cols, map_rows = self._scan_geometry(image, window)
-        # A band of r map rows needs r + m - 1 warped rows of ``cols`` pixels.
-        band = max(self.params.scan_pixels_per_frame // cols - m + 1, 8)
-        starts = np.arange(0, map_rows, band)
-        anchor_row = float(anchor[1]) * sy - m / 2 + margin
-        order = np.argsort(np.abs(starts + min(band, map_rows) / 2 - anchor_row), kind="stable")
-        stops = np.minimum(starts + band, map_rows)
-        return [ScanPart(float(scale), window, (int(starts[i]), int(stops[i]))) for i in order]
+        sx, sy, margin, map_rows, map_cols = self._scan_geometry(image, window)
+        # r x c map entries need (r + m - 1) x (c + m - 1) warped pixels.
+        tile_cols = map_cols
+        tile_rows = budget // (map_cols + m - 1) - m + 1
+        if tile_rows < m:
+            tile_rows = tile_cols = max(int(math.isqrt(budget)) - m + 1, 8)
+        anchor_map = (float(anchor[0]) * sx - m / 2 + margin,
+                      float(anchor[1]) * sy - m / 2 + margin)
+        parts, distances = [], []
+        for row in range(0, map_rows, tile_rows):
+            for col in range(0, map_cols, tile_cols):
+                rows = (row, min(row + tile_rows, map_rows))
+                cols = (col, min(col + tile_cols, map_cols))
+                parts.append(ScanPart(float(scale), window, rows, cols))
+                # Nearest point of the part to the anchor first (0 when inside), then centres.
+                gap = math.hypot(max(cols[0] - anchor_map[0], 0.0, anchor_map[0] - cols[1]),
+                                 max(rows[0] - anchor_map[1], 0.0, anchor_map[1] - rows[1]))
+                distances.append((gap, math.hypot((cols[0] + cols[1]) / 2 - anchor_map[0],
+                                                  (rows[0] + rows[1]) / 2 - anchor_map[1])))
+        return [parts[i] for i in sorted(range(len(parts)), key=distances.__getitem__)]
 
     def _scan_kernel_spectra(self, rows: int, cols: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the conjugate spectra the scan correlates with, at map size ``(rows, cols)``.
@@ -439,11 +457,11 @@ class UDTTracker(Tracker):
         """
         p = self.params
         m = p.input_size
-        sx, sy, margin, cols, _ = self._scan_geometry(image, part.window)
-        start, stop = part.rows
-        rows = stop - start + m - 1
-        matrix = np.array([[sx, 0.0, margin + 0.5 * sx - 0.5],
-                           [0.0, sy, margin + 0.5 * sy - 0.5 - start]])
+        sx, sy, margin, _, _ = self._scan_geometry(image, part.window)
+        (row0, row1), (col0, col1) = part.rows, part.cols
+        rows, cols = row1 - row0 + m - 1, col1 - col0 + m - 1
+        matrix = np.array([[sx, 0.0, margin + 0.5 * sx - 0.5 - col0],
+                           [0.0, sy, margin + 0.5 * sy - 0.5 - row0]])
         fill = tuple(float(v) for v in mean_color(image))
         warped = cv2.warpAffine(image, matrix, (cols, rows), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
@@ -468,7 +486,7 @@ class UDTTracker(Tracker):
         candidates = []
         for index in order:
             row, col = peaks[index]
-            center = ((col + m / 2 - margin) / sx, (row + start + m / 2 - margin) / sy)
+            center = ((col + col0 + m / 2 - margin) / sx, (row + row0 + m / 2 - margin) / sy)
             candidates.append(Candidate(box=cxcywh_to_xywh([*center, *size]),
                                         score=float(values[index])))
         return candidates
