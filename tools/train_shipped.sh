@@ -86,11 +86,12 @@ case "$method" in
   usot)     # video: moving objects discovered in the clips (flow + DP), naive Siamese steps,
             # then cycle memory. Lite0 only (its cell geometry maps boxes to cells).
     if [ "$backbone" != efficientnet_lite0 ]; then echo "usot needs BACKBONE=efficientnet_lite0" >&2; exit 2; fi
-    args=(--steps 500
+    args=(--steps 2400
       --set batch_size=8 --set naive_fraction=0.4 --set num_memories=2 --set max_candidates=8
       --set context=0.5 --set template_shift=4.0 --set template_scale=0.05
       --set search_shift=56.0 --set search_scale=0.18 --set hflip_probability=0.4
       --set vflip_probability=0.2 --set brightness=0.1 --set contrast=0.2 --set saturation=0.2
+      --set context_swap_probability=0.5
       --set lr=0.03 --set lr_end=0.001 --set warmup_fraction=0.1667 --set backbone_lr_factor=0.03
       --set momentum=0.9 --set weight_decay=0.0001 --set grad_clip_norm=10.0
       --model-set 'backbone={"name":"efficientnet_lite0","stages":3,"frozen_stages":2,"out_stride":8}'

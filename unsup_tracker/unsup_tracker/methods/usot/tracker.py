@@ -94,20 +94,23 @@ class USOTParams(TrackerParams):
     memory_weight: float = 0.7
     #: Push each frame into the memory queue (False: the first-frame memories only).
     online_update: bool = True
-    #: Long-term layer, chosen on devbench for the shipped checkpoint (memory queue on):
+    #: Long-term layer, chosen on devbench (memory queue on):
     #: `bench/bench_long_term.py lost --methods usot --save P` then `drift --load P
     #: --floors 0.5 0.6 0.7 --score-levels 0.4 0.5 0.6` (the layer's rule replayed; false
-    #: alarms / hits of 960 on-target and 128 absent frames): score < 0.6 or match < 0.6:
-    #: 14 / 56; score 0.4, match 0.5: 0 / 25; match 0.7: 39 / 57; the base 0.15 / 0.25 never
-    #: fires (0 / 0): USOT's fused sigmoid score stays high on background. A relative drop
-    #: adds nothing here (0 at these floors).
+    #: alarms / hits of the on-target and 128 absent frames). First checkpoint (500 steps, 960
+    #: on-target frames): score < 0.6 or match < 0.6: 14 / 56; score 0.4, match 0.5: 0 / 25;
+    #: match 0.7: 39 / 57; the base 0.15 / 0.25 never fired (USOT's fused sigmoid score stays
+    #: high on background). Shipped checkpoint (2400 steps, context swap; 1066 on-target
+    #: frames): 0.6 / 0.6: 6 / 42; 0.4-0.6 / 0.5: 4-6 / 25; match 0.7: 18 / 66, so 0.6 / 0.6
+    #: stays. A relative drop adds nothing here.
     lost_score_threshold: float = 0.6
     lost_match_threshold: float = 0.6
     recover_match_threshold: float = 0.6
     #: No threshold separates right from wrong full-frame re-acquisitions (`reacquire`, 168
-    #: frames scanned, right best candidate in 91: T 0.9: 78 right / 59 wrong; 1.0: 32 / 34),
-    #: so USOT never re-acquires by search: its lost state ends when the local track
-    #: recovers. A weakness of this briefly trained network, not of the layer.
+    #: frames scanned; first checkpoint: right best candidate in 91, T 0.9: 78 right / 59
+    #: wrong; shipped: right in 102, T 0.9: 81 / 40, 1.0: 7 / 13), so USOT never re-acquires
+    #: by search: its lost state ends when the local track recovers. A weakness of the
+    #: network's candidate score, not of the layer.
     reacquire_threshold: float = 10.0
 
     def validate(self) -> None:
