@@ -356,14 +356,16 @@ def test_camera_process_killed_and_restarted_the_track_resumes_on_the_new_stream
 
 # ---------------------------------------------------------------------------------- signals
 def _feed(client, stop, width=640, height=480):
-    """Publish frames as fast as the tracker can take them until ``stop`` is set."""
-    frames = [_frame(0, width, height, seed=s) for s in range(4)]
-    i = 0
+    """Publish frames as fast as the tracker can take them until ``stop`` is set.
+
+    One scene, freshly stamped: a target started on BOX stays on it and is never lost, so it
+    is in every detections message (the tests compare ids there). Scenes that change each
+    frame made the newest target's lost state depend on which scene it was started on.
+    """
+    msg = _frame(0, width, height, seed=0)
     while not stop.is_set():
-        msg = frames[i % len(frames)]
         msg.header.stamp = ns_to_stamp(time.time_ns())
         client.publish(msg)
-        i += 1
         time.sleep(0.01)
 
 
