@@ -55,7 +55,7 @@ import torch
 from unsup_tracker import build_tracker, list_methods
 from unsup_tracker.evaluation import devbench
 from unsup_tracker.evaluation.dataset import load_dataset
-from unsup_tracker.geometry import iou_xywh
+from unsup_tracker.geometry import iou_xywh, xywh_to_cxcywh
 from unsup_tracker.long_term import LongTermTracker, LostRule
 
 LOST_THRESHOLDS = (0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -152,8 +152,7 @@ def _scan(tracker, image):
         proposals = [candidate for part in tracker.scan_parts(image, 1.0, (width / 2, height / 2))
                      for candidate in tracker.scan(image, part, count)]
         proposals = sorted(proposals, key=lambda c: -c.score)[:count]
-        centers = np.array([[c.box[0] + c.box[2] / 2, c.box[1] + c.box[3] / 2]
-                            for c in proposals])
+        centers = np.array([xywh_to_cxcywh(c.box)[:2] for c in proposals])
     else:
         side, step = tracker.search_window()
         xs = np.arange(step / 2, width + step / 2, step)

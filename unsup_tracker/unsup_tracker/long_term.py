@@ -48,13 +48,13 @@ the target is re-acquired, and the tracker re-seated on it, when the best candid
 reaches ``reacquire_threshold``, or when the best candidate stays at one place for
 ``reacquire_confirm_frames`` frames scoring at least ``reacquire_confirm_threshold``.
 A method with a dense scan (``Tracker.scan_parts`` / ``scan``, UDT's) proposes its windows
-instead of the grid: each frame evaluates the next band of a scan of the whole frame (every
-window position at once) and ``detect`` verifies its best local maxima, so a scan covers the
-frame in a few frames instead of dozens. The lost state also ends, at the local track's box, when
-the local track recovers: its match, and its box's ``Candidate.score``, are at least
-``recover_match_threshold`` (and its score at least ``lost_score_threshold``) on
-``recover_frames`` consecutive frames. While lost the
-result is the local track's box and score with ``lost=True``.
+instead of the grid: each frame evaluates the next part (a band or tile) of a scan of the
+whole frame (every window position at once) and ``detect`` verifies its best local maxima,
+so a scan covers the frame in a few frames instead of dozens. The lost state also ends, at the
+local track's box, when the local track recovers: its match, and its box's
+``Candidate.score``, are at least ``recover_match_threshold`` (and its score at least
+``lost_score_threshold``) on ``recover_frames`` consecutive frames. While lost the result is
+the local track's box and score with ``lost=True``.
 
 Decisions: the lost flag is the layer's state, not the per-frame threshold (one low frame is
 not "lost"). Recovery by the local track: with re-acquisition alone, a target that came back

@@ -460,11 +460,11 @@ class UDTTracker(Tracker):
         sx, sy, margin, _, _ = self._scan_geometry(image, part.window)
         (row0, row1), (col0, col1) = part.rows, part.cols
         rows, cols = row1 - row0 + m - 1, col1 - col0 + m - 1
-        matrix = np.array([[sx, 0.0, margin + 0.5 * sx - 0.5 - col0],
-                           [0.0, sy, margin + 0.5 * sy - 0.5 - row0]])
-        fill = tuple(float(v) for v in mean_color(image))
-        warped = cv2.warpAffine(image, matrix, (cols, rows), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+        # The part's warped pixels are a crop: its output pixel (0, 0) is the warped frame's
+        # (row0, col0), at the frame's scale (sx, sy).
+        center = ((cols / 2 + col0 - margin) / sx, (rows / 2 + row0 - margin) / sy)
+        warped = crop_and_resize(image, center, (cols / sx, rows / sy), (cols, rows),
+                                 mean_color(image))
         features = self.model(self._patches_to_tensor(warped[None]), padding=p.conv_padding)[0]
         frows, fcols = features.shape[-2:]
         kernel, energy_kernel = self._scan_kernel_spectra(frows, fcols)
