@@ -614,38 +614,44 @@ def _no_new_answers(client, seconds):
 
 @pytest.mark.parametrize("second", ["init", "stop"])
 def test_a_request_arriving_while_init_fine_tunes_is_answered_after_it(tracker, second):
-    """~/init fine-tunes (1.5 s budget); a second ~/init or a ~/stop arrives meanwhile.
+    """~/init fine-tunes (2 s budget); a second ~/init or a ~/stop arrives meanwhile.
 
     Both are answered, in order: the last request decides the state (the second track, or
     none), and nothing of the fine-tuned track is published after a ~/stop.
     """
-    budget = 1.5
+    budget = 2.0
     with _settings(tracker, udt__finetune_seconds=budget, udt__finetune_steps=100000), \
             _tracking_fed_frames(tracker) as started:
         assert started.success, started.message
         first = InitTrack.Request()
         first.box, first.finetune = xywh_to_bbox(BOX), True
         init_service = tracker.node.create_client(InitTrack, f"{tracker.ns}/tracker_node/init")
-        assert init_service.wait_for_service(timeout_sec=20.0)
-        sent = time.monotonic()
-        fine_tuning = init_service.call_async(first)
-        # The node's executor runs the fine-tuning init: the fed frames stop being answered.
-        wait_until(lambda: _no_new_answers(tracker, 0.3), 0.6 * budget,
-                   "the node to be busy with the fine-tuning init", tracker.process)
-        assert not fine_tuning.done(), "~/init with finetune answered before its budget"
-        if second == "init":
-            request = InitTrack.Request()
-            request.box = xywh_to_bbox(BOX)
-            response = tracker.call(InitTrack, "init", request)
-        else:
-            response = tracker.call(Trigger, "stop", Trigger.Request())
-        answered = time.monotonic()
-        wait_until(fine_tuning.done, 20.0, "the fine-tuning ~/init", tracker.process)
+        fine_tuning = None
+        try:
+            assert init_service.wait_for_service(timeout_sec=20.0)
+            fine_tuning = init_service.call_async(first)
+            # The node's executor runs the fine-tuning init: the fed frames stop being answered.
+            # A new client's first request can reach the node late on a loaded machine, so the
+            # second request is sent only once the node is seen busy: it must not overtake.
+            wait_until(lambda: _no_new_answers(tracker, 0.3), 10.0,
+                       "the node to be busy with the fine-tuning init", tracker.process)
+            assert not fine_tuning.done(), "~/init with finetune answered before its budget"
+            if second == "init":
+                request = InitTrack.Request()
+                request.box = xywh_to_bbox(BOX)
+                response = tracker.call(InitTrack, "init", request)
+            else:
+                response = tracker.call(Trigger, "stop", Trigger.Request())
+        finally:
+            # Never leave a request in flight for the next test.
+            if fine_tuning is not None:
+                wait_until(fine_tuning.done, 30.0, "the fine-tuning ~/init", tracker.process)
+            tracker.node.destroy_client(init_service)
         tuned = fine_tuning.result()
-        tracker.node.destroy_client(init_service)
         assert tuned.success and "fine-tuned" in tuned.message, tuned.message
         assert response.success, response.message
-        assert answered - sent >= 0.9 * budget, "served while the fine-tuning init ran"
+        # The node answered the second request after the fine-tuning one: its track is newer,
+        # or (~/stop) the fine-tuned track is among the stopped ones.
         checked = time.time_ns()
         if second == "init":
             assert _track_number(response.track_id) > _track_number(tuned.track_id)
