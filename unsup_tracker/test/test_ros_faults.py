@@ -147,6 +147,26 @@ def _publish_and_wait(client, msg):
     return client.answered(stamp)[-1]
 
 
+def _first_answered_frame(client, timeout=30.0):
+    """Publish fresh frames to a just-started node until one is answered; return its stamp.
+
+    The node's detections publisher may not have discovered the client's subscription yet
+    when the first answer goes out (volatile: that answer is never delivered), so one frame
+    is not enough on a loaded machine.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stamp = time.time_ns()
+        client.publish(_frame(stamp))
+        try:
+            wait_until(lambda: client.answered(stamp), 1.0, f"an answer to frame {stamp}",
+                       client.process)
+            return stamp
+        except AssertionError:
+            assert client.process.alive, client.process.log_tail(30)
+    raise AssertionError(f"no frame answered within {timeout} s")
+
+
 def test_ready_line_names_both_services(tracker):
     wait_until(lambda: "ready:" in tracker.process.log_text(), 30.0, "the ready line")
     assert "services /f/tracker_node/init and /f/tracker_node/stop" in tracker.process.log_text()
@@ -767,8 +787,7 @@ def test_a_node_started_with_bad_settings_can_be_fixed_one_change_at_a_time(tmp_
         wait_until(lambda: client.image.get_subscription_count() >= 1, 60.0,
                    "the tracker's image subscription", process)
         client.process = process
-        stamp = time.time_ns()
-        _publish_and_wait(client, _frame(stamp))
+        stamp = _first_answered_frame(client)
         refused = client.init(BOX, stamp)
         assert not refused.success and "padding must be > 0" in refused.message
         # Still checked on its own while the settings are invalid.
