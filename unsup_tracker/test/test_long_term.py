@@ -68,19 +68,7 @@ def occlusion_run(method):
     return lost, states, ious, [e.kind for e in tracker.events]
 
 
-#: Measured with the shipped USOT (2400 steps with context swap): it follows the dimmed target
-#: and ends the lost state by its local track, and does not take the look-alike.
-#: USOT never re-acquires by search (methods/usot/tracker.py: no threshold separates right from
-#: wrong full-frame candidates on devbench), so a target that comes back elsewhere stays lost.
-USOT_NO_SEARCH = pytest.mark.xfail(strict=True, reason="USOT: no re-acquisition by search")
-
-
-def _marked(method, *marks):
-    return pytest.param(method, marks=marks) if marks else method
-
-
-@pytest.mark.parametrize("method", [_marked(m, *([USOT_NO_SEARCH] if m == "usot" else []))
-                                    for m in METHODS])
+@pytest.mark.parametrize("method", METHODS)
 def test_occluded_target_is_lost_frozen_and_found_again(method):
     lost, states, ious, events = occlusion_run(method)
     # Lost within the first few covered frames, and no model update from then on.
@@ -278,3 +266,4 @@ def test_confirmation_settings_are_validated():
         TrackerParams(reacquire_confirm_frames=0).validate()
     with pytest.raises(ValueError, match="reacquire_confirm_threshold"):
         TrackerParams(reacquire_confirm_threshold=-1.0).validate()
+

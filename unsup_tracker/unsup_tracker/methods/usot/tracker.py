@@ -110,12 +110,19 @@ class USOTParams(TrackerParams):
     lost_score_threshold: float = 0.6
     lost_match_threshold: float = 0.6
     recover_match_threshold: float = 0.6
-    #: No threshold separates right from wrong full-frame re-acquisitions (`reacquire`, 168
-    #: frames scanned; first checkpoint: right best candidate in 91, T 0.9: 78 right / 59
-    #: wrong; shipped: right in 102, T 0.9: 81 / 40, 1.0: 7 / 13), so USOT never re-acquires
-    #: by search: its lost state ends when the local track recovers. A weakness of the
-    #: network's candidate score, not of the layer.
+    #: No threshold separates right from wrong full-frame re-acquisitions on ONE frame
+    #: (`reacquire`, 168 frames scanned; first checkpoint: right best candidate in 91, T 0.9:
+    #: 78 right / 59 wrong; shipped: right in 102, T 0.9: 81 / 40, 1.0: 7 / 13), so USOT
+    #: never re-acquires on a single frame's score...
     reacquire_threshold: float = 10.0
+    #: ... but a place that stays the best candidate for 3 searching frames at >= 0.9 is
+    #: re-acquired (background peaks move between frames; a returning target does not).
+    #: Devbench AUC / FOC / OV / re-acq. right-wrong (`unsup-tracker eval --method usot --set
+    #: reacquire_confirm_threshold=T`): off 60.9 / 46.3 / 59.0 / 1-2; 0.8 63.7 / 58.6 / 59.0
+    #: / 2-4; 0.9 65.1 / 58.6 / 59.0 / 4-4; 0.95 64.2 / 55.1 / 59.0 / 4-4; 1.0 60.6 / 46.3 /
+    #: 59.0 / 1-3; 0.9 over 5 frames 64.9 / 58.1 / 59.0 / 4-3; 0.9 with a 4th scan size
+    #: (``scan_sizes`` 4; its grid scan is slow, so each size comes round later) 64.0.
+    reacquire_confirm_threshold: float = 0.9
 
     def validate(self) -> None:
         super().validate()
