@@ -26,7 +26,7 @@ from synthetic import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from unsup_tracker import build_tracker, list_methods
 from unsup_tracker.geometry import iou_xywh
-from unsup_tracker.long_term import LongTermTracker, LostRule
+from unsup_tracker.long_term import SCAN_SCALES, LongTermTracker, LostRule
 from unsup_tracker.params import TrackerParams
 from unsup_tracker.tracker_base import Candidate, Tracker, TrackResult
 from unsup_tracker.registry import get_method
@@ -267,3 +267,35 @@ def test_confirmation_settings_are_validated():
     with pytest.raises(ValueError, match="reacquire_confirm_threshold"):
         TrackerParams(reacquire_confirm_threshold=-1.0).validate()
 
+
+class _ScaleRecorder(_ScriptedTracker):
+    """Never finds anything; records the scan size of each frame's grid windows."""
+
+    def detect(self, image, centers, scales=None):
+        if len(centers) > 1:
+            self.scan_scales.append(float(scales[1]))
+        return [Candidate(box=np.array([0.0, 0.0, 20.0, 20.0]), score=0.1) for _ in centers]
+
+
+@pytest.mark.parametrize("sizes", [1, 3, 4, 5])
+def test_full_frame_scans_take_the_first_scan_sizes_in_turn(sizes):
+    inner = _ScaleRecorder([None] * 400, scan_sizes=sizes)
+    inner.scan_scales = []
+    tracker = LongTermTracker(inner)
+    image = np.zeros((120, 160, 3), np.uint8)
+    tracker.init(image, (10, 10, 20, 20))
+    for _ in range(300):
+        assert tracker.track(image).lost or not inner.scan_scales
+    scales = inner.scan_scales
+    assert set(scales) == set(SCAN_SCALES[:sizes])
+    if sizes > 1:
+        # Each scan holds one size over its frames; the sizes follow SCAN_SCALES, cycling.
+        turns = [s for i, s in enumerate(scales) if i == 0 or s != scales[i - 1]]
+        assert len(turns) > 2 * sizes
+        assert turns == [SCAN_SCALES[i % sizes] for i in range(len(turns))]
+
+
+def test_scan_sizes_are_validated():
+    for wrong in (0, 6):
+        with pytest.raises(ValueError, match="scan_sizes"):
+            TrackerParams(scan_sizes=wrong).validate()

@@ -84,8 +84,9 @@ from .tracker_base import Tracker, TrackResult, check_image
 
 #: Weight of a new confident score in the running mean the collapse test compares with.
 _SCORE_MEAN_RATE = 0.1
-#: Target size factors of successive full-frame scans (the size may change while out of view).
-SCAN_SCALES = (1.0, 0.75, 1.33)
+#: Target size factors of successive full-frame scans (the size may change while out of view);
+#: a method uses the first ``TrackerParams.scan_sizes`` of them.
+SCAN_SCALES = (1.0, 0.75, 1.33, 1.78, 0.56)
 
 
 @dataclasses.dataclass
@@ -306,7 +307,7 @@ class LongTermTracker(Tracker):
 
     def _scan_scale(self) -> float:
         """Target size factor of the current scan (the first one: the size as it was)."""
-        return SCAN_SCALES[(self._scan - 1) % len(SCAN_SCALES)]
+        return SCAN_SCALES[(self._scan - 1) % self.params.scan_sizes]
 
     def _next_windows(self, image: np.ndarray) -> list[np.ndarray]:
         """Centres of this frame's search windows beside the local track's (at the scan's size).

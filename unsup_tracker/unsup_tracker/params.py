@@ -175,6 +175,10 @@ class TrackerParams(Params):
     recover_ratio: float = 0.0
     #: Search windows evaluated per frame while lost (the search is spread over frames).
     search_windows_per_frame: int = 4
+    #: Successive full-frame scans assume the target size times the first ``scan_sizes``
+    #: factors of :data:`unsup_tracker.long_term.SCAN_SCALES` in turn (1, 0.75, 1.33, 1.78,
+    #: 0.56): a target may come back nearer or farther. More sizes make each come round later.
+    scan_sizes: int = 3
 
     def validate(self) -> None:
         if not 0 <= self.finetune_seconds <= MAX_FINETUNE_SECONDS:
@@ -186,6 +190,8 @@ class TrackerParams(Params):
         if not 1 <= self.lost_patience <= 1000 or not 1 <= self.search_windows_per_frame <= 64:
             raise ValueError("lost_patience must be in [1, 1000] and search_windows_per_frame "
                              "in [1, 64]")
+        if not 1 <= self.scan_sizes <= 5:
+            raise ValueError("scan_sizes must be in [1, 5]")
         if not 1 <= self.recover_frames <= 1000 or not 1 <= self.reacquire_confirm_frames <= 1000:
             raise ValueError("recover_frames and reacquire_confirm_frames must be in [1, 1000]")
         if not 0.0 <= self.reacquire_confirm_threshold <= 10.0:

@@ -58,6 +58,12 @@ class UDTParams(TrackerParams):
     reacquire_threshold: float = 0.6
     reacquire_confirm_threshold: float = 0.45
     reacquire_confirm_frames: int = 3
+    #: A 4th scan size, x1.78 (a target that comes back much nearer): the dense scan covers a
+    #: frame at one size in 1-4 frames, so a size more costs little delay. Devbench (AUC /
+    #: FOC / OV, absent flagged lost, re-acq. right / wrong): 3 sizes 72.8 / 60.5 / 60.5, 99,
+    #: 6 / 2; 4 sizes 74.7 / 61.0 / 65.8, 93, 7 / 2; 5 (x0.56 too) 73.9 / 59.2 / 64.9, 93,
+    #: 7 / 2. real_dev 54.4 -> 54.5 with 4.
+    scan_sizes: int = 4
     #: Recovery by the local track (bench/bench_long_term.py recovery, devbench replay; frames
     #: flagged lost with IoU > 0.5 / while absent, of 1339 / 128): none 27 / 112; level 0.35,
     #: 3 frames: 16 / 112 (1 frame: 14 / 112; 0.3: 16 / 112; 0.25 or lower: 15 / 87, it ends
