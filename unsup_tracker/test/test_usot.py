@@ -161,7 +161,8 @@ def test_registration_params_and_checkpoint_round_trip(tmp_path):
     assert (params.memory_size, params.memory_weight, params.online_update) == (7, 0.7, True)
     with pytest.raises(UnknownParameterError):
         USOTParams.from_overrides(memory_sise=5)
-    for bad in ({"memory_size": 2}, {"memory_weight": 1.5}, {"small_instance_size": 240}):
+    for bad in ({"memory_size": 2}, {"memory_weight": 1.5}, {"small_instance_size": 240},
+                {"instance_size": 200}, {"instance_size": 55}):
         with pytest.raises(ValueError):
             USOTParams.from_overrides(bad)
     torch.manual_seed(1)
@@ -240,9 +241,12 @@ def test_tracker_follows_a_moving_textured_patch(tmp_path):
     # The 40 px patch with context 0.5: template side 80 -> 127 px, so 63.5 px in the patch.
     net = structured_usot()
     path = save_checkpoint(tmp_path / "usot.pt", "usot", net, DEFAULT_USOT_CONFIG)
-    for overrides in ({}, {"memory_weight": 0.0}):
+    for overrides in ({}, {"memory_weight": 0.0}, {"instance_size": 191}):
         tracker = build_tracker("usot", path, device="cpu", **overrides)
         tracker.init(frames[0], boxes[0])
+        if overrides.get("instance_size"):
+            assert tracker.inner.search_window()[0] == pytest.approx(
+                80.0 * 191 / 127), "the search crop follows instance_size"
         errors = []
         for frame, box in zip(frames[1:], boxes[1:]):
             result = tracker.track(frame)
