@@ -397,6 +397,35 @@ def test_cycle_targets_are_the_cycles_own_start(monkeypatch):
         assert abs(float(ys.float().mean()) - 127) < 1.5
 
 
+def test_pair_stage_context_swap_keeps_the_target_and_replaces_its_surroundings():
+    clip, images = pseudo_clip()
+    # A second clip of flat frames: the swapped-in context is flat grey there, or moving-patch
+    # frames elsewhere.
+    flat = FakeDiscovery(len(images), 4, np.tile([[10.0, 10.0, 20.0, 20.0]], (4, 1)),
+                         {0: np.ones(images[0].shape[:2], bool)})
+    frames = list(images) + [np.full_like(images[0], 90)] * 4
+    model = build_cyclesiam({})
+    batches = {}
+    for probability in (0.0, 1.0):
+        # One sample: the swap's draws would shift a second sample's jitter.
+        recipe = recipe_for(clip, model, batch_size=1, pair_fraction=1.0, refine_fraction=0.0,
+                            context_swap_probability=probability)
+        recipe.clips.append(flat)
+        recipe.prepare(model, None, np.random.default_rng(0))
+        batches[probability] = recipe.sample_batch(LabelFreeSource(frames),
+                                                   np.random.default_rng(3))
+    kept, swapped = batches[0.0], batches[1.0]
+    for key in ("box", "mask", "template"):
+        assert torch.equal(kept[key], swapped[key]), key
+    for i, (cx, cy) in enumerate(kept["box"][:, :2].round().int().tolist()):
+        inside = (slice(None), slice(cy - 5, cy + 5), slice(cx - 5, cx + 5))
+        assert torch.allclose(kept["search"][i][inside], swapped["search"][i][inside], atol=2.0)
+        corners = swapped["search"][i][:, :20, :20] - kept["search"][i][:, :20, :20]
+        assert corners.abs().mean() > 5.0
+    with pytest.raises(ValueError, match="context_swap_probability"):
+        CycleSiamRecipeParams(context_swap_probability=-0.1).validate()
+
+
 def test_training_steps_reduce_the_loss():
     torch.manual_seed(0)
     clip, images = pseudo_clip()

@@ -29,6 +29,9 @@ Decisions (the papers list only "random rotation, color jitter, etc."):
 * Photometric jitter, drawn independently for template and search: brightness, contrast,
   saturation, optional grey conversion and Gaussian blur.
 * Padding outside the image uses the image's mean colour, as SiamFC does.
+* Context swap (:func:`swap_context`, ours; USOT and CycleSiam pair stages): a pair cut from one
+  frame shows the target's surroundings in both patches, so a network can find the target by
+  its context; replacing the search patch's surroundings with another frame rules that out.
 """
 from __future__ import annotations
 
@@ -174,3 +177,27 @@ def stack_pairs(pairs: Sequence[Pair]) -> dict[str, np.ndarray]:
         "offset": np.stack([p.offset for p in pairs]).astype(np.float32),
         "fill": np.stack([p.fill for p in pairs]).astype(np.float32),
     }
+
+
+def swap_context(patch: np.ndarray, box_xyxy: Sequence[float], other_image: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Return ``patch`` with its context replaced, the target kept inside ``box_xyxy``.
+
+    Outside an ellipse inscribed in the box (patch pixels), feathered over a tenth of its
+    smaller side, the patch shows a crop of ``other_image`` at a random place and scale.
+    """
+    height, width = other_image.shape[:2]
+    side = min(height, width) * rng.uniform(0.4, 1.0)
+    # Centres that keep the crop inside the frame where it fits (no fill-colour borders).
+    centre = (rng.uniform(min(side / 2, width / 2), max(width - side / 2, width / 2)),
+              rng.uniform(min(side / 2, height / 2), max(height - side / 2, height / 2)))
+    size = patch.shape[0]
+    background = crop_and_resize(other_image, centre, side, size, mean_color(other_image))
+    alpha = np.zeros((size, size), np.float32)
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    axes = (max((x1 - x0) / 2, 1.0), max((y1 - y0) / 2, 1.0))
+    cv2.ellipse(alpha, (int(round((x0 + x1) / 2)), int(round((y0 + y1) / 2))),
+                (int(round(axes[0])), int(round(axes[1]))), 0, 0, 360, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.1 * min(axes) * 2, 1.0))[..., None]
+    mixed = alpha * patch.astype(np.float32) + (1.0 - alpha) * background
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)

@@ -33,7 +33,7 @@ a resumed run bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import abc
-from typing import Any, Optional, Protocol
+from typing import Any, Optional, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -77,6 +77,13 @@ class DiscoveredClip(Protocol):
 
     def region_mask(self, frame: int) -> Optional[np.ndarray]:
         """Bool (H, W) flow-distance region inside the box of a picked frame, else None."""
+
+
+def random_clip_frame(clips: Sequence[DiscoveredClip], source: FrameSource,
+                      rng: np.random.Generator) -> np.ndarray:
+    """A random frame of a random clip (e.g. the new context of a context swap)."""
+    clip = clips[int(rng.integers(len(clips)))]
+    return source.frame_at(clip.frame_offset + int(rng.integers(clip.num_frames)))
 
 
 class TrainingRecipe(abc.ABC):

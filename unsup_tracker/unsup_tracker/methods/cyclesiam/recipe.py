@@ -81,8 +81,9 @@ from ...geometry import xywh_to_cxcywh
 from ...models.anchor_free import roi_align
 from ...models.backbones import backbone_sgd
 from ...models.rpn import anchor_labels, box_loss, encode_boxes, mask_loss, score_loss
+from ...pairs import swap_context
 from ...params import Params
-from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe
+from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe, random_clip_frame
 from .model import CycleSiamNet, cyclesiam_config
 from .tracker import CycleSiamParams, best_box, region_side
 
@@ -100,6 +101,9 @@ class CycleSiamRecipeParams(Params):
     refine_fraction: float = 0.2
     #: Where cycles start: discovery's boxes and masks, or random boxes (filled as masks).
     init_boxes: str = "discovery"
+    #: Pair stage: share of search patches whose surroundings are replaced by another frame's
+    #: (:func:`unsup_tracker.pairs.swap_context`; USOT's recipe has the same). 0 = off.
+    context_swap_probability: float = 0.0
     context: float = 0.5
     template_shift: float = 4.0
     template_scale: float = 0.05
@@ -128,7 +132,7 @@ class CycleSiamRecipeParams(Params):
         if self.batch_size < 1 or self.frame_range < 1:
             raise ValueError("batch_size and frame_range must be >= 1")
         for name in ("pair_fraction", "refine_fraction", "warmup_fraction",
-                     "backbone_lr_factor"):
+                     "backbone_lr_factor", "context_swap_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]")
         if self.pair_fraction + self.refine_fraction > 1.0:
@@ -333,20 +337,26 @@ class CycleSiamRecipe(TrainingRecipe):
         # Last hop 2 -> 1 (with gradient, in loss()): the loss compares it with the start. In
         # the pair stage "frame 2" is frame 1 and the box the start box.
         out: dict[str, list] = {"template": [], "search": [], "box": [], "mask": []}
-        side = self.instance_size
+        side, params = self.instance_size, self.params
         for (_, _, first, start_box, region), second, box in zip(starts, seconds, boxes):
             template, search, centre, crop = self._crops(second, box, first, box[:2], rng)
             scale = side / crop
+            in_patch = np.concatenate([(start_box[:2] - centre) * scale + (side - 1) / 2,
+                                       start_box[2:] * scale])
+            # Drawn only when asked for, so runs without it keep their random stream.
+            if stage == "pair" and params.context_swap_probability > 0 and \
+                    rng.random() < params.context_swap_probability:
+                search = swap_context(search, np.concatenate(
+                    [in_patch[:2] - in_patch[2:] / 2, in_patch[:2] + in_patch[2:] / 2]),
+                    random_clip_frame(self.clips, source, rng), rng)
             out["template"].append(template)
             out["search"].append(search)
-            out["box"].append(np.concatenate([(start_box[:2] - centre) * scale + (side - 1) / 2,
-                                              start_box[2:] * scale]))
+            out["box"].append(in_patch)
             out["mask"].append(crop_and_resize(region, centre, crop, side, 0.0))
         batch = {key: torch.from_numpy(image_to_tensor_layout(np.stack(out[key])))
                  for key in ("template", "search")}
         batch["box"] = torch.from_numpy(np.stack(out["box"]).astype(np.float32))
         batch["mask"] = torch.from_numpy(np.stack(out["mask"]).astype(np.float32))
-        params = self.params
         weights = (params.refine_cls_weight, params.refine_box_weight, params.refine_mask_weight) \
             if stage == "refine" else (params.cls_weight, params.box_weight, params.mask_weight)
         batch["weights"] = torch.tensor(weights, dtype=torch.float32)

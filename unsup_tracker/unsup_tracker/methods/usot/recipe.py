@@ -55,15 +55,14 @@ import dataclasses
 import math
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
 from ...crops import crop_and_resize, image_to_tensor_layout, mean_color
 from ...geometry import xywh_to_cxcywh
-from ...pairs import PairGeometry, PairJitter, photometric_jitter
+from ...pairs import PairGeometry, PairJitter, photometric_jitter, swap_context
 from ...params import Params
-from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe
+from ...recipe import DiscoveredClip, FrameSource, TrainingRecipe, random_clip_frame
 from ...models.backbones import backbone_sgd
 from ...models.siamfc import balanced_logistic_loss
 from .model import USOTNet, box_sizes, usot_config
@@ -227,32 +226,6 @@ class USOTRecipe(TrainingRecipe):
                             saturation=params.saturation, gray_probability=0.0)
         return photometric_jitter(np.ascontiguousarray(patch), jitter, rng), box
 
-    def _swap_context(self, patch: np.ndarray, box: np.ndarray, source: FrameSource,
-                      rng: np.random.Generator) -> np.ndarray:
-        """Return ``patch`` with its context replaced, the target kept inside ``box``.
-
-        Outside an ellipse inscribed in the box (x0, y0, x1, y1), feathered over a tenth of
-        its smaller side, the patch shows a crop of a random frame of a random clip at a random
-        place and scale.
-        """
-        clip = self.clips[int(rng.integers(len(self.clips)))]
-        image = source.frame_at(clip.frame_offset + int(rng.integers(clip.num_frames)))
-        height, width = image.shape[:2]
-        side = min(height, width) * rng.uniform(0.4, 1.0)
-        # Centres that keep the crop inside the frame where it fits (no fill-colour borders).
-        centre = (rng.uniform(min(side / 2, width / 2), max(width - side / 2, width / 2)),
-                  rng.uniform(min(side / 2, height / 2), max(height - side / 2, height / 2)))
-        size = patch.shape[0]
-        background = crop_and_resize(image, centre, side, size, mean_color(image))
-        alpha = np.zeros((size, size), np.float32)
-        x0, y0, x1, y1 = (float(v) for v in box)
-        axes = (max((x1 - x0) / 2, 1.0), max((y1 - y0) / 2, 1.0))
-        cv2.ellipse(alpha, (int(round((x0 + x1) / 2)), int(round((y0 + y1) / 2))),
-                    (int(round(axes[0])), int(round(axes[1]))), 0, 0, 360, 1.0, -1)
-        alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.1 * min(axes) * 2, 1.0))[..., None]
-        mixed = alpha * patch.astype(np.float32) + (1.0 - alpha) * background
-        return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-
     def sample_batch(self, source: FrameSource,
                      rng: np.random.Generator) -> dict[str, torch.Tensor]:
         if not self.clips:
@@ -274,7 +247,8 @@ class USOTRecipe(TrainingRecipe):
             # Drawn only when asked for, so runs without it keep their random stream.
             if params.context_swap_probability > 0 and \
                     rng.random() < params.context_swap_probability:
-                search = self._swap_context(search, search_box, source, rng)
+                search = swap_context(search, search_box,
+                                      random_clip_frame(self.clips, source, rng), rng)
             out["template"].append(template)
             out["template_box"].append(template_box)
             out["search"].append(search)
