@@ -32,8 +32,9 @@ track recovers at that fraction of the mean at the loss): frames flagged lost wh
 (false alarms) and while the target is absent (hits). The search is not replayed (no
 re-acquisition elsewhere), so hits are an upper bound on what the layer keeps flagged.
 
-``cost``: per-frame ``track()`` time with the layer on and off on the same frames (rounds
-alternate, median over rounds), and the time of a frame while lost (searching), for each
+``cost``: per-frame ``track()`` time with the layer on and off on the same frames, of the
+frames tracked normally (one the layer enters lost is a searching frame; their count is printed;
+rounds alternate, median over rounds), and the time of a frame while lost (searching), for each
 method at one thread (mean and 95th percentile over the frames). Printed, never asserted.
 
     python bench/bench_long_term.py thresholds [--methods udt s2siamfc pul] [--every 10]
@@ -299,19 +300,26 @@ def cost(methods, frames: int, rounds: int) -> None:
         clip.append(image)
     first = (200.0, 200.0, 60.0, 60.0)
     print("| method | track, layer off (ms) | track, layer on (ms) | overhead | "
-          "searching frame, mean (ms) | searching frame, p95 (ms) |\n"
-          "|---|---:|---:|---:|---:|---:|")
+          "searching frame, mean (ms) | searching frame, p95 (ms) | frames lost, layer on |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
     for method in methods:
         times = {"off": [], "on": [], "search": []}
-        searching = []
+        searching, lost_frames = [], 0
         for _ in range(rounds):
             for key in ("off", "on"):
                 tracker = build_tracker(method, device="cpu", long_term=key == "on")
                 tracker.init(clip[0], first)
-                start = time.perf_counter()
+                # Tracking normally: frames the layer enters while lost are searching frames,
+                # measured below, and not counted here.
+                normal = []
                 for image in clip[1:]:
+                    was_lost = bool(getattr(tracker, "lost", False))
+                    start = time.perf_counter()
                     tracker.track(image)
-                times[key].append((time.perf_counter() - start) / (len(clip) - 1))
+                    if not was_lost:
+                        normal.append(time.perf_counter() - start)
+                    lost_frames += was_lost
+                times[key].append(float(np.mean(normal)))
             tracker = build_tracker(method, device="cpu", reacquire_threshold=1e9,
                                     reacquire_confirm_threshold=0.0)
             assert isinstance(tracker, LongTermTracker)
@@ -324,7 +332,8 @@ def cost(methods, frames: int, rounds: int) -> None:
             times["search"].append(float(np.mean(searching[-(len(clip) - 1):])))
         off, on, search = (1000 * float(np.median(times[k])) for k in ("off", "on", "search"))
         print(f"| {method} | {off:.2f} | {on:.2f} | {100 * (on / off - 1):+.1f} % | "
-              f"{search:.2f} | {1000 * float(np.percentile(searching, 95)):.2f} |")
+              f"{search:.2f} | {1000 * float(np.percentile(searching, 95)):.2f} | "
+              f"{lost_frames}/{rounds * (len(clip) - 1)} |")
 
 
 def main() -> None:
