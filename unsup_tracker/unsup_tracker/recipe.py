@@ -81,7 +81,7 @@ class DiscoveredClip(Protocol):
 
 def random_clip_frame(clips: Sequence[DiscoveredClip], source: FrameSource,
                       rng: np.random.Generator) -> np.ndarray:
-    """A random frame of a random clip (e.g. the new context of a context swap)."""
+    """Return a random frame of a random clip (e.g. the new context of a context swap)."""
     clip = clips[int(rng.integers(len(clips)))]
     return source.frame_at(clip.frame_offset + int(rng.integers(clip.num_frames)))
 
