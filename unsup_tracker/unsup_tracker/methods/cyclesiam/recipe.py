@@ -59,10 +59,14 @@ Per sample:
     21 cycle steps) scored higher, so the cycles made it worse;
   - longer pair warm-up, lr 0.02 (1500 steps: 1200 pair / 150 cycle / 150 refine): 27.2 (34.7
     with today's decoding defaults; its pair-stage snapshot at step 1200 31.3);
-  - the same with ``context_swap_probability`` 0.5 (the current ``tools/train_shipped.sh
-    cyclesiam``, 16 min wall on one thread): **46.6** (pair-stage snapshot 41.2); mask J&F 37.7
-    against 35.8 for its box filled; real_dev in the README. Without the swap the pair task is
-    solved by the context (cls loss 0.007 at step 958 against 0.13 with it);
+  - the same with ``context_swap_probability`` 0.5: 46.6 (pair-stage snapshot 41.2). Without
+    the swap the pair task is solved by the context (cls loss 0.007 at step 958 against 0.13
+    with it). Its hops decoded with SiamMask's values; they decode with the tracker's defaults
+    (``hop_params``), so when those changed to the devbench-chosen ones the same command gave
+    other weights: the current ``tools/train_shipped.sh cyclesiam`` (16 min wall on one thread)
+    scores **47.6**, real_dev 35.5, mask J&F 39.1 against 36.7 for its box filled;
+  - that command with ``init_boxes=random`` (UDT's random boxes, the filled box as mask): 34.7,
+    so cycles start from discovery;
   - 2400 steps, 1200 pair / 960 cycle / 240 refine, swap: pair snapshot 44.8, after 600 cycle
     steps 35.0, final 31.0: long cycle training still degrades the network.
 

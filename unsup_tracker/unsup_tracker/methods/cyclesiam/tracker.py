@@ -30,8 +30,9 @@ Decisions:
 
 * Decoding defaults chosen on devbench (SiamMask's ``TrackerConfig``: penalty_k 0.09,
   window_influence 0.39, lr 0.38, seg_thr 0.3; DIGEST 4.5): penalty_k 0.2, window_influence
-  0.5, size_lr 0.1. With the best checkpoint so far (``tools/train_shipped.sh cyclesiam``,
-  1500 steps with context swap; not shipped) devbench AUC 46.6 against 34.6 with SiamMask's;
+  0.5, size_lr 0.1 (the training hops decode with them too). With the best checkpoint so far
+  (1500 steps with context swap, hops decoded with SiamMask's values; not shipped) devbench
+  AUC 46.6 against 34.6 with SiamMask's;
   one value changed at a time: window_influence 0.4 48.1, 0.6 43.6; penalty_k 0.1 48.2, 0.3
   49.2; size_lr 0.05 47.4, 0.2 43.5 (within the spread of one devbench run; kept).
 * Confidence: the object probability of the chosen anchor (before penalty and window).
