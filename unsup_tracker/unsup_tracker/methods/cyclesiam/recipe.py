@@ -94,7 +94,7 @@ import numpy as np
 import torch
 
 from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
-from ...geometry import xywh_to_cxcywh
+from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh, xywh_to_xyxy
 from ...models.anchor_free import roi_align
 from ...models.backbones import backbone_sgd
 from ...models.rpn import anchor_labels, box_loss, encode_boxes, mask_loss, score_loss
@@ -363,9 +363,8 @@ class CycleSiamRecipe(TrainingRecipe):
             # Drawn only when asked for, so runs without it keep their random stream.
             if stage == "pair" and params.context_swap_probability > 0 and \
                     rng.random() < params.context_swap_probability:
-                search = swap_context(search, np.concatenate(
-                    [in_patch[:2] - in_patch[2:] / 2, in_patch[:2] + in_patch[2:] / 2]),
-                    random_clip_frame(self.clips, source, rng), rng)
+                search = swap_context(search, xywh_to_xyxy(cxcywh_to_xywh(in_patch)),
+                                      random_clip_frame(self.clips, source, rng), rng)
             out["template"].append(template)
             out["search"].append(search)
             out["box"].append(in_patch)
