@@ -26,8 +26,8 @@ from synthetic import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from unsup_tracker import build_tracker, list_methods
 from unsup_tracker.geometry import iou_xywh
-from unsup_tracker.long_term import SCAN_SCALES, LongTermTracker, LostRule
-from unsup_tracker.params import TrackerParams
+from unsup_tracker.long_term import LongTermTracker, LostRule
+from unsup_tracker.params import SCAN_SCALES, TrackerParams
 from unsup_tracker.tracker_base import Candidate, Tracker, TrackResult
 from unsup_tracker.registry import get_method
 

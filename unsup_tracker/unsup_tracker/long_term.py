@@ -40,8 +40,9 @@ an occluder that moves away uncovers it in the local search; besides,
 ``search_windows_per_frame - 1`` windows of the method's normal search size are evaluated with
 ``detect``: the next windows of a grid of step ``search_window()[1]`` anchored at the last
 confident position and covering the whole frame, nearest first (a widening search that ends as
-a coarse full-frame scan, then starts over). Successive scans assume the target size
-times :data:`SCAN_SCALES` (it may have changed out of view); the anchor window keeps the size.
+a coarse full-frame scan, then starts over). Successive scans assume the target size times
+the first ``scan_sizes`` of :data:`~unsup_tracker.params.SCAN_SCALES` (it may have changed
+out of view); the anchor window keeps the size.
 The local track's box is checked with ``detect`` like the grid windows (in the same batch);
 the target is re-acquired, and the tracker re-seated on it, when the best candidate's
 ``Candidate.score`` (match with the first-frame template, and the memory for methods with one)
@@ -80,13 +81,11 @@ from typing import Optional
 import numpy as np
 
 from .geometry import xywh_to_cxcywh
+from .params import SCAN_SCALES
 from .tracker_base import Tracker, TrackResult, check_image
 
 #: Weight of a new confident score in the running mean the collapse test compares with.
 _SCORE_MEAN_RATE = 0.1
-#: Target size factors of successive full-frame scans (the size may change while out of view);
-#: a method uses the first ``TrackerParams.scan_sizes`` of them.
-SCAN_SCALES = (1.0, 0.75, 1.33, 1.78, 0.56)
 
 
 @dataclasses.dataclass

@@ -117,6 +117,9 @@ def _coerce(name: str, value: Any, field: dataclasses.Field, cls: type) -> Any:
 MAX_FINETUNE_SECONDS = 30.0
 MAX_FINETUNE_STEPS = 1_000_000
 MAX_NUM_SCALES = 15
+#: Target size factors of the long-term layer's successive full-frame scans (the size may change
+#: while out of view); a method uses the first ``TrackerParams.scan_sizes`` of them.
+SCAN_SCALES = (1.0, 0.75, 1.33, 1.78, 0.56)
 
 
 @dataclasses.dataclass
@@ -176,8 +179,8 @@ class TrackerParams(Params):
     #: Search windows evaluated per frame while lost (the search is spread over frames).
     search_windows_per_frame: int = 4
     #: Successive full-frame scans assume the target size times the first ``scan_sizes``
-    #: factors of :data:`unsup_tracker.long_term.SCAN_SCALES` in turn (1, 0.75, 1.33, 1.78,
-    #: 0.56): a target may come back nearer or farther. More sizes make each come round later.
+    #: factors of :data:`SCAN_SCALES` in turn: a target may come back nearer or farther. More
+    #: sizes make each come round later.
     scan_sizes: int = 3
 
     def validate(self) -> None:
@@ -190,8 +193,8 @@ class TrackerParams(Params):
         if not 1 <= self.lost_patience <= 1000 or not 1 <= self.search_windows_per_frame <= 64:
             raise ValueError("lost_patience must be in [1, 1000] and search_windows_per_frame "
                              "in [1, 64]")
-        if not 1 <= self.scan_sizes <= 5:
-            raise ValueError("scan_sizes must be in [1, 5]")
+        if not 1 <= self.scan_sizes <= len(SCAN_SCALES):
+            raise ValueError(f"scan_sizes must be in [1, {len(SCAN_SCALES)}]")
         if not 1 <= self.recover_frames <= 1000 or not 1 <= self.reacquire_confirm_frames <= 1000:
             raise ValueError("recover_frames and reacquire_confirm_frames must be in [1, 1000]")
         if not 0.0 <= self.reacquire_confirm_threshold <= 10.0:
