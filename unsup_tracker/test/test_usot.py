@@ -259,6 +259,34 @@ def test_tracker_follows_a_moving_textured_patch(tmp_path):
     assert np.hypot(boxes[-1][0] - boxes[0][0], boxes[-1][1] - boxes[0][1]) > 60
 
 
+def test_size_calibration_removes_the_heads_steady_size_error(tmp_path):
+    """A head that always predicts 1.3x the true size: calibrated, the box keeps its size."""
+    frames, boxes = moving_patch_sequence(20)
+    net = structured_usot()
+    with torch.no_grad():
+        net.reg_bias.fill_(math.log(1.3))
+    path = save_checkpoint(tmp_path / "usot.pt", "usot", net, DEFAULT_USOT_CONFIG)
+    sizes = {}
+    for calibrate in (True, False):
+        tracker = build_tracker("usot", path, device="cpu", long_term=False, size_lr=0.3,
+                                calibrate_size=calibrate)
+        tracker.init(frames[0], boxes[0])
+        if calibrate:
+            assert np.allclose(tracker.size_bias, 1.3, atol=0.02)
+        for frame in frames[1:]:
+            sizes[calibrate] = tracker.track(frame).box[2:]
+    assert np.allclose(sizes[True], 40.0, atol=2.0)
+    # Uncalibrated, every frame moves the size 0.3 of the way towards 1.3x.
+    assert np.all(sizes[False] > 50.0)
+    # The calibration is bounded: a head 3x off is corrected by exp(0.5) at most.
+    with torch.no_grad():
+        net.reg_bias.fill_(math.log(3.0))
+    path = save_checkpoint(tmp_path / "usot3.pt", "usot", net, DEFAULT_USOT_CONFIG)
+    tracker = build_tracker("usot", path, device="cpu", long_term=False)
+    tracker.init(frames[0], boxes[0])
+    assert np.allclose(tracker.size_bias, math.exp(0.5))
+
+
 def test_tracker_queue_follows_the_rule_and_switches():
     frames, boxes = moving_patch_sequence(12)
     # Without the long-term layer: its lost thresholds, chosen for the shipped weights, freeze
