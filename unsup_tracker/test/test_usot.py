@@ -259,6 +259,13 @@ def test_tracker_follows_a_moving_textured_patch(tmp_path):
     assert np.hypot(boxes[-1][0] - boxes[0][0], boxes[-1][1] - boxes[0][1]) > 60
 
 
+def test_size_error_is_the_bounded_geometric_mean_hand_computed():
+    from unsup_tracker.models.rpn import size_error
+    # Widths 2x and 0.5x (mean log 0) and heights 1.2x twice: (1, 1.2).
+    assert np.allclose(size_error([[80.0, 24.0], [20.0, 24.0]], (40.0, 20.0)), [1.0, 1.2])
+    assert np.allclose(size_error([[400.0, 2.0]], (40.0, 20.0)), [math.exp(0.5), math.exp(-0.5)])
+
+
 def test_size_calibration_removes_the_heads_steady_size_error(tmp_path):
     """A head that always predicts 1.3x the true size: calibrated, the box keeps its size."""
     frames, boxes = moving_patch_sequence(20)
@@ -272,7 +279,7 @@ def test_size_calibration_removes_the_heads_steady_size_error(tmp_path):
                                 calibrate_size=calibrate)
         tracker.init(frames[0], boxes[0])
         if calibrate:
-            assert np.allclose(tracker.size_bias, 1.3, atol=0.02)
+            assert np.allclose(tracker.size_error, 1.3, atol=0.02)
         for frame in frames[1:]:
             sizes[calibrate] = tracker.track(frame).box[2:]
     assert np.allclose(sizes[True], 40.0, atol=2.0)
@@ -284,7 +291,7 @@ def test_size_calibration_removes_the_heads_steady_size_error(tmp_path):
     path = save_checkpoint(tmp_path / "usot3.pt", "usot", net, DEFAULT_USOT_CONFIG)
     tracker = build_tracker("usot", path, device="cpu", long_term=False)
     tracker.init(frames[0], boxes[0])
-    assert np.allclose(tracker.size_bias, math.exp(0.5))
+    assert np.allclose(tracker.size_error, math.exp(0.5))
 
 
 def test_tracker_queue_follows_the_rule_and_switches():

@@ -114,6 +114,23 @@ def decode_boxes(deltas: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
                         torch.exp(deltas[..., 3]) * anchors[..., 3]], -1)
 
 
+#: Bound of a first-frame size calibration, log units (a factor of 1.65 either way).
+MAX_SIZE_ERROR_LOG = 0.5
+
+
+def size_error(predicted: np.ndarray, true_size) -> np.ndarray:
+    """Width and height factors by which a box regression misjudged a target of known size.
+
+    ``predicted``: ``(N, 2)`` widths and heights regressed for a target of ``true_size`` (w, h,
+    same pixels), e.g. on the first frame and its flip; the geometric mean of the N errors,
+    bounded to ``exp(+-MAX_SIZE_ERROR_LOG)``. Trackers divide later regressed sizes by it: a
+    steady error of the head on one target would otherwise compound through the size update.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(-1, 2)
+    logs = np.log(np.maximum(predicted, 1e-6) / np.asarray(true_size, dtype=np.float64))
+    return np.exp(np.clip(logs.mean(0), -MAX_SIZE_ERROR_LOG, MAX_SIZE_ERROR_LOG))
+
+
 def size_penalty(widths: np.ndarray, heights: np.ndarray, target_size, penalty_k: float
                  ) -> np.ndarray:
     """Penalise candidate sizes as SiamRPN does: ``exp(-(r_c s_c - 1) penalty_k)``.
