@@ -54,13 +54,13 @@ Decisions:
   that shrinks or grows. History, before calibration: chosen on devbench (``size_lr`` / AUC
   on its first 60 frames, naive-stage checkpoint at step 200, w = 0, no long-term layer):
   0.73 / 46.5, 0.3 / 59.9, 0.15 / 65.8, 0.07 / 68.7, 0 / 69.5; penalty_k 0.1 instead of
-  0.021 at 0.3: 60.5, window influence 0.2 instead of 0.321 at 0.15: 65.5. 0.1 kept some size adaptation for
-  the zooms of the full sequences. With the 2400-step checkpoint (full devbench, shipped
-  defaults otherwise): 0.3 / 56.1 (the checkpoint without context swap), 0.2 / 53.1, 0.1 /
-  57.8, 0.05 / 60.9, 0.025 / 61.0, 0 / 62.3. A box that never changes size scores best: the
-  regression is this network's weak part; 0.05 was kept so the box still followed a target
-  that approaches or recedes (P@20 79.8, the highest of the sweep). With the calibration the
-  regression beats a fixed size (figures above).
+  0.021 at 0.3: 60.5, window influence 0.2 instead of 0.321 at 0.15: 65.5. 0.1 kept some
+  size adaptation for the zooms of the full sequences. With the 2400-step checkpoint (full
+  devbench, shipped defaults otherwise): 0.3 / 56.1 (the checkpoint without context swap),
+  0.2 / 53.1, 0.1 / 57.8, 0.05 / 60.9, 0.025 / 61.0, 0 / 62.3. A box that never changed size
+  scored best; 0.05 was kept so the box still followed a target that approaches or recedes
+  (P@20 79.8, the highest of the sweep). With the calibration the regression beats a fixed
+  size (figures above).
 * Re-detection hooks (:mod:`unsup_tracker.long_term`): the match of a frame or a window is the
   peak of the fused R (first-frame template and the queue's memories, as tracking fuses them)
   over its peak on the first frame's search crop, so 1 = as the first frame; while ``frozen``
