@@ -286,6 +286,13 @@ class USOTTracker(Tracker):
             self.windows[side] = cosine_window(side).astype(np.float64)
         return self.windows[side]
 
+    def _windowed_peak(self, response: np.ndarray) -> tuple[int, int]:
+        """Row and column of the maximum of ``response`` blended with the cosine window."""
+        influence = self.params.window_influence
+        blended = (1 - influence) * response + influence * self._window(response.shape[-1])
+        row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
+        return int(row), int(col)
+
     def _box_in_patch(self, patch_side: int, crop_side: float) -> torch.Tensor:
         """Return the current target as an x0, y0, x1, y1 box in a crop centred on it."""
         centre = (patch_side - 1) / 2.0
@@ -320,7 +327,9 @@ class USOTTracker(Tracker):
             memories = net.encode_memory(net.pool(features, box))
             self.queue = MemoryQueue(self.params.memory_size)
             self.queue.set_first([[m[0:1] for m in memories], [m[1:2] for m in memories]])
-            scores, regs, _ = self._responses(features)
+            # The flipped crop only serves the size calibration.
+            scores, regs, _ = self._responses(
+                features if self.params.calibrate_size else features[0:1])
             # Re-detection and match scores are relative to R's peak on the first search crop.
             self.first_peak = max(float(scores[0].max()), 1e-6)
         self.size_error = self._first_frame_size_error(
@@ -331,12 +340,9 @@ class USOTTracker(Tracker):
     def _first_frame_size_error(self, scores: np.ndarray, regs: np.ndarray,
                                 true_size: np.ndarray) -> np.ndarray:
         """R_reg's size error (:func:`size_error`) at the window-blended peak of each crop."""
-        window = self._window(scores.shape[-1])
         sizes = []
         for score, ltrb in zip(scores, regs):
-            blended = (1 - self.params.window_influence) * score \
-                + self.params.window_influence * window
-            row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
+            row, col = self._windowed_peak(score)
             sizes.append([ltrb[0, row, col] + ltrb[2, row, col],
                           ltrb[1, row, col] + ltrb[3, row, col]])
         return size_error(np.array(sizes), true_size)
@@ -393,10 +399,7 @@ class USOTTracker(Tracker):
         size = self.target_size * scale
 
         penalty = size_penalty(widths, heights, size, params.penalty_k)
-        penalised = penalty * score
-        blended = (1 - params.window_influence) * penalised \
-            + params.window_influence * self._window(len(locations))
-        row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
+        row, col = self._windowed_peak(penalty * score)
         confidence = float(score[row, col])
         self.match_score = float(score.max()) / self.first_peak
 
