@@ -58,6 +58,12 @@ def main(argv=None) -> int:
                 "The tracking training below used no labels of any kind. Its frozen layers are "
                 "not in this file: they are read from the installed package at load time, and a "
                 "different file is refused.", ""]
+    donor = meta.get("features_from")
+    if donor:
+        out += [f"**Backbone start: our `{donor.get('method')}` checkpoint.** Its trained "
+                f"backbone blocks (and neck) were copied from `{donor.get('checkpoint')}` "
+                f"({donor.get('tensors')} tensors; `--features-from`), itself trained without "
+                f"labels by: `{donor.get('donor_training_command')}`.", ""]
     out += [f"File: `unsup_tracker/unsup_tracker/weights/{path.name}` ({size_kb:.0f} KB), "
             f"code version `{meta.get('code_version')}`, created {meta.get('created')}.", ""]
     origin = ("Tracking training (backbone initialised as above)" if backbone else

@@ -332,11 +332,11 @@ def test_dp_keeps_the_moving_patch_when_a_distractor_jumps_around():
     assert np.mean(iou_xywh(clip.boxes, truth) > 0.5) >= 0.8  # measured 0.92
 
 
-def train_on_moving_patch(tmp_path, monkeypatch, method, steps, overrides):
+def train_on_moving_patch(tmp_path, monkeypatch, method, steps, overrides, **options):
     """Train ``method`` for ``steps`` on a clip of a moving patch.
 
-    Discovery is cached in ``tmp_path``. Returns ``(result, frames, loss_columns)``, the last
-    being loss.csv as column -> floats.
+    Discovery is cached in ``tmp_path``; ``options`` are further ``TrainOptions`` fields.
+    Returns ``(result, frames, loss_columns)``, the last being loss.csv as column -> floats.
     """
     from unsup_tracker_training.loop import TrainOptions, train
     monkeypatch.setenv("UNSUP_TRACKER_CACHE", str(tmp_path / "cache"))
@@ -344,7 +344,7 @@ def train_on_moving_patch(tmp_path, monkeypatch, method, steps, overrides):
     _write_video(tmp_path / "clip.avi", frames)
     result = train(TrainOptions(
         method=method, data=[str(tmp_path / "clip.avi")], out=str(tmp_path / "run"),
-        steps=steps, quiet=True, threads=1, seed=0, overrides=overrides))
+        steps=steps, quiet=True, threads=1, seed=0, overrides=overrides, **options))
     assert result.steps == steps and np.isfinite(result.final_loss)
     header, *rows = [line.split(",") for line in
                      (tmp_path / "run" / "loss.csv").read_text().splitlines()]

@@ -35,7 +35,8 @@ from unsup_tracker.params import Params, TrackerParams
 from unsup_tracker.recipe import TrainingRecipe
 from unsup_tracker.registry import MethodSpec, get_method, register_method
 from unsup_tracker.tracker_base import Tracker, TrackResult
-from unsup_tracker_training.loop import TrainingError, TrainOptions, train
+from unsup_tracker.checkpoint import CheckpointError
+from unsup_tracker_training.loop import ConfigError, TrainingError, TrainOptions, train
 from unsup_tracker_training.cli import main
 
 METHOD = "tiny_test"
@@ -280,6 +281,17 @@ def test_init_starts_from_a_checkpoint(video, tmp_path):
     b = load_checkpoint(tmp_path / "second" / "tiny_test.pt")
     assert all(torch.equal(a[k], b.state_dict[k]) for k in a)
     assert b.meta["init_checkpoint"] == str(first)
+
+
+def test_features_from_needs_a_fresh_network_and_a_shared_backbone(video, tmp_path):
+    train(options(video, tmp_path / "first", steps=1))
+    first = str(tmp_path / "first" / "tiny_test.pt")
+    with pytest.raises(ConfigError, match="--features-from"):
+        train(options(video, tmp_path / "second", steps=1, init=first, features_from=first))
+    with pytest.raises(TrainingError, match="--features-from"):
+        train(options(video, tmp_path / "first", steps=2, resume=True, features_from=first))
+    with pytest.raises(CheckpointError, match="shares no backbone"):   # TinyNet has none
+        train(options(video, tmp_path / "third", steps=1, features_from=first))
 
 
 def test_cli(video, tmp_path, capsys):

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue OUT/<method>_last.pt (model, optimizer, step, RNG)")
     parser.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights")
+    parser.add_argument("--features-from", metavar="CKPT",
+                        help="start a fresh network's backbone (and neck) from another method's "
+                        "checkpoint on the same backbone, e.g. the shipped usot.pt")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, warnings only")
     parser.add_argument("--checkpoint-every", type=int, default=500, metavar="N",
                         help="save <method>_step<N>.pt and <method>_last.pt every N steps "
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             method=args.method, data=args.data, out=args.out, topic=args.topic, steps=args.steps,
             max_minutes=args.max_minutes, seed=args.seed, device=args.device,
             overrides=overrides, model_overrides=model_overrides, resume=args.resume,
-            init=args.init, quiet=args.quiet,
+            init=args.init, features_from=args.features_from, quiet=args.quiet,
             checkpoint_every=args.checkpoint_every, max_side=args.max_side,
             frame_stride=args.frame_stride, memory_mb=args.memory_mb, images_as=args.images_as,
             overwrite=args.overwrite, threads=args.threads, command=shlex.join([PROG] + argv))

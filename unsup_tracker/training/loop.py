@@ -90,7 +90,7 @@ import torch
 from unsup_tracker import (UNTRAINED, UnknownParameterError, build_model, get_method,
                            load_checkpoint, save_checkpoint)
 from unsup_tracker.atomic_file import atomic_write, describe_os_error
-from unsup_tracker.checkpoint import CheckpointWriteError
+from unsup_tracker.checkpoint import CheckpointWriteError, load_shared_features
 from unsup_tracker.device import resolve_device
 
 from .sampler import FrameSampler
@@ -130,6 +130,9 @@ class TrainOptions:
     model_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     resume: bool = False
     init: str | None = None
+    #: Another method's checkpoint on the same backbone: a fresh network starts from its
+    #: backbone (and neck) weights (:func:`unsup_tracker.checkpoint.load_shared_features`).
+    features_from: str | None = None
     quiet: bool = False
     checkpoint_every: int = 500
     max_side: int = 480
@@ -395,9 +398,9 @@ def train(options: TrainOptions) -> TrainResult:
 
     resume = None
     if options.resume:
-        if options.init:
+        if options.init or options.features_from:
             raise TrainingError("--resume continues OUT's own run; it cannot be combined "
-                                "with --init")
+                                "with --init or --features-from")
         resume = _load_resume(last_path, method)
     elif last_path.exists() and not options.overwrite:
         raise TrainingError(f"{last_path} exists: pass --resume to continue that run, or use "
@@ -449,6 +452,18 @@ def train(options: TrainOptions) -> TrainResult:
                                              model_config=options.model_overrides or None)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model configuration of {method!r}: {exc}") from exc
+    features_record = saved_meta.get("features_from") if resume else None
+    if options.features_from:
+        if options.init:
+            raise ConfigError("--init starts from a whole checkpoint of this method; "
+                              "--features-from only from another's backbone: pass one")
+        donor = load_checkpoint(options.features_from)
+        shared = load_shared_features(model, donor)
+        features_record = {"checkpoint": str(options.features_from), "method": donor.method,
+                           "tensors": len(shared),
+                           "donor_training_command": donor.meta.get("training_command")}
+        LOG.info("backbone from %s (%s): %d tensors", options.features_from, donor.method,
+                 len(shared))
     model_config = {**spec.default_model_config,
                     **(init_checkpoint.model_config if init_checkpoint
                        else options.model_overrides)}
@@ -555,6 +570,7 @@ def train(options: TrainOptions) -> TrainResult:
             "threads": torch.get_num_threads(),
             "init_checkpoint": (saved_meta.get("init_checkpoint") if resume
                                 else str(options.init) if options.init else None),
+            "features_from": features_record,
             "torch_version": torch.__version__,
             "frames": sampler.num_frames,
             "clips": sampler.num_clips,

@@ -167,6 +167,33 @@ def check_weights_record(model: torch.nn.Module, record: Any, source: str) -> No
             f"{installed['sha256'][:16]}...): run `make setup` to install the pinned version")
 
 
+#: State-dict prefixes of what methods on one backbone share: its trained blocks and the neck.
+SHARED_FEATURE_PREFIXES = ("backbone.", "neck.")
+
+
+def load_shared_features(model: torch.nn.Module, checkpoint: Checkpoint) -> list[str]:
+    """Start ``model``'s backbone (and neck, where both have one) from another method's checkpoint.
+
+    The rest of ``model`` is left as it is. Refused: a checkpoint trained on other pre-trained
+    backbone weights, a shared tensor of another shape, a checkpoint with no backbone tensor
+    of ``model``'s. Returns the names of the tensors copied.
+    """
+    source = str(checkpoint.path)
+    check_weights_record(model, checkpoint.meta.get("backbone"), source)
+    own = model.state_dict()
+    shared = {name: tensor for name, tensor in checkpoint.state_dict.items()
+              if name.startswith(SHARED_FEATURE_PREFIXES) and name in own}
+    wrong = sorted(name for name, tensor in shared.items() if own[name].shape != tensor.shape)
+    if wrong:
+        raise CheckpointError(f"checkpoint {source} ({checkpoint.method}) has another network "
+                              f"shape for {', '.join(wrong[:3])}: not the same backbone")
+    if not any(name.startswith("backbone.") for name in shared):
+        raise CheckpointError(f"checkpoint {source} ({checkpoint.method}) shares no backbone "
+                              f"tensor with this network")
+    model.load_state_dict({**own, **shared})
+    return sorted(shared)
+
+
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= limit else text[:limit] + "..."
