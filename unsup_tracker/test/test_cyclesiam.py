@@ -22,7 +22,7 @@ from synthetic import one_torch_thread  # noqa: F401  (autouse fixture)
 from test_siamfc import moving_patch_sequence
 
 from unsup_tracker import UNTRAINED, UnknownParameterError, build_tracker, get_method
-from unsup_tracker.checkpoint import save_checkpoint
+from unsup_tracker.checkpoint import load_checkpoint, save_checkpoint
 from unsup_tracker.crops import crop_and_resize, image_to_tensor_layout
 from unsup_tracker.masks import MaskStage
 from unsup_tracker.methods.cyclesiam.model import (DEFAULT_CYCLESIAM_CONFIG, build_cyclesiam,
@@ -397,6 +397,38 @@ def test_cycle_targets_are_the_cycles_own_start(monkeypatch):
         assert abs(float(ys.float().mean()) - 127) < 1.5
 
 
+def test_cycle_gate_leaves_out_cycles_that_do_not_return(monkeypatch):
+    """The gate's extra 2 -> 1 hop decides; a left-out sample has no positive anchor."""
+    clip, images = pseudo_clip()
+    model = build_cyclesiam({})
+    recipe = recipe_for(clip, model, batch_size=2, search_shift=0.0, search_scale=0.0,
+                        pair_fraction=0.0, refine_fraction=0.0, cycle_gate_iou=0.5)
+    recipe.prepare(model, None, np.random.default_rng(0))
+    calls = []
+
+    def hop(images_from, boxes, images_to, rng):
+        calls.append(len(calls))
+        out = [np.array(b, dtype=np.float64) for b in boxes]
+        if len(calls) == 4:                 # the gate's hop back to frame 1
+            out[0][:2] += out[0][2:]        # one box off by its own size: IoU 0
+        return out
+
+    monkeypatch.setattr(recipe, "_hop", hop)
+    batch = recipe.sample_batch(LabelFreeSource(images), np.random.default_rng(5))
+    assert len(calls) == 4 and batch["keep"].tolist() == [False, True]
+    _, parts = recipe.loss(model, batch)
+    assert parts["kept"] == 0.5
+    batch["keep"][:] = True
+    _, both = recipe.loss(model, batch)
+    assert 0 < parts["positives"] < both["positives"]
+    recipe = recipe_for(clip, model, batch_size=2, pair_fraction=0.0, refine_fraction=0.0)
+    recipe.prepare(model, None, np.random.default_rng(0))
+    calls.clear()
+    monkeypatch.setattr(recipe, "_hop", hop)
+    assert recipe.sample_batch(LabelFreeSource(images), np.random.default_rng(5))["keep"].all()
+    assert len(calls) == 3                  # gate off: no extra hop
+
+
 def test_pair_stage_context_swap_keeps_the_target_and_replaces_its_surroundings():
     clip, images = pseudo_clip()
     # A second clip of flat frames: the swapped-in context is flat grey there, or moving-patch
@@ -461,3 +493,48 @@ def test_training_loop_runs_discovery_for_the_recipe(tmp_path, monkeypatch):
     tracker.init(frames[0], [40, 50, 44, 36])
     result = tracker.track(frames[1])
     assert result.box.shape == (4,) and result.mask.shape == frames[1].shape[:2]
+
+
+def test_training_starts_from_another_methods_backbone(tmp_path, monkeypatch):
+    """--features-from: USOT's backbone and neck in, CycleSiam's branches fresh, recorded."""
+    from test_discovery import train_on_moving_patch
+    from unsup_tracker.methods.usot.model import build_usot
+    donor = build_usot({})
+    with torch.no_grad():
+        donor.neck[0].weight.fill_(0.123)
+    donor_path = save_checkpoint(tmp_path / "usot.pt", "usot", donor, {})
+    result, _, _ = train_on_moving_patch(
+        tmp_path, monkeypatch, "cyclesiam", 1,
+        {"batch_size": 1, "lr": 1e-4, "lr_start": 1e-4, "lr_end": 1e-4},
+        features_from=str(donor_path))
+    trained = load_checkpoint(result.checkpoint)
+    neck = trained.state_dict["neck.0.weight"]
+    assert torch.allclose(neck, torch.full_like(neck, 0.123), atol=1e-3)
+    name = next(k for k in trained.state_dict if k.startswith("backbone.") and
+                k.endswith("weight") and trained.state_dict[k].dim() == 4)
+    assert torch.allclose(trained.state_dict[name], donor.state_dict()[name], atol=1e-3)
+    assert trained.meta["features_from"]["method"] == "usot"
+    assert trained.meta["features_from"]["tensors"] > 30
+
+
+def test_shared_features_are_refused_from_another_network():
+    from unsup_tracker.checkpoint import Checkpoint, CheckpointError, load_shared_features
+    from unsup_tracker.methods.usot.model import build_usot
+    donor = build_usot({"channels": 16})
+    record = {"backbone": donor.weights_record()}
+    model = build_cyclesiam({})
+    with pytest.raises(CheckpointError, match="another network shape for neck"):
+        load_shared_features(model, Checkpoint("usot", {}, donor.state_dict(), record))
+    heads_only = {k: v for k, v in donor.state_dict().items() if not k.startswith("backbone.")
+                  and not k.startswith("neck.")}
+    with pytest.raises(CheckpointError, match="shares no backbone"):
+        load_shared_features(model, Checkpoint("usot", {}, heads_only, record))
+    other = {"backbone": {**record["backbone"], "sha256": "0" * 64}}
+    with pytest.raises(CheckpointError, match="backbone weights"):
+        load_shared_features(model, Checkpoint("usot", {}, donor.state_dict(), other))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    copied = load_shared_features(model, Checkpoint("usot", {}, build_usot({}).state_dict(),
+                                                    record))
+    assert copied and all(k.startswith(("backbone.", "neck.")) for k in copied)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()
+               if not k.startswith(("backbone.", "neck.")))
