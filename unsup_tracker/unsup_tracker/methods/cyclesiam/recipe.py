@@ -90,6 +90,11 @@ Per sample:
     ImageNet, 54.6 / 52.1 from USOT's backbone; the final checkpoints at ``size_lr`` 0: 51.4 /
     47.7 and 45.9 / 45.1. The cycles lower what the pair stage learnt, and the RPN's size
     reading costs more than it gives (hence the tracker's ``size_lr`` 0.025 now).
+  - with the tracker at ``size_lr`` 0.025, no long cycle (``refine_fraction`` 0.2 after the
+    0.8 of pairs, the refine stage with the cycle stage's loss weights 1 / 1.2 / 36): 49.0 /
+    53.7 (real_dev 42.1, reported only), against 49.7 / 46.8 (real_dev 38.7) for the
+    command with 150 long-cycle steps and a mask-only refine stage. ``tools/train_shipped.sh
+    cyclesiam`` runs this since: the short cycle 1 -> 2 -> 1 is the only cycle it trains.
 * Optimisation: SGD, momentum 0.9, weight decay 1e-4, ``lr`` 5e-3 after a linear warm-up from
   1e-3 over ``warmup_fraction`` (the code's 5 of 20 epochs), then log-linear to ``lr_end``
   2.5e-3 (the code's; ``tools/train_shipped.sh`` uses 0.02 from 0.002 to 0.001); the
