@@ -111,6 +111,17 @@ def cosine_window(height: int, width: int | None = None) -> np.ndarray:
     return np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
 
 
+def windowed_argmax(response: np.ndarray, window: np.ndarray, influence: float
+                    ) -> tuple[int, ...]:
+    """Index of the maximum of ``(1 - influence) response + influence window``.
+
+    ``window`` (a :func:`cosine_window`) covers the last two axes of ``response`` (leading axes,
+    e.g. anchors, share it).
+    """
+    blended = (1 - influence) * response + influence * window
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(blended)), blended.shape))
+
+
 def image_to_tensor_layout(patches: np.ndarray) -> np.ndarray:
     """(N, H, W, C) uint8/float patches to (N, C, H, W) float32."""
     return np.ascontiguousarray(patches.transpose(0, 3, 1, 2), dtype=np.float32)

@@ -90,7 +90,7 @@ import numpy as np
 import torch
 
 from ..crops import (cosine_window, crop_and_resize, mean_color, scale_factors,
-                     scale_pyramid_crops)
+                     scale_pyramid_crops, windowed_argmax)
 from ..finetune import FinetuneHook
 from ..geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ..pairs import PairGeometry, PairJitter
@@ -270,9 +270,7 @@ class SiamFCTracker(Tracker):
         response = upsampled[:, :, best]
         normalised = response - response.min()
         normalised /= max(float(normalised.sum()), 1e-12)
-        blended = (1.0 - params.window_influence) * normalised \
-            + params.window_influence * self.window
-        row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
+        row, col = windowed_argmax(normalised, self.window, params.window_influence)
         raw = logits[best]
         spread = float(raw.std())
         peak_to_sidelobe = (float(raw.max()) - float(raw.mean())) / spread if spread > 0 else 0.0

@@ -55,7 +55,8 @@ import cv2
 import numpy as np
 import torch
 
-from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
+from ...crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
+                      windowed_argmax)
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.rpn import decode_boxes, size_penalty
 from ...params import TrackerParams
@@ -100,8 +101,7 @@ def best_box(net: CycleSiamNet, scores: torch.Tensor, deltas: torch.Tensor,
     prob = torch.softmax(scores.float(), -1)[..., 1].double().cpu().numpy()
     boxes = decode_boxes(deltas.double().cpu(), anchors.double()).numpy()
     penalty = size_penalty(boxes[..., 2], boxes[..., 3], target_size, penalty_k)
-    blended = (1 - window_influence) * penalty * prob + window_influence * window[None]
-    index = np.unravel_index(int(np.argmax(blended)), blended.shape)
+    index = windowed_argmax(penalty * prob, window, window_influence)
     return index, boxes[index], float(prob[index]), float(penalty[index])
 
 

@@ -76,7 +76,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...crops import cosine_window, crop_and_resize, image_to_tensor_layout, mean_color
+from ...crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
+                      windowed_argmax)
 from ...geometry import cxcywh_to_xywh, validate_init_box, xywh_to_cxcywh
 from ...models.anchor_free import iou_loss, ltrb_targets
 from ...models.rpn import size_error, size_penalty
@@ -286,12 +287,10 @@ class USOTTracker(Tracker):
             self.windows[side] = cosine_window(side).astype(np.float64)
         return self.windows[side]
 
-    def _windowed_peak(self, response: np.ndarray) -> tuple[int, int]:
+    def _windowed_peak(self, response: np.ndarray) -> tuple[int, ...]:
         """Row and column of the maximum of ``response`` blended with the cosine window."""
-        influence = self.params.window_influence
-        blended = (1 - influence) * response + influence * self._window(response.shape[-1])
-        row, col = np.unravel_index(int(np.argmax(blended)), blended.shape)
-        return int(row), int(col)
+        return windowed_argmax(response, self._window(response.shape[-1]),
+                               self.params.window_influence)
 
     def _box_in_patch(self, patch_side: int, crop_side: float) -> torch.Tensor:
         """Return the current target as an x0, y0, x1, y1 box in a crop centred on it."""
