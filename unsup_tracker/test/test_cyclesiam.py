@@ -23,7 +23,7 @@ from test_siamfc import moving_patch_sequence
 
 from unsup_tracker import UNTRAINED, UnknownParameterError, build_tracker, get_method
 from unsup_tracker.checkpoint import load_checkpoint, save_checkpoint
-from unsup_tracker.crops import crop_and_resize, image_to_tensor_layout
+from unsup_tracker.crops import crop_and_resize, image_to_tensor_layout, windowed_argmax
 from unsup_tracker.masks import MaskStage
 from unsup_tracker.methods.cyclesiam.model import (DEFAULT_CYCLESIAM_CONFIG, build_cyclesiam,
                                                    cyclesiam_config)
@@ -128,6 +128,14 @@ def test_window_mask_labels_cut_the_exemplar_window():
     expected = -torch.ones(4, 4)
     expected[2:4, 2:4] = 1.0
     assert torch.equal(labels[0], expected)
+
+
+def test_windowed_argmax_blends_the_window_over_the_last_two_axes():
+    window = np.array([[0.0, 0.5], [0.5, 1.0]])
+    response = np.array([[[0.9, 0.0], [0.0, 0.2]], [[0.0, 0.0], [0.0, 0.0]]])
+    # Influence 0.5: 0.45 at (0, 0, 0) against 0.6 at (0, 1, 1) and 0.5 at (1, 1, 1).
+    assert windowed_argmax(response, window, 0.5) == (0, 1, 1)
+    assert windowed_argmax(response, window, 0.0) == (0, 0, 0)
 
 
 def test_paste_window_mask_places_the_window():

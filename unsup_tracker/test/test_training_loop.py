@@ -31,11 +31,11 @@ from synthetic import one_torch_thread  # noqa: F401 (autouse fixture: runs comp
 from training_testdata import write_video
 
 from unsup_tracker import list_methods, load_checkpoint
+from unsup_tracker.checkpoint import CheckpointError
 from unsup_tracker.params import Params, TrackerParams
 from unsup_tracker.recipe import TrainingRecipe
 from unsup_tracker.registry import MethodSpec, get_method, register_method
 from unsup_tracker.tracker_base import Tracker, TrackResult
-from unsup_tracker.checkpoint import CheckpointError
 from unsup_tracker_training.loop import ConfigError, TrainingError, TrainOptions, train
 from unsup_tracker_training.cli import main
 

@@ -396,6 +396,9 @@ def train(options: TrainOptions) -> TrainResult:
     last_path = out / f"{method}_last.pt"
     command = options.command or shlex.join(sys.argv)
 
+    if options.init and options.features_from:
+        raise ConfigError("--init starts from a whole checkpoint of this method; "
+                          "--features-from only from another's backbone: pass one")
     resume = None
     if options.resume:
         if options.init or options.features_from:
@@ -454,9 +457,6 @@ def train(options: TrainOptions) -> TrainResult:
         raise ConfigError(f"model configuration of {method!r}: {exc}") from exc
     features_record = saved_meta.get("features_from") if resume else None
     if options.features_from:
-        if options.init:
-            raise ConfigError("--init starts from a whole checkpoint of this method; "
-                              "--features-from only from another's backbone: pass one")
         donor = load_checkpoint(options.features_from)
         shared = load_shared_features(model, donor)
         features_record = {"checkpoint": str(options.features_from), "method": donor.method,

@@ -378,8 +378,8 @@ class CycleSiamRecipe(TrainingRecipe):
         keep = np.ones(len(starts), bool)
         if stage != "pair" and params.cycle_gate_iou > 0:
             returned = self._hop(seconds, boxes, [s[2] for s in starts], rng)       # 2 -> 1
-            keep = np.array([float(iou_xywh(cxcywh_to_xywh(back), cxcywh_to_xywh(s[3]))[0])
-                             >= params.cycle_gate_iou for back, s in zip(returned, starts)])
+            keep = iou_xywh([cxcywh_to_xywh(back) for back in returned],
+                            [cxcywh_to_xywh(s[3]) for s in starts]) >= params.cycle_gate_iou
         # Last hop 2 -> 1 (with gradient, in loss()): the loss compares it with the start. In
         # the pair stage "frame 2" is frame 1 and the box the start box.
         out: dict[str, list] = {"template": [], "search": [], "box": [], "mask": []}
@@ -423,9 +423,8 @@ class CycleSiamRecipe(TrainingRecipe):
         labels = torch.stack([anchor_labels(anchors, box, params.positive_iou,
                                             params.negative_iou, params.max_positive,
                                             params.total_anchors) for box in boxes])
-        if "keep" in batch:
-            # A gated-out cycle has no label: every anchor of its sample is ignored.
-            labels[~batch["keep"].to(labels.device)] = -1
+        # A gated-out cycle has no label: every anchor of its sample is ignored.
+        labels[~batch["keep"].to(labels.device)] = -1
         targets = encode_boxes(boxes[:, None, None, None, :], anchors[None])
         cls = score_loss(scores, labels)
         reg = box_loss(deltas, targets, labels == 1)
@@ -438,7 +437,7 @@ class CycleSiamRecipe(TrainingRecipe):
         total = weights[0] * cls + weights[1] * reg + weights[2] * msk
         return total, {"cls": float(cls.detach()), "box": float(reg.detach()),
                        "mask": float(msk.detach()), "positives": float(len(index)),
-                       "kept": float(batch["keep"].float().mean()) if "keep" in batch else 1.0}
+                       "kept": float(batch["keep"].float().mean())}
 
     # -- resume --------------------------------------------------------------------------------
     def state_dict(self, source: FrameSource) -> dict[str, Any]:
