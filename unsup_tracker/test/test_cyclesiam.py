@@ -23,13 +23,15 @@ from test_siamfc import moving_patch_sequence
 
 from unsup_tracker import UNTRAINED, UnknownParameterError, build_tracker, get_method
 from unsup_tracker.checkpoint import load_checkpoint, save_checkpoint
-from unsup_tracker.crops import crop_and_resize, image_to_tensor_layout, windowed_argmax
+from unsup_tracker.crops import (crop_and_resize, image_to_tensor_layout, mean_color,
+                                 windowed_argmax)
 from unsup_tracker.masks import MaskStage
 from unsup_tracker.methods.cyclesiam.model import (DEFAULT_CYCLESIAM_CONFIG, build_cyclesiam,
                                                    cyclesiam_config)
 from unsup_tracker.methods.cyclesiam.recipe import (CycleSiamRecipe, CycleSiamRecipeParams,
                                                     window_mask_labels)
-from unsup_tracker.methods.cyclesiam.tracker import paste_window_mask
+from unsup_tracker.methods.cyclesiam.tracker import (MIN_FIRST_MARGIN, object_margin,
+                                                     paste_window_mask)
 from unsup_tracker.models.rpn import (anchor_labels, anchor_shapes, box_loss, decode_boxes,
                                       encode_boxes, make_anchors, mask_loss, score_loss,
                                       size_penalty)
@@ -261,6 +263,41 @@ def test_tracker_follows_a_moving_textured_patch_with_a_mask(tmp_path, monkeypat
     without = build_tracker("cyclesiam", path, device="cpu", long_term=False)
     without.init(frames[0], boxes[0])
     assert without.track(frames[1]).mask is None
+
+
+def test_match_is_the_object_margin_over_the_first_frames(tmp_path):
+    """match_score and Candidate.score: (object - background logit) over the first frame's.
+
+    The softmax probability saturates near 1; the margin keeps a look-alike apart.
+    """
+    scores = torch.tensor([[[2.0, 5.0], [0.0, -1.0]]])
+    assert torch.equal(object_margin(scores), torch.tensor([[3.0, -1.0]]))
+    frames, boxes = moving_patch_sequence(6)
+    net = structured_cyclesiam(frames[0], boxes[0])
+    path = save_checkpoint(tmp_path / "c.pt", "cyclesiam", net, DEFAULT_CYCLESIAM_CONFIG)
+    tracker = build_tracker("cyclesiam", path, device="cpu", long_term=False)
+    tracker.init(frames[0], boxes[0])
+    assert tracker.first_peak > MIN_FIRST_MARGIN
+    centre = np.asarray(boxes[0][:2], float) + np.asarray(boxes[0][2:]) / 2
+    first = tracker.detect(frames[0], centre[None])[0]
+    assert first.score == pytest.approx(1.0, abs=1e-5)
+    before, crop = tracker.center.copy(), tracker._crop_side()
+    tracker.track(frames[1])
+    search = crop_and_resize(frames[1], before, crop, tracker.net.instance_size,
+                             mean_color(frames[1]))
+    with torch.no_grad():
+        raw, _, _ = tracker.net.heads(tracker.template, tracker.net.features(
+            torch.from_numpy(image_to_tensor_layout(search[None]))), with_mask=False)
+    margin = float((raw[0, ..., 1] - raw[0, ..., 0]).max())
+    assert tracker.match_score == pytest.approx(margin / tracker.first_peak, rel=1e-4)
+    # A template that does not stand out on its own frame: the floor, not a tiny divisor.
+    with torch.no_grad():
+        net.score.out.bias[net.num_anchors:] -= 100.0
+    path = save_checkpoint(tmp_path / "flat.pt", "cyclesiam", net, DEFAULT_CYCLESIAM_CONFIG)
+    flat = build_tracker("cyclesiam", path, device="cpu", long_term=False)
+    flat.init(frames[0], boxes[0])
+    assert flat.first_peak == MIN_FIRST_MARGIN
+    assert flat.detect(frames[0], centre[None])[0].score < 0
 
 
 # -- recipe ----------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ def _model_state(tracker):
         return inner._filter.alpha.clone()
     if hasattr(inner, "queue"):                      # USOT: the frames in its memory queue
         return torch.tensor(inner.memory_frames())
-    return inner.kernel.clone()
+    if hasattr(inner, "kernel"):                     # SiamFC methods
+        return inner.kernel.clone()
+    return torch.cat([t.flatten() for t in inner.template.values()])  # CycleSiam: no update
 
 
 @functools.lru_cache(maxsize=None)

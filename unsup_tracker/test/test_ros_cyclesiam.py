@@ -68,7 +68,12 @@ def test_node_tracks_with_cyclesiam_and_publishes_its_masks(tmp_path):
             os.environ[key] = env[key]
     params = {"method": "cyclesiam", "checkpoint": str(checkpoint),
               "image_reliability": "reliable", "torch_threads": 1, "stats_period": 0.0,
-              "publish_mask": True}
+              "publish_mask": True,
+              # The stand-in network's one calibrated peak is sharp: its object margin swings
+              # between 0 and 0.7 of the first frame's as the patch moves between anchor
+              # positions, which the long-term layer rightly calls lost. This test is about the
+              # node's boxes and masks, so the layer is off.
+              "cyclesiam.long_term": False}
     tracker = NodeProcess(node_command("tracker_node") + ros_args(params, namespace="/cs"),
                           tmp_path / "tracker.log", env)
     client = Client()

@@ -43,9 +43,14 @@ Decisions:
   (:data:`~.recipe.HOP_SIZE_LR`).
 * Confidence: the object probability of the chosen anchor (before penalty and window).
 * Re-detection hooks for :mod:`unsup_tracker.long_term`: a window is one search crop;
-  ``Candidate.score`` and ``match_score`` are the crop's highest object probability over the
-  first frame's (the template on its own first-frame search). The template never changes, so
-  ``frozen`` has nothing to freeze.
+  ``Candidate.score`` and ``match_score`` are the crop's highest object margin (object logit
+  minus background logit) over the first frame's (the template on its own first-frame search,
+  at least :data:`MIN_FIRST_MARGIN`). The probability saturates: on the long-term test clips
+  a look-alike texture scored 0.87-0.92 of the first frame's probability against the
+  returning target's 0.99-1.0, but 0.43-0.56 of its margin against 0.96-1.0 (devbench AUC
+  with the layer's base thresholds: 49.0 / 53.7 with the probability, 52.6 / 49.3 with the
+  margin; with the thresholds below 53.8 / 51.6). The template never changes, so ``frozen``
+  has nothing to freeze.
 """
 from __future__ import annotations
 
@@ -63,6 +68,10 @@ from ...params import TrackerParams
 from ...tracker_base import Candidate, Tracker, TrackResult
 from .model import CycleSiamNet
 
+#: Floor of the first frame's object margin (logits) that the match scores are divided by:
+#: a template that does not stand out on its own frame must not make every window a match.
+MIN_FIRST_MARGIN = 0.5
+
 
 @dataclasses.dataclass
 class CycleSiamParams(TrackerParams):
@@ -73,6 +82,18 @@ class CycleSiamParams(TrackerParams):
     #: Mask probability above which a pixel is target.
     mask_threshold: float = 0.3
     min_target_size: float = 10.0
+    #: Long-term layer, chosen on devbench with the recipe command's checkpoint
+    #: (`bench/bench_long_term.py thresholds --methods cyclesiam`; 1044 on-target and 128
+    #: absent frames): the base score < 0.15 / match < 0.25 flag 2 / 42 and 32 / 61 (false
+    #: alarms / hits), kept. No single-frame level separates right from wrong full-frame
+    #: re-acquisitions (168 frames scanned, right best candidate in 95; T 0.5: 80 right / 44
+    #: wrong, 0.8: 52 / 32, 1.0: 31 / 20), so, as for USOT, only a place that stays the best
+    #: candidate for 3 searching frames is re-acquired. Devbench AUC seed 0 / seed 1
+    #: (`unsup-tracker eval --method cyclesiam --set reacquire_threshold=10 --set
+    #: reacquire_confirm_threshold=T`): single frame at 0.5 52.6 / 49.3; T 0.6 54.0 / 49.4;
+    #: 0.8 53.8 / 51.6; 0.9 52.2 / 51.7; 0.8 with recover_match_threshold 0.4 53.8 / 51.6.
+    reacquire_threshold: float = 10.0
+    reacquire_confirm_threshold: float = 0.8
 
     def validate(self) -> None:
         super().validate()
@@ -103,6 +124,16 @@ def best_box(net: CycleSiamNet, scores: torch.Tensor, deltas: torch.Tensor,
     penalty = size_penalty(boxes[..., 2], boxes[..., 3], target_size, penalty_k)
     index = windowed_argmax(penalty * prob, window, window_influence)
     return index, boxes[index], float(prob[index]), float(penalty[index])
+
+
+def object_margin(scores: torch.Tensor) -> torch.Tensor:
+    """Object logit minus background logit (``(..., 2)`` -> ``(...)``, float32).
+
+    The match and re-detection scores use it rather than the softmax probability: the
+    probability saturates near 1 on any textured blob (module docstring).
+    """
+    scores = scores.float()
+    return scores[..., 1] - scores[..., 0]
 
 
 def paste_window_mask(probabilities: np.ndarray, window_xyxy, image_shape) -> np.ndarray:
@@ -154,7 +185,7 @@ class CycleSiamTracker(Tracker):
         with torch.inference_mode():
             self.template = net.encode_template(net.kernel(self._tensor(template[None])))
         self.first_peak = 1.0
-        self.first_peak = max(self._peaks(image, self.center[None])[0][0], 1e-6)
+        self.first_peak = max(self._peaks(image, self.center[None])[0][0], MIN_FIRST_MARGIN)
 
     def _track(self, image: np.ndarray) -> TrackResult:
         net, params = self.net, self.params
@@ -168,8 +199,7 @@ class CycleSiamTracker(Tracker):
         index, box, confidence, penalty = best_box(
             net, scores[0], deltas[0], self.anchors, self.target_size * scale, self.window,
             params.penalty_k, params.window_influence)
-        self.match_score = float(torch.softmax(scores[0].float(), -1)[..., 1].max()) \
-            / self.first_peak
+        self.match_score = float(object_margin(scores[0]).max()) / self.first_peak
         old_center = self.center.copy()
         patch_centre = (side - 1) / 2.0
         self.center = np.clip(self.center + (box[:2] - patch_centre) / scale, 0.0,
@@ -198,7 +228,7 @@ class CycleSiamTracker(Tracker):
 
     # -- re-detection hooks (unsup_tracker.long_term) ------------------------------------------
     def _peaks(self, image: np.ndarray, centers: np.ndarray, scales=None):
-        """Best object probability and its box centre (image pixels) of windows at ``centers``."""
+        """Best object margins over the first frame's, and their box centres, at ``centers``."""
         net = self.net
         scales = np.ones(len(centers)) if scales is None else np.asarray(scales, np.float64)
         side, crop = net.instance_size, self._crop_side()
@@ -208,12 +238,12 @@ class CycleSiamTracker(Tracker):
         with torch.inference_mode():
             scores, deltas, _ = net.heads(self.template, net.features(self._tensor(patches)),
                                           with_mask=False)
-            prob = torch.softmax(scores.float(), -1)[..., 1].flatten(1)
-            best = prob.argmax(1)
+            margin = object_margin(scores).flatten(1)
+            best = margin.argmax(1)
             boxes = decode_boxes(deltas.double().flatten(1, 3),
                                  self.anchors.double().flatten(0, 2)[None])
             chosen = boxes[torch.arange(len(best)), best].cpu().numpy()
-        peaks = prob.max(1).values.double().cpu().numpy() / self.first_peak
+        peaks = margin.max(1).values.double().cpu().numpy() / self.first_peak
         found = centers + (chosen[:, :2] - (side - 1) / 2.0) * (crop * scales[:, None]) / side
         return peaks, np.clip(found, 0.0, self.image_size - 1.0)
 
