@@ -107,7 +107,7 @@ case "$method" in
       --set template_scale=0.05 --set search_shift=64.0 --set search_scale=0.18
       --set cls_weight=1.0 --set box_weight=1.2 --set mask_weight=36.0
       --set refine_cls_weight=1.0 --set refine_box_weight=1.2 --set refine_mask_weight=36.0
-      --set positive_iou=0.6 --set negative_iou=0.3 --set max_positive=16 --set total_anchors=64
+      --set positive_iou=0.75 --set negative_iou=0.3 --set max_positive=16 --set total_anchors=64
       --set lr=0.02 --set lr_start=0.002 --set lr_end=0.001 --set warmup_fraction=0.25
       --set backbone_lr_factor=0.1 --set momentum=0.9 --set weight_decay=0.0001
       --set grad_clip_norm=10.0
