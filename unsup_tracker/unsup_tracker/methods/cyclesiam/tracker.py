@@ -241,12 +241,11 @@ class CycleSiamTracker(Tracker):
         with torch.inference_mode():
             scores, deltas, _ = net.heads(self.template, net.features(self._tensor(patches)),
                                           with_mask=False)
-            margin = object_margin(scores).flatten(1)
-            best = margin.argmax(1)
+            peaks, best = object_margin(scores).flatten(1).max(1)
             boxes = decode_boxes(deltas.double().flatten(1, 3),
                                  self.anchors.double().flatten(0, 2)[None])
             chosen = boxes[torch.arange(len(best)), best].cpu().numpy()
-        peaks = margin.max(1).values.double().cpu().numpy() / self.first_peak
+        peaks = peaks.double().cpu().numpy() / self.first_peak
         found = centers + (chosen[:, :2] - (side - 1) / 2.0) * (crop * scales[:, None]) / side
         return peaks, np.clip(found, 0.0, self.image_size - 1.0)
 
