@@ -21,9 +21,9 @@ import torch
 from synthetic import zooming_clip
 
 from unsup_tracker import UNTRAINED, build_tracker, list_methods
-from unsup_tracker.finetune import FinetuneNotSupportedError
+from unsup_tracker.finetune import FinetuneNotSupportedError, pair_boxes, target_size_in_patch
 from unsup_tracker.geometry import iou_xywh
-from unsup_tracker.pairs import PairGeometry, PairJitter, sample_pair
+from unsup_tracker.pairs import PairGeometry, PairJitter, sample_pair, stack_pairs
 from unsup_tracker.params import TrackerParams
 from unsup_tracker.tracker_base import Tracker, TrackResult
 
@@ -84,10 +84,34 @@ def test_pair_geometry_styles():
 
 # -- fine-tuning ------------------------------------------------------------------------------
 def test_every_method_supports_finetuning():
-    assert {"udt", "s2siamfc", "pul"} <= set(finetunable_methods())
+    assert {"udt", "s2siamfc", "pul", "usot"} <= set(finetunable_methods())
 
 
-@pytest.mark.parametrize("method", ["s2siamfc", "udt"])
+def test_pair_boxes_cover_the_target_in_both_patches():
+    """The boxes the box-regressing methods (USOT, CycleSiam) learn from: a white 80x60
+    rectangle, cut with their pair geometry, spans exactly the boxes of ``pair_boxes``."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[200:260, 300:380] = 255
+    geometry = PairGeometry(127, 223, 0.5)
+    jitter = PairJitter(max_shift=24.0, scale=0.0, aspect=0.0, rotation_deg=0.0,
+                        brightness=0.0, contrast=0.0, saturation=0.0, gray_probability=0.0)
+    rng = np.random.default_rng(3)
+    pairs = [sample_pair(image, np.array([339.5, 229.5, 80.0, 60.0]), geometry, jitter, rng,
+                         np.zeros(3)) for _ in range(4)]
+    batch = {key: torch.from_numpy(value) for key, value in stack_pairs(pairs).items()}
+    batch["target_size"] = torch.tensor(target_size_in_patch(geometry, [80.0, 60.0]),
+                                        dtype=torch.float32)
+    template_boxes, search_boxes = pair_boxes(batch, 127, 223)
+    for pair, template_box, search_box in zip(pairs, template_boxes, search_boxes):
+        for patch, box in ((pair.template, template_box), (pair.search, search_box)):
+            rows, cols = np.nonzero(patch[..., 0] > 127)
+            # Pixel i covers [i - 0.5, i + 0.5] in the boxes' centre-of-pixel coordinates.
+            found = np.array([cols.min() - 0.5, rows.min() - 0.5, cols.max() + 0.5,
+                              rows.max() + 0.5])
+            assert np.allclose(found, box.numpy(), atol=1.5), (found, box)
+
+
+@pytest.mark.parametrize("method", ["s2siamfc", "udt", "usot"])
 def test_finetuning_changes_only_the_per_target_copy(method):
     torch.manual_seed(0)
     frame = textured_frame()
@@ -158,11 +182,12 @@ def test_finetuned_tracker_follows_a_moving_target(method):
     assert ious.mean() > 0.85 and ious.min() > 0.7, ious
 
 
-@pytest.mark.parametrize("method", ["s2siamfc", "udt"])
+@pytest.mark.parametrize("method", ["s2siamfc", "udt", "usot"])
 def test_finetuning_lowers_its_loss(method):
     torch.manual_seed(0)
+    lr = 1e-2
     tracker = build_tracker(method, UNTRAINED, device="cpu", finetune_steps=8,
-                            finetune_seconds=30.0, finetune_lr=1e-2)
+                            finetune_seconds=30.0, finetune_lr=lr)
     tracker.init(textured_frame(1), BOX, finetune=True)
     losses = tracker.finetune_report.losses
     assert len(losses) == 8 and losses[-1] < losses[0], losses

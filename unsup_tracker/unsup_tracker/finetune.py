@@ -96,7 +96,9 @@ class FinetuneHook(abc.ABC):
         """Once per init, before the steps: e.g. run the layers that are not adapted.
 
         ``batch`` is :func:`unsup_tracker.pairs.stack_pairs` output (template, search, offset in
-        search-patch pixels, fill) on the model's device; the result is what :meth:`loss` gets.
+        search-patch pixels, fill) plus ``target_size`` (the init box's ``(w, h)`` in patch
+        pixels, exact when the hook's jitter does not scale) on the model's device; the result
+        is what :meth:`loss` gets.
         """
         return batch
 
@@ -104,6 +106,29 @@ class FinetuneHook(abc.ABC):
     def loss(self, tracker: "Tracker", model: torch.nn.Module,
              batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Scalar self-supervised loss on the (precomputed) first-frame batch."""
+
+
+def target_size_in_patch(geometry: PairGeometry, size) -> np.ndarray:
+    """The target's ``(w, h)`` in template-patch pixels (the same in the search patch).
+
+    The search region is the template region scaled like the patch, so one scale holds for both.
+    """
+    region = geometry.template_region(float(size[0]), float(size[1]))
+    return np.asarray(size, np.float64) * geometry.template_size / np.asarray(region)
+
+
+def pair_boxes(batch: dict[str, torch.Tensor], template_size: int, search_size: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The init box in each pair's template and search patch, ``(N, 4)`` x0, y0, x1, y1 each.
+
+    Both patches have the same pixels per image pixel (:func:`target_size_in_patch`); the
+    template box is centred, the search box sits at the pair's offset from the patch centre.
+    """
+    size = batch["target_size"].expand(len(batch["offset"]), 2)
+    centre = torch.full_like(size, (template_size - 1) / 2.0)
+    template_boxes = torch.cat([centre - size / 2, centre + size / 2], 1)
+    centre = (search_size - 1) / 2.0 + batch["offset"]
+    return template_boxes, torch.cat([centre - size / 2, centre + size / 2], 1)
 
 
 def finetune_copy(shared_model: torch.nn.Module, image: np.ndarray, box_xywh, hook: FinetuneHook,
@@ -133,6 +158,8 @@ def finetune_copy(shared_model: torch.nn.Module, image: np.ndarray, box_xywh, ho
                  for _ in range(hook.num_pairs)]
         batch = {key: torch.from_numpy(value).to(device)
                  for key, value in stack_pairs(pairs).items()}
+        batch["target_size"] = torch.tensor(target_size_in_patch(geometry, box[2:]),
+                                            dtype=torch.float32, device=device)
         batch = hook.precompute(tracker, model, batch)
     mean_step = 0.0
     while len(losses) < max_steps and seconds > 0:

@@ -78,10 +78,11 @@ import torch
 
 from ...crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
                       windowed_argmax)
-from ...geometry import cxcywh_to_xywh, validate_init_box, xywh_to_cxcywh
+from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.anchor_free import iou_loss, ltrb_targets
 from ...models.rpn import size_error, size_penalty
 from ...models.siamfc import balanced_logistic_loss, label_maps
+from ...finetune import pair_boxes
 from ...models.siamfc_tracker import SiamFCFinetune
 from ...pairs import PairGeometry, PairJitter
 from ...params import TrackerParams
@@ -219,13 +220,8 @@ class USOTFinetune(SiamFCFinetune):
         return batch
 
     def loss(self, tracker, model: USOTNet, batch):
-        template_box = tracker.pending_template_box
-        size = template_box[2:] * model.instance_size / model.exemplar_size
-        centre = (model.instance_size - 1) / 2.0 + batch["offset"]
-        search_boxes = torch.cat([centre - size / 2, centre + size / 2], 1)
-        template_boxes = torch.cat([template_box[:2] - template_box[2:] / 2,
-                                    template_box[:2] + template_box[2:] / 2]).expand(
-                                        len(search_boxes), 4)
+        template_boxes, search_boxes = pair_boxes(batch, model.exemplar_size,
+                                                  model.instance_size)
         cls, reg = model(batch["template"], template_boxes, batch["search"])
         return naive_loss(model, cls, reg, search_boxes, model.instance_size)[0]
 
@@ -260,23 +256,6 @@ class USOTTracker(Tracker):
         self.device = torch.device(device)
         self.windows: dict[int, np.ndarray] = {}
         self.queue = MemoryQueue(params.memory_size)
-
-    def init(self, image_bgr, box_xywh, finetune=None) -> None:
-        # Fine-tuning (run by Tracker.init before _init) needs the target's box in the template;
-        # bad input is left to Tracker.init to report.
-        try:
-            image = check_image(image_bgr)
-            box = validate_init_box(box_xywh, (image.shape[1], image.shape[0]))
-        except ValueError:
-            box = None
-        if box is not None:
-            side = PairGeometry(self.model.exemplar_size, self.model.instance_size,
-                                self.params.context).template_region(box[2], box[3])[0]
-            size = box[2:] * self.model.exemplar_size / side
-            centre = (self.model.exemplar_size - 1) / 2.0
-            self.pending_template_box = torch.tensor([centre, centre, *size],
-                                                     dtype=torch.float32)
-        super().init(image_bgr, box_xywh, finetune)
 
     def _tensor(self, patches: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(image_to_tensor_layout(patches)).to(self.device)
