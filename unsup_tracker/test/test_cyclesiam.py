@@ -30,7 +30,7 @@ from unsup_tracker.methods.cyclesiam.model import (DEFAULT_CYCLESIAM_CONFIG, bui
                                                    cyclesiam_config)
 from unsup_tracker.methods.cyclesiam.recipe import (CycleSiamRecipe, CycleSiamRecipeParams,
                                                     window_mask_labels)
-from unsup_tracker.methods.cyclesiam.tracker import (MIN_FIRST_MARGIN, object_margin,
+from unsup_tracker.methods.cyclesiam.tracker import (MIN_FIRST_MARGIN, best_box, object_margin,
                                                      paste_window_mask)
 from unsup_tracker.models.rpn import (anchor_labels, anchor_shapes, box_loss, decode_boxes,
                                       encode_boxes, make_anchors, mask_loss, score_loss,
@@ -240,7 +240,8 @@ def test_tracker_follows_a_moving_textured_patch_with_a_mask(tmp_path, monkeypat
     frames, boxes = moving_patch_sequence(20)
     net = structured_cyclesiam(frames[0], boxes[0])
     path = save_checkpoint(tmp_path / "c.pt", "cyclesiam", net, DEFAULT_CYCLESIAM_CONFIG)
-    tracker = build_tracker("cyclesiam", path, device="cpu", long_term=False, mask=True)
+    tracker = build_tracker("cyclesiam", path, device="cpu", long_term=False, mask=True,
+                            mask_head=True)
     tracker.init(frames[0], boxes[0])
     errors = []
     for frame, box in zip(frames[1:], boxes[1:]):
@@ -263,6 +264,43 @@ def test_tracker_follows_a_moving_textured_patch_with_a_mask(tmp_path, monkeypat
     without = build_tracker("cyclesiam", path, device="cpu", long_term=False)
     without.init(frames[0], boxes[0])
     assert without.track(frames[1]).mask is None
+
+
+def test_mask_head_off_gives_the_shared_stages_mask_on_the_same_box(tmp_path):
+    frames, boxes = moving_patch_sequence(4)
+    net = structured_cyclesiam(frames[0], boxes[0])
+    path = save_checkpoint(tmp_path / "c.pt", "cyclesiam", net, DEFAULT_CYCLESIAM_CONFIG)
+    head = build_tracker("cyclesiam", path, device="cpu", long_term=False, mask=True,
+                         mask_head=True)
+    stage = build_tracker("cyclesiam", path, device="cpu", long_term=False, mask=True,
+                          mask_head=False)
+    reference = MaskStage()
+    for tracker in (head, stage):
+        tracker.init(frames[0], boxes[0])
+    reference.init(frames[0], boxes[0])
+    for frame in frames[1:]:
+        by_head, by_stage = head.track(frame), stage.track(frame)
+        assert np.array_equal(by_head.box, by_stage.box)
+        assert np.array_equal(by_stage.mask, reference.update(frame, by_stage.box))
+        assert not np.array_equal(by_head.mask, by_stage.mask)
+
+
+def test_box_choice_ranks_the_plateau_by_margin_with_a_temperature():
+    """Two anchors with probabilities 0.99 and 0.95 (margins 4.6 and 2.9): at temperature 1
+    the window's pull (the 0.95 one is at the window's centre) wins; at 2 the margin does."""
+    net = build_cyclesiam({})
+    anchors = torch.zeros(1, 1, 2, 4)
+    anchors[..., 2:] = 10.0
+    margins = torch.tensor([[[4.6, 2.9]]], dtype=torch.float64)
+    scores = torch.stack([torch.zeros_like(margins), margins], -1)
+    window = np.array([[0.75, 1.0]])
+    deltas = torch.zeros(1, 1, 2, 4)
+    args = (net, scores, deltas, anchors, np.array([10.0, 10.0]), window, 0.0, 0.2)
+    assert best_box(*args)[0] == (0, 0, 1)
+    index, _, prob, _ = best_box(*args, score_temperature=2.0)
+    assert index == (0, 0, 0) and prob == pytest.approx(float(torch.sigmoid(torch.tensor(4.6))))
+    with pytest.raises(ValueError, match="score_temperature"):
+        build_tracker("cyclesiam", UNTRAINED, device="cpu", score_temperature=0.0)
 
 
 def test_match_is_the_object_margin_over_the_first_frames(tmp_path):

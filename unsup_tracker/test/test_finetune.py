@@ -84,7 +84,7 @@ def test_pair_geometry_styles():
 
 # -- fine-tuning ------------------------------------------------------------------------------
 def test_every_method_supports_finetuning():
-    assert {"udt", "s2siamfc", "pul", "usot"} <= set(finetunable_methods())
+    assert set(list_methods()) == set(finetunable_methods())
 
 
 def test_pair_boxes_cover_the_target_in_both_patches():
@@ -111,7 +111,7 @@ def test_pair_boxes_cover_the_target_in_both_patches():
             assert np.allclose(found, box.numpy(), atol=1.5), (found, box)
 
 
-@pytest.mark.parametrize("method", ["s2siamfc", "udt", "usot"])
+@pytest.mark.parametrize("method", ["s2siamfc", "udt", "usot", "cyclesiam"])
 def test_finetuning_changes_only_the_per_target_copy(method):
     torch.manual_seed(0)
     frame = textured_frame()
@@ -182,10 +182,11 @@ def test_finetuned_tracker_follows_a_moving_target(method):
     assert ious.mean() > 0.85 and ious.min() > 0.7, ious
 
 
-@pytest.mark.parametrize("method", ["s2siamfc", "udt", "usot"])
+@pytest.mark.parametrize("method", ["s2siamfc", "udt", "usot", "cyclesiam"])
 def test_finetuning_lowers_its_loss(method):
     torch.manual_seed(0)
-    lr = 1e-2
+    # CycleSiam's untrained anchor heads overshoot at 1e-2 (loss 3.6 -> 48 on the 2nd step).
+    lr = 1e-3 if method == "cyclesiam" else 1e-2
     tracker = build_tracker(method, UNTRAINED, device="cpu", finetune_steps=8,
                             finetune_seconds=30.0, finetune_lr=lr)
     tracker.init(textured_frame(1), BOX, finetune=True)

@@ -13,6 +13,9 @@
 # limitations under the License.
 """tracker_node with ``method:=cyclesiam``: boxes, and ``~/mask`` from its own mask branch.
 
+The branch is asked for (``cyclesiam.mask_head: true``; by default the node publishes the shared
+mask stage's mask, as for every method).
+
 The node runs a structured untrained CycleSiam (``test_cyclesiam.structured_cyclesiam``, a
 feature-correlation tracker) on the moving textured patch, frame by frame; every answered frame
 gets a mono8 ``~/mask`` with that image's header, made by CycleSiam's mask branch (the shared
@@ -68,7 +71,7 @@ def test_node_tracks_with_cyclesiam_and_publishes_its_masks(tmp_path):
             os.environ[key] = env[key]
     params = {"method": "cyclesiam", "checkpoint": str(checkpoint),
               "image_reliability": "reliable", "torch_threads": 1, "stats_period": 0.0,
-              "publish_mask": True,
+              "publish_mask": True, "cyclesiam.mask_head": True,
               # The stand-in network's one calibrated peak is sharp: its object margin swings
               # between 0 and 0.7 of the first frame's as the patch moves between anchor
               # positions, which the long-term layer rightly calls lost. This test is about the
