@@ -165,10 +165,11 @@ def best_box(net: CycleSiamNet, scores: torch.Tensor, deltas: torch.Tensor,
     ``window`` ``(R, R)``. The choice ranks ``sigmoid(margin / score_temperature)`` (1: the
     softmax probability); ``prob`` is always the softmax probability.
     """
-    margin = object_margin(scores).double().cpu()
-    prob = torch.sigmoid(margin).numpy()
+    # The probability as the training hops have always computed it (bit for bit: training
+    # is reproducible only if their choices are).
+    prob = torch.softmax(scores.float(), -1)[..., 1].double().cpu().numpy()
     ranked = prob if score_temperature == 1.0 else \
-        torch.sigmoid(margin / score_temperature).numpy()
+        torch.sigmoid(object_margin(scores).double().cpu() / score_temperature).numpy()
     boxes = decode_boxes(deltas.double().cpu(), anchors.double()).numpy()
     penalty = size_penalty(boxes[..., 2], boxes[..., 3], target_size, penalty_k)
     index = windowed_argmax(penalty * ranked, window, window_influence)
