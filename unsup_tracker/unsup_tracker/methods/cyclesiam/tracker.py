@@ -91,10 +91,11 @@ import torch
 from ...crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
                       windowed_argmax)
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
-from ...finetune import FINETUNE_SEED, FinetuneHook, pair_boxes
+from ...finetune import FINETUNE_SEED, pair_boxes
 from ...models.rpn import (anchor_labels, box_loss, decode_boxes, encode_boxes, score_loss,
                            size_penalty)
-from ...pairs import PairGeometry, PairJitter
+from ...models.siamfc_tracker import SiamFCFinetune
+from ...pairs import PairJitter
 from ...params import TrackerParams
 from ...tracker_base import Candidate, Tracker, TrackResult
 from .model import CycleSiamNet
@@ -202,31 +203,21 @@ def paste_window_mask(probabilities: np.ndarray, window_xyxy, image_shape) -> np
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-class CycleSiamFinetune(FinetuneHook):
+class CycleSiamFinetune(SiamFCFinetune):
     """First-frame fine-tuning with the pair warm-up's score and box losses (Eq. 5-6).
 
-    Pairs cut around the init box (no scale jitter, so the box in each search patch is known);
-    anchor labels at :data:`FINETUNE_POSITIVE_IOU` / :data:`FINETUNE_NEGATIVE_IOU` (the shipped
-    recipe's), drawn once per init with a fixed generator; the backbone's last block and the
-    branches' output layers adapt (:meth:`CycleSiamNet.last_layers`), the trunk before them
-    runs once. The mask branch is left as trained: the first frame gives no mask to learn from.
+    SiamFC's pair geometry, layers (the backbone's last block and the branches' output layers,
+    :meth:`CycleSiamNet.last_layers`) and trunk run once; no scale jitter, so the box in each
+    search patch is known; anchor labels at :data:`FINETUNE_POSITIVE_IOU` /
+    :data:`FINETUNE_NEGATIVE_IOU` (the shipped recipe's), drawn once per init with a fixed
+    generator. The mask branch is left as trained: the first frame gives no mask to learn from.
     """
 
     jitter = PairJitter(max_shift=24.0, scale=0.0, aspect=0.0, rotation_deg=0.0,
                         brightness=0.05, contrast=0.1, saturation=0.1, gray_probability=0.0)
 
-    def geometry(self, tracker: "CycleSiamTracker") -> PairGeometry:
-        model = tracker.model
-        return PairGeometry(model.exemplar_size, model.instance_size, tracker.params.context)
-
-    def trainable_parameters(self, tracker, model: CycleSiamNet):
-        return model.last_layers()
-
     def precompute(self, tracker, model: CycleSiamNet, batch):
-        trunk = model.backbone.fused_trunk().to(memory_format=torch.channels_last)
-        with torch.no_grad():
-            template = trunk(batch["template"].contiguous(memory_format=torch.channels_last))
-            search = trunk(batch["search"].contiguous(memory_format=torch.channels_last))
+        out = super().precompute(tracker, model, batch)
         _, boxes = pair_boxes(batch, model.exemplar_size, model.instance_size)
         boxes = torch.cat([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]], 1)
         anchors = model.anchors(model.instance_size).to(boxes.device)
@@ -234,9 +225,9 @@ class CycleSiamFinetune(FinetuneHook):
         labels = torch.stack([anchor_labels(anchors.cpu(), box.cpu(), FINETUNE_POSITIVE_IOU,
                                             FINETUNE_NEGATIVE_IOU, generator=generator)
                               for box in boxes.double()]).to(boxes.device)
-        targets = encode_boxes(boxes[:, None, None, None, :], anchors[None])
-        return {"template_trunk": template, "search_trunk": search, "labels": labels,
-                "targets": targets}
+        out["labels"] = labels
+        out["targets"] = encode_boxes(boxes[:, None, None, None, :], anchors[None])
+        return out
 
     def loss(self, tracker, model: CycleSiamNet, batch):
         tail = model.backbone.tail()
