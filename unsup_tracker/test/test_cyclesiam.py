@@ -286,8 +286,11 @@ def test_mask_head_off_gives_the_shared_stages_mask_on_the_same_box(tmp_path):
 
 
 def test_box_choice_ranks_the_plateau_by_margin_with_a_temperature():
-    """Two anchors with probabilities 0.99 and 0.95 (margins 4.6 and 2.9): at temperature 1
-    the window's pull (the 0.95 one is at the window's centre) wins; at 2 the margin does."""
+    """At temperature 1 the window's pull wins on a saturated plateau; at 2 the margin does.
+
+    Two anchors with probabilities 0.99 and 0.95 (margins 4.6 and 2.9), the 0.95 one at the
+    window's centre.
+    """
     net = build_cyclesiam({})
     anchors = torch.zeros(1, 1, 2, 4)
     anchors[..., 2:] = 10.0

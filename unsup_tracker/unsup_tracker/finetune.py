@@ -109,7 +109,7 @@ class FinetuneHook(abc.ABC):
 
 
 def target_size_in_patch(geometry: PairGeometry, size) -> np.ndarray:
-    """The target's ``(w, h)`` in template-patch pixels (the same in the search patch).
+    """Return the target's ``(w, h)`` in template-patch pixels (the same in the search patch).
 
     The search region is the template region scaled like the patch, so one scale holds for both.
     """
@@ -119,7 +119,7 @@ def target_size_in_patch(geometry: PairGeometry, size) -> np.ndarray:
 
 def pair_boxes(batch: dict[str, torch.Tensor], template_size: int, search_size: int
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The init box in each pair's template and search patch, ``(N, 4)`` x0, y0, x1, y1 each.
+    """Return the init box in each pair's template and search patch, ``(N, 4)`` x0 y0 x1 y1.
 
     Both patches have the same pixels per image pixel (:func:`target_size_in_patch`); the
     template box is centred, the search box sits at the pair's offset from the patch centre.
