@@ -104,7 +104,7 @@ case "$method" in
       --set batch_size=8 --set frame_range=15 --set pair_fraction=0.8 --set refine_fraction=0.2
       --set context_swap_probability=0.5
       --set init_boxes=discovery --set context=0.5 --set template_shift=4.0
-      --set template_scale=0.05 --set search_shift=64.0 --set search_scale=0.18
+      --set template_scale=0.2 --set search_shift=64.0 --set search_scale=0.18
       --set cls_weight=1.0 --set box_weight=1.2 --set mask_weight=36.0
       --set refine_cls_weight=1.0 --set refine_box_weight=1.2 --set refine_mask_weight=36.0
       --set positive_iou=0.75 --set negative_iou=0.3 --set max_positive=16 --set total_anchors=64

@@ -57,7 +57,7 @@ def test_data_script_is_valid_bash():
 
 
 #: Methods train_shipped.sh can train but whose checkpoint is not shipped (README's method table).
-NOT_SHIPPED = {"cyclesiam": "experimental: below CSRT, fails the shared long-term tests"}
+NOT_SHIPPED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("method", [
