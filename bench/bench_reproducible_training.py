@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "unsup_tracker"))
 
 from unsup_tracker import get_method, load_checkpoint  # noqa: E402
 
-METHODS = ("udt", "s2siamfc", "pul", "usot")
+METHODS = ("udt", "s2siamfc", "pul", "usot", "cyclesiam")
 
 
 def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -54,7 +54,7 @@ def train_once(method: str, out: Path, steps: int | None) -> tuple[float, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", action="append", choices=METHODS,
-                        help="method(s) to check (default: all four shipped)")
+                        help="method(s) to check (default: every shipped one)")
     parser.add_argument("--steps", type=int, help="shorter runs (skips the shipped comparison)")
     args = parser.parse_args()
     failed = False

@@ -11,7 +11,7 @@ Datasets: devbench, and ``../shared/real_dev`` (or ``--real-dev``) when present.
 runs with one thread (comparable FPS). Prints one table of AUC / P@20 / FPS per dataset; the
 full results (per sequence, curves, plots) stay in ``--out``. Usage::
 
-    python bench/bench_vs_peers.py [--methods udt,s2siamfc,pul] [--out /tmp/peers]
+    python bench/bench_vs_peers.py [--methods udt,s2siamfc,pul,usot,cyclesiam] [--out /tmp/peers]
 """
 import argparse
 import json
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", default="udt,s2siamfc,pul",
+    parser.add_argument("--methods", default="udt,s2siamfc,pul,usot,cyclesiam",
                         help="shipped methods, comma-separated (default: %(default)s)")
     parser.add_argument("--baselines", default="csrt,kcf",
                         help="OpenCV baselines besides NanoTrack (default: %(default)s)")
