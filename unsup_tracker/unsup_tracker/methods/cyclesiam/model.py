@@ -177,8 +177,12 @@ class CycleSiamNet(nn.Module):
 
     def kernel(self, patches: torch.Tensor) -> torch.Tensor:
         """Neck features of the template's middle ``template_cells`` cells (the kernel)."""
+        return self.crop_kernel(self.features(patches))
+
+    def crop_kernel(self, features: torch.Tensor) -> torch.Tensor:
+        """Return the middle ``template_cells`` cells of a template's neck features."""
         start, end = self.kernel_start, self.kernel_start + self.template_cells
-        return self.features(patches)[:, :, start:end, start:end]
+        return features[:, :, start:end, start:end]
 
     def encode_template(self, kernel: torch.Tensor) -> dict[str, torch.Tensor]:
         """Encode :meth:`kernel`'s output for each branch."""

@@ -90,8 +90,8 @@ import torch
 
 from ...crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
                       windowed_argmax)
-from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...finetune import FINETUNE_SEED, pair_boxes
+from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.rpn import (anchor_labels, box_loss, decode_boxes, encode_boxes, score_loss,
                            size_penalty)
 from ...models.siamfc_tracker import SiamFCFinetune
@@ -231,8 +231,7 @@ class CycleSiamFinetune(SiamFCFinetune):
 
     def loss(self, tracker, model: CycleSiamNet, batch):
         tail = model.backbone.tail()
-        start, end = model.kernel_start, model.kernel_start + model.template_cells
-        kernel = model.neck(tail(batch["template_trunk"]))[:, :, start:end, start:end]
+        kernel = model.crop_kernel(model.neck(tail(batch["template_trunk"])))
         template = {name: getattr(model, name).encode_template(kernel)
                     for name in ("score", "box")}
         search = model.neck(tail(batch["search_trunk"]))

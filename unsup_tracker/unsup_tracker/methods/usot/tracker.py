@@ -78,11 +78,11 @@ import torch
 
 from ...crops import (cosine_window, crop_and_resize, image_to_tensor_layout, mean_color,
                       windowed_argmax)
+from ...finetune import pair_boxes
 from ...geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from ...models.anchor_free import iou_loss, ltrb_targets
 from ...models.rpn import size_error, size_penalty
 from ...models.siamfc import balanced_logistic_loss, label_maps
-from ...finetune import pair_boxes
 from ...models.siamfc_tracker import SiamFCFinetune
 from ...pairs import PairGeometry, PairJitter
 from ...params import TrackerParams
